@@ -1,0 +1,83 @@
+package dev.semihard.engine.backend;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.ServiceLoader;
+import java.util.logging.Logger;
+
+/**
+ * Finds backends with {@link ServiceLoader} and picks one.
+ *
+ * <p>Selection: an explicit name ({@code --backend cuda}), or {@code auto} (the default, also
+ * read from the system property {@code semihard.backend} or the environment variable
+ * {@code SEMIHARD_BACKEND}), which picks the available backend with the highest priority and
+ * logs the choice and why the faster ones were skipped.
+ */
+public final class Backends {
+    private static final Logger LOG = Logger.getLogger(Backends.class.getName());
+    public static final String PROPERTY = "semihard.backend";
+
+    private Backends() {}
+
+    /** Every provider on the class path, highest priority first. */
+    public static List<BackendProvider> providers() {
+        List<BackendProvider> list = new ArrayList<>();
+        for (BackendProvider p : ServiceLoader.load(BackendProvider.class)) list.add(p);
+        list.sort(Comparator.comparingInt(BackendProvider::priority).reversed());
+        return list;
+    }
+
+    /** The name asked for by the system property or environment, or "auto". */
+    public static String requestedName() {
+        String s = System.getProperty(PROPERTY);
+        if (s == null || s.isBlank()) s = System.getenv("SEMIHARD_BACKEND");
+        return s == null || s.isBlank() ? "auto" : s.trim();
+    }
+
+    public static Backend create(String name) { return create(name, BackendOptions.defaults()); }
+
+    /**
+     * Creates the named backend, or the best available one for "auto".
+     *
+     * @throws BackendUnavailableException naming the reason and what to do instead
+     */
+    public static Backend create(String name, BackendOptions options) {
+        String want = (name == null ? "auto" : name).toLowerCase(Locale.ROOT);
+        List<BackendProvider> all = providers();
+        if (want.equals("auto")) {
+            StringBuilder skipped = new StringBuilder();
+            for (BackendProvider p : all) {
+                Availability a = p.probe();
+                if (a.available()) {
+                    Backend b = p.create(options);
+                    LOG.info("backend: " + p.name() + " (" + b.deviceDescription() + ")"
+                            + (skipped.length() > 0 ? "; skipped " + skipped : ""));
+                    return b;
+                }
+                if (skipped.length() > 0) skipped.append("; ");
+                skipped.append(p.name()).append(": ").append(a.detail());
+            }
+            throw new BackendUnavailableException("no backend is available: " + skipped);
+        }
+        for (BackendProvider p : all) {
+            if (!p.name().equals(want)) continue;
+            Availability a = p.probe();
+            if (!a.available())
+                throw new BackendUnavailableException("backend '" + want + "' is unavailable: " + a.detail()
+                        + ". Run 'semihard info' to see every backend, or use --backend auto or --backend reference.");
+            Backend b = p.create(options);
+            LOG.info("backend: " + p.name() + " (" + b.deviceDescription() + ")");
+            return b;
+        }
+        List<String> names = new ArrayList<>();
+        for (BackendProvider p : all) names.add(p.name());
+        throw new BackendUnavailableException("unknown backend '" + name + "': known backends are " + names + " and auto");
+    }
+
+    /** Thrown when the requested backend cannot be used; the message says why and what to do. */
+    public static final class BackendUnavailableException extends RuntimeException {
+        public BackendUnavailableException(String message) { super(message); }
+    }
+}
