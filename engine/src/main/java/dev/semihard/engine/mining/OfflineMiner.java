@@ -1,0 +1,207 @@
+package dev.semihard.engine.mining;
+
+import dev.semihard.engine.Rng;
+import dev.semihard.engine.backend.Distance;
+import dev.semihard.engine.reference.ReferenceTriplet;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * <b>Offline re-mining</b>: the approach of the answer to "Facenet online triplet generation"
+ * (shared/seed-question.txt): every N steps, embed a pool of images with the <i>current</i> model,
+ * choose triplets from those embeddings, and train on them until the next refresh.
+ *
+ * <p>One refresh:
+ * <ol>
+ *   <li>draw a pool with a {@link PKSampler} (P identities x K images, so every anchor has positives and
+ *       many negatives);</li>
+ *   <li>embed it with the {@link Embedder} (the trainer passes one that runs the model in eval mode
+ *       without a graph) and compute the pool's distance matrix;</li>
+ *   <li>for every anchor-positive pair (a, p) of the pool (two different images of one identity), pick a
+ *       negative: with probability {@code randomShare} a uniformly random negative of the pool (FaceNet:
+ *       "a portion ... by randomly selected negatives ... to keep the embedding space intact"), otherwise
+ *       {@link Choice#HARDEST} (the closest negative) or {@link Choice#SEMIHARD} (the closest negative
+ *       farther than the positive, d(a,n) &gt; d(a,p); when there is none the farthest negative, exactly the
+ *       rule of the online semihard kernel, lowest index on ties);</li>
+ *   <li>shuffle the triplets; {@link #next()} serves them {@code tripletsPerBatch} at a time, starting again
+ *       (reshuffled) if they run out before the next refresh.</li>
+ * </ol>
+ * The loss of a served batch is {@link dev.semihard.engine.loss.TripletLoss#explicitTriplets}: its rows are
+ * (anchor, positive, negative) triples, and the loss is the mean of h(d(a,p) - d(a,n)) over them, with no
+ * further mining (re-mining inside such a batch would mix unrelated triplets).
+ *
+ * <p>Compared with online mining, the triplets get stale between refreshes (the model moves, the
+ * "hard" ones become easy): the more often the refresh, the more "online" it is, at the price of an extra
+ * forward pass over the pool.
+ *
+ * <p>Determinism: one {@link Rng}; {@link #state()} saves it. A resumed run re-mines at its first step.
+ */
+public final class OfflineMiner {
+    /** How the mined (non-random) negative is chosen. */
+    public enum Choice {
+        HARDEST, SEMIHARD;
+
+        public static Choice parse(String s) {
+            return switch (s.toLowerCase(Locale.ROOT)) {
+                case "hardest", "hard" -> HARDEST;
+                case "semihard", "semi-hard" -> SEMIHARD;
+                default -> throw new IllegalArgumentException("unknown offline negative choice '" + s + "': use hardest or semihard");
+            };
+        }
+    }
+
+    /** Embeds dataset images with the current model: returns n x D floats, row-major, for n indices. */
+    @FunctionalInterface
+    public interface Embedder {
+        float[] embed(int[] datasetIndices);
+    }
+
+    /**
+     * @param refreshEvery      re-mine every N steps (&gt;= 1)
+     * @param poolP             identities in the pool
+     * @param poolK             images per identity in the pool (&gt;= 2)
+     * @param tripletsPerBatch  triplets per served batch (3 rows each)
+     * @param choice            hardest or semi-hard negatives
+     * @param randomShare       probability in [0, 1] that a triplet gets a random negative instead
+     * @param distance          distance used for mining (the loss should use the same)
+     */
+    public record Options(int refreshEvery, int poolP, int poolK, int tripletsPerBatch, Choice choice, double randomShare,
+                          Distance distance) {
+        public Options {
+            if (refreshEvery < 1) throw new IllegalArgumentException("offline mining: refresh interval must be >= 1 step, got " + refreshEvery);
+            if (tripletsPerBatch < 1) throw new IllegalArgumentException("offline mining: triplets per batch must be >= 1, got " + tripletsPerBatch);
+            if (!(randomShare >= 0 && randomShare <= 1))
+                throw new IllegalArgumentException("offline mining: random negative share must be in [0, 1], got " + randomShare);
+            if (choice == null || distance == null) throw new IllegalArgumentException("offline mining: choice and distance are required");
+        }
+    }
+
+    /**
+     * A served batch: 3T dataset indices (anchor, positive, negative, anchor, ...), their labels, and
+     * whether this call re-mined first.
+     */
+    public record TripletBatch(int[] indices, int[] labels, boolean refreshed) {
+        public int triplets() { return indices.length / 3; }
+    }
+
+    /** One mined triplet, in dataset indices, with its pool distances (for inspection and tests). */
+    public record Triplet(int anchor, int positive, int negative, double dAp, double dAn, boolean random) {}
+
+    private final int[] labels;
+    private final Options o;
+    private final Embedder embedder;
+    private final PKSampler poolSampler;
+    private final Rng rng;
+    private List<Triplet> triplets = List.of();
+    private int cursor;
+    private long step;
+    private int refreshes;
+    private int dimension;
+
+    public OfflineMiner(int[] labels, Options options, Embedder embedder, long seed) {
+        if (embedder == null) throw new IllegalArgumentException("offline mining: an embedder is required");
+        this.labels = labels.clone();
+        this.o = options;
+        this.embedder = embedder;
+        this.rng = new Rng(seed);
+        this.poolSampler = new PKSampler(labels, options.poolP(), options.poolK(), 0, rng.nextLong());
+    }
+
+    /** The next batch of triplets; re-mines first on steps 0, N, 2N, ... */
+    public TripletBatch next() {
+        boolean refreshed = false;
+        if (step % o.refreshEvery() == 0) { refresh(); refreshed = true; }
+        step++;
+        int t = o.tripletsPerBatch();
+        int[] idx = new int[3 * t], lab = new int[3 * t];
+        for (int i = 0; i < t; i++) {
+            if (cursor == triplets.size()) { shuffle(triplets); cursor = 0; }
+            Triplet tr = triplets.get(cursor++);
+            idx[3 * i] = tr.anchor(); idx[3 * i + 1] = tr.positive(); idx[3 * i + 2] = tr.negative();
+            lab[3 * i] = labels[tr.anchor()]; lab[3 * i + 1] = labels[tr.positive()]; lab[3 * i + 2] = labels[tr.negative()];
+        }
+        return new TripletBatch(idx, lab, refreshed);
+    }
+
+    /** Embeds a fresh pool with the current model and mines its triplets (called by {@link #next()}). */
+    public void refresh() {
+        PKSampler.Batch pool = poolSampler.next();
+        int n = pool.size();
+        float[] ef = embedder.embed(pool.indices());
+        if (ef == null || ef.length == 0 || ef.length % n != 0)
+            throw new IllegalStateException("offline mining: the embedder returned " + (ef == null ? "null" : ef.length + " floats")
+                    + " for " + n + " images; expected n * D");
+        int d = ef.length / n;
+        dimension = d;
+        double[] e = new double[ef.length];
+        for (int i = 0; i < e.length; i++) e[i] = ef[i];
+        double[] dist = ReferenceTriplet.distances(n, d, o.distance(), e);
+        int[] y = pool.labels(), ix = pool.indices();
+        List<Triplet> out = new ArrayList<>();
+        for (int a = 0; a < n; a++) {
+            List<Integer> negs = new ArrayList<>();
+            for (int j = 0; j < n; j++) if (y[j] != y[a]) negs.add(j);
+            if (negs.isEmpty()) continue;
+            for (int p = 0; p < n; p++) {
+                if (p == a || y[p] != y[a] || ix[p] == ix[a]) continue;   // two different images of one identity
+                double dAp = dist[a * n + p];
+                boolean random = o.randomShare() > 0 && rng.nextDouble() < o.randomShare();
+                int neg;
+                if (random) neg = negs.get(rng.nextInt(negs.size()));
+                else neg = choose(dist, a * n, negs, dAp);
+                out.add(new Triplet(ix[a], ix[p], ix[neg], dAp, dist[a * n + neg], random));
+            }
+        }
+        if (out.isEmpty())
+            throw new IllegalStateException("offline mining: the pool of " + n + " images has no anchor-positive pair of two different"
+                    + " images; raise the pool's K or use identities with more images");
+        shuffle(out);
+        triplets = out;
+        cursor = 0;
+        refreshes++;
+    }
+
+    private int choose(double[] dist, int row, List<Integer> negs, double dAp) {
+        int best = -1, far = -1;
+        for (int n : negs) {
+            double v = dist[row + n];
+            if (o.choice() == Choice.HARDEST) {
+                if (best < 0 || v < dist[row + best]) best = n;
+            } else {
+                if (v > dAp && (best < 0 || v < dist[row + best])) best = n;
+                if (far < 0 || v > dist[row + far]) far = n;
+            }
+        }
+        return best >= 0 ? best : far;
+    }
+
+    private void shuffle(List<Triplet> list) {
+        for (int i = list.size() - 1; i > 0; i--) {
+            int j = rng.nextInt(i + 1);
+            Triplet t = list.get(i); list.set(i, list.get(j)); list.set(j, t);
+        }
+    }
+
+    /** The triplets mined at the last refresh, in serving order. */
+    public List<Triplet> currentTriplets() { return List.copyOf(triplets); }
+
+    /** How many times the pool has been embedded and mined. */
+    public int refreshes() { return refreshes; }
+
+    /** Steps served so far. */
+    public long steps() { return step; }
+
+    /** Embedding dimension seen at the last refresh (0 before the first). */
+    public int dimension() { return dimension; }
+
+    /** Generator state of the miner (the pool sampler is derived from the seed), for logs and checkpoints. */
+    public long state() { return rng.state(); }
+
+    /** One line for the log. */
+    public String describe() {
+        return String.format(Locale.ROOT, "offline mining: every %d steps, pool %d x %d, %s negatives, %.0f%% random, %d triplets per batch",
+                o.refreshEvery(), o.poolP(), o.poolK(), o.choice().name().toLowerCase(Locale.ROOT), 100 * o.randomShare(), o.tripletsPerBatch());
+    }
+}
