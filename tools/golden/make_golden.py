@@ -15,6 +15,10 @@ records, computed in float64:
   train1/<name>        running statistics after that one train-mode forward
   sgd/<name>           every state tensor after 3 steps of SGD (momentum, weight decay), train-mode BN
   adam/<name>          the same with Adam (L2 weight decay)
+  semihard/loss, semihard/grad/<name>
+                       FaceNet's semi-hard triplet loss (squared L2, margin 0.2, labels i // 2) of the
+                       train-mode embeddings and its parameter gradients, with the TF-Addons port of
+                       make_triplet_golden.py (the model and the fused triplet kernel end to end)
 
 Why a generator instead of stored weights: face-resnet10 alone has 1.26 M parameters (5 MB as
 float32); storing weights, gradients and two updated copies of both models would be ~30 MB. The
@@ -40,6 +44,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as Fn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_triplet_golden import semihard_loss  # noqa: E402  (the TF-Addons port, H3's golden)
+
 VERSION = 1
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "engine", "src", "test", "resources",
                    "golden", "golden-v%d.bin" % VERSION)
@@ -54,6 +61,7 @@ SGD = dict(lr=f32(0.05), momentum=f32(0.9), weight_decay=f32(1e-4))
 ADAM = dict(lr=f32(1e-3), beta1=f32(0.9), beta2=f32(0.999), eps=f32(1e-8), weight_decay=f32(1e-4))
 MODELS = [("fmnist-cnn", 8, 101), ("face-resnet10", 4, 202)]   # (name, batch, generator seed)
 FULL_MAX, SAMPLES = 4096, 1024
+MARGIN = f32(0.2)
 
 MASK = (1 << 64) - 1
 GAMMA = 0x9E3779B97F4A7C15
@@ -198,7 +206,7 @@ class Writer:
 
 
 def idx_key(key):
-    model, _, name = key.split("/", 2)
+    model, name = key.split("/")[0], key.rsplit("/", 1)[1]
     return "%s/idx/%s" % (model, name)
 
 
@@ -269,6 +277,20 @@ def main():
                 w.summary("%s/grad/%s" % (name, n), params[n].grad, idx[n])
             else:
                 w.summary("%s/train1/%s" % (name, n), model.state_dict()[n], idx[n])
+
+        # the semi-hard triplet loss end to end (labels: pairs of consecutive rows)
+        load()
+        model.train()
+        model.zero_grad(set_to_none=True)
+        labels = torch.arange(batch) // 2
+        tl, units, active = semihard_loss(model(x), labels, MARGIN, False, "squared-l2", batch)
+        tl.backward()
+        w.line("meta %s.semihard labels=i//2 margin=%r distance=squared-l2 units=%d active=%d" % (name, MARGIN, units, active))
+        w.array("%s/semihard/loss" % name, np.array([tl.item()], dtype=np.float32), value=tl.item())
+        params = dict(model.named_parameters())
+        for n in names:
+            if n in params:
+                w.summary("%s/semihard/grad/%s" % (name, n), params[n].grad, idx[n])
 
         for tag, make in (("sgd", lambda ps: torch.optim.SGD(ps, lr=SGD["lr"], momentum=SGD["momentum"],
                                                                weight_decay=SGD["weight_decay"])),

@@ -5,6 +5,8 @@ import dev.semihard.engine.Autograd;
 import dev.semihard.engine.Parameter;
 import dev.semihard.engine.Rng;
 import dev.semihard.engine.Tensor;
+import dev.semihard.engine.backend.TripletOptions;
+import dev.semihard.engine.loss.TripletLoss;
 import dev.semihard.engine.nn.EmbeddingModel;
 import dev.semihard.engine.nn.Models;
 import dev.semihard.engine.ops.F;
@@ -30,7 +32,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * Both models against PyTorch 1.13 (float64), from the committed fixture of
  * {@code tools/golden/make_golden.py}: eval- and train-mode embeddings, the loss sum(E * R), every
  * parameter gradient, the running statistics after one train-mode forward, and every state tensor
- * after 3 steps of SGD with momentum and of Adam (both with weight decay, train-mode batch norm).
+ * after 3 steps of SGD with momentum and of Adam (both with weight decay, train-mode batch norm), and
+ * the semi-hard triplet loss (fused kernel, squared L2, margin 0.2) with its parameter gradients.
  *
  * <p>Tolerance, per compared element: |java - torch| &lt;= RTOL * |torch| + ATOL * max|torch over the
  * tensor|, with RTOL = 1e-4 and ATOL = 1e-5; sum(x^2) and sum(|x|) of each whole tensor within
@@ -106,6 +109,20 @@ class GoldenTest {
                     if (s.getValue() instanceof Parameter p) compare(name + "/grad/" + s.getKey(), p.grad().toArray(), worst);
                     else compare(name + "/train1/" + s.getKey(), s.getValue().toArray(), worst);
                 }
+            }
+            m.zeroGrad();
+
+            // FaceNet's semi-hard triplet loss (fused kernel) on the train-mode embeddings, labels i / 2
+            load(m, init);
+            m.train(true);
+            try (Arena a = Arena.open()) {
+                int[] labels = new int[batch];
+                for (int i = 0; i < batch; i++) labels[i] = i / 2;
+                TripletLoss.Result tl = TripletLoss.compute(m.forward(Tensor.of(be, x, xs)), labels, TripletOptions.facenet(batch));
+                double want = fx.entry(name + "/semihard/loss").prop("value");
+                assertEquals(want, tl.loss().item(), 1e-5 * Math.max(1, Math.abs(want)), name + " semihard loss");
+                tl.loss().backward();
+                for (Parameter p : m.parameters()) compare(name + "/semihard/grad/" + p.name(), p.grad().toArray(), worst);
             }
             m.zeroGrad();
 
