@@ -1,0 +1,762 @@
+package dev.semihard.kernels.opencl;
+
+import dev.semihard.engine.backend.Backend;
+import dev.semihard.engine.backend.BackendOptions;
+import dev.semihard.engine.backend.Buffer;
+import dev.semihard.engine.backend.ConvGeometry;
+import dev.semihard.engine.backend.Distance;
+import dev.semihard.engine.backend.OptimizerParams;
+import dev.semihard.engine.backend.PoolGeometry;
+import dev.semihard.engine.backend.TripletOptions;
+import dev.semihard.engine.backend.TripletStats;
+import org.lwjgl.PointerBuffer;
+import org.lwjgl.system.MemoryStack;
+import org.lwjgl.system.MemoryUtil;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static org.lwjgl.opencl.CL10.*;
+
+/**
+ * <b>The OpenCL backend</b>: every {@link Backend} kernel as OpenCL C 1.2, through LWJGL 3.
+ *
+ * <p>Kernels live in {@code .cl} files next to this class on the class path
+ * ({@code dev/semihard/kernels/opencl/*.cl}); they are concatenated into one program, built once per
+ * device context and cached for the life of the JVM (every backend on that device shares it; each
+ * backend has its own command queue and kernel objects). Kernel names are the {@link Backend} method
+ * names ({@code conv2dForward}, {@code tripletLoss...}); the {@code .cl} files say what each version
+ * does and why.
+ *
+ * <p>Memory: a caching allocator keeps released buffers in per-size free lists, so a training step
+ * allocates nothing from the driver after the first; scratch buffers (padded inputs, split-K partials,
+ * the triplet loss's B x B matrices) are per backend and grow as needed. Every kernel is deterministic:
+ * no float atomics, fixed reduction orders, so training on OpenCL is reproducible.
+ *
+ * <p>The queue is in order; only {@link #download}, {@link #sumSquares} and {@link #synchronize} wait.
+ * Methods are synchronized: kernel objects hold their arguments, so one backend is used by one thread
+ * at a time.
+ */
+public final class OpenClBackend implements Backend {
+    /** Kernel sources, concatenated in this order (triplet.cl uses embed.cl's helpers, conv.cl gemm.cl's). */
+    static final String[] SOURCES = {"gemm.cl", "conv.cl", "elementwise.cl", "pool.cl", "batchnorm.cl", "embed.cl",
+            "triplet.cl", "optim.cl"};
+    private static final String BUILD_OPTIONS = "-cl-std=CL1.2";
+    private static final int GEMM_TILE = 64, GEMM_WG = 8, GEMM_TK = 16;
+    private static final int EW_LOCAL = 64;
+
+    /** One context and built program per device, shared by every backend on it. */
+    private static final Map<Long, long[]> CONTEXTS = new HashMap<>();
+
+    private final OpenClRuntime.DeviceInfo info;
+    private final long context, program, queue;
+    private final Map<String, Long> kernels = new HashMap<>();
+    private final Map<Long, ArrayDeque<Long>> freeLists = new HashMap<>();
+    private final Map<String, ClMem> scratch = new HashMap<>();
+    private final Map<String, ClMem> tables = new HashMap<>();
+    private long bytesInUse, peakBytes, pooledBytes;
+    private FloatBuffer staging;
+    private ClBuffer dummy;
+    private boolean closed;
+
+    /** A raw cl_mem owned by the backend (scratch, tables), not a {@link Buffer}. */
+    private record ClMem(long mem, long bytes) {}
+
+    /** Marks a kernel argument of local memory of the given size in bytes. */
+    private record Local(long bytes) {}
+
+    /**
+     * Creates a backend on the device {@code options} selects (see {@link OpenClBackendProvider}).
+     *
+     * @throws IllegalArgumentException when the device or platform asked for does not exist
+     * @throws IllegalStateException    when OpenCL fails (the message names the call and the error; build
+     *                                  failures include the compiler log)
+     */
+    public OpenClBackend(BackendOptions options) {
+        BackendOptions o = options == null ? BackendOptions.defaults() : options;
+        OpenClRuntime.ensureLoaderName();
+        List<OpenClRuntime.DeviceInfo> devices = OpenClRuntime.devicesOrThrow();
+        this.info = OpenClRuntime.select(devices, o.extra().get("opencl.platform"), o.device());
+        long[] ctx = contextFor(info);
+        this.context = ctx[0];
+        this.program = ctx[1];
+        try (MemoryStack st = MemoryStack.stackPush()) {
+            IntBuffer err = st.mallocInt(1);
+            this.queue = clCreateCommandQueue(context, info.device(), 0, err);
+            OpenClRuntime.check(err.get(0), "clCreateCommandQueue");
+        }
+        this.dummy = (ClBuffer) allocate(1);
+    }
+
+    /** The device this backend runs on. */
+    public String deviceName() { return info.name().trim(); }
+
+    private static long[] contextFor(OpenClRuntime.DeviceInfo info) {
+        synchronized (CONTEXTS) {
+            long[] c = CONTEXTS.get(info.device());
+            if (c != null) return c;
+            long context;
+            try (MemoryStack st = MemoryStack.stackPush()) {
+                IntBuffer err = st.mallocInt(1);
+                PointerBuffer props = st.mallocPointer(3);
+                props.put(CL_CONTEXT_PLATFORM).put(info.platform()).put(0).flip();
+                context = clCreateContext(props, info.device(), null, 0, err);
+                OpenClRuntime.check(err.get(0), "clCreateContext");
+            }
+            long program = buildProgram(context, info.device());
+            c = new long[]{context, program};
+            CONTEXTS.put(info.device(), c);
+            return c;
+        }
+    }
+
+    /** Loads every .cl source from the class path; the text of all of them, in {@link #SOURCES} order. */
+    static String[] loadSources() {
+        String[] out = new String[SOURCES.length];
+        for (int i = 0; i < SOURCES.length; i++) {
+            String path = "/dev/semihard/kernels/opencl/" + SOURCES[i];
+            try (InputStream in = OpenClBackend.class.getResourceAsStream(path)) {
+                if (in == null) throw new IllegalStateException("OpenCL kernel source " + path + " is missing from the class path");
+                out[i] = "#line 1 \"" + SOURCES[i] + "\"\n" + new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new IllegalStateException("cannot read OpenCL kernel source " + path + ": " + e, e);
+            }
+        }
+        return out;
+    }
+
+    private static long buildProgram(long context, long device) {
+        try (MemoryStack st = MemoryStack.stackPush()) {
+            IntBuffer err = st.mallocInt(1);
+            long program = clCreateProgramWithSource(context, loadSources(), err);
+            OpenClRuntime.check(err.get(0), "clCreateProgramWithSource");
+            int rc = clBuildProgram(program, device, BUILD_OPTIONS, null, 0);
+            if (rc != CL_SUCCESS) {
+                String log = buildLog(program, device);
+                throw new IllegalStateException("OpenCL: building the kernels (" + String.join(", ", SOURCES) + ") failed with "
+                        + OpenClRuntime.errorName(rc) + "; compiler log:\n" + log);
+            }
+            return program;
+        }
+    }
+
+    private static String buildLog(long program, long device) {
+        try (MemoryStack st = MemoryStack.stackPush()) {
+            PointerBuffer size = st.mallocPointer(1);
+            clGetProgramBuildInfo(program, device, CL_PROGRAM_BUILD_LOG, (ByteBuffer) null, size);
+            ByteBuffer buf = MemoryUtil.memAlloc((int) Math.max(1, size.get(0)));
+            try {
+                clGetProgramBuildInfo(program, device, CL_PROGRAM_BUILD_LOG, buf, null);
+                byte[] b = new byte[buf.remaining()];
+                buf.get(b);
+                return new String(b, StandardCharsets.UTF_8).trim();
+            } finally {
+                MemoryUtil.memFree(buf);
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------ identity and memory
+
+    @Override public String name() { return "opencl"; }
+
+    @Override public String deviceDescription() { return info.describe(); }
+
+    /** A float32 device buffer of this backend. */
+    final class ClBuffer implements Buffer {
+        final long mem;
+        final long size;
+        private boolean released;
+
+        ClBuffer(long mem, long size) { this.mem = mem; this.size = size; }
+
+        @Override public long size() { return size; }
+
+        @Override public Backend backend() { return OpenClBackend.this; }
+
+        @Override
+        public void close() {
+            synchronized (OpenClBackend.this) {
+                if (released) return;
+                released = true;
+                release(this);
+            }
+        }
+
+        @Override public String toString() { return "ClBuffer[" + size + " floats]"; }
+    }
+
+    @Override
+    public synchronized Buffer allocate(long floats) {
+        ensureOpen();
+        if (floats < 0) throw new IllegalArgumentException("opencl: cannot allocate " + floats + " floats");
+        long bytes = Math.max(1, floats) * 4L;
+        ArrayDeque<Long> free = freeLists.get(bytes);
+        long mem;
+        if (free != null && !free.isEmpty()) {
+            mem = free.pop();
+            pooledBytes -= bytes;
+        } else {
+            mem = createMem(bytes);
+        }
+        ClBuffer b = new ClBuffer(mem, floats);
+        bytesInUse += bytes;
+        peakBytes = Math.max(peakBytes, bytesInUse);
+        if (floats > 0) fillMem(mem, 0, floats, 0f);
+        return b;
+    }
+
+    private long createMem(long bytes) {
+        try (MemoryStack st = MemoryStack.stackPush()) {
+            IntBuffer err = st.mallocInt(1);
+            long mem = clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, err);
+            if (err.get(0) == CL_MEM_OBJECT_ALLOCATION_FAILURE || err.get(0) == CL_OUT_OF_RESOURCES
+                    || err.get(0) == CL_OUT_OF_HOST_MEMORY || err.get(0) == CL_INVALID_BUFFER_SIZE) {
+                trimPool();
+                mem = clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, err);
+            }
+            if (err.get(0) != CL_SUCCESS)
+                throw new IllegalStateException("opencl: out of device memory allocating " + (bytes >> 20) + " MiB on "
+                        + deviceName() + " (" + OpenClRuntime.errorName(err.get(0)) + ", " + (bytesInUse >> 20)
+                        + " MiB in use); try a smaller batch or the two-pass mode");
+            return mem;
+        }
+    }
+
+    private synchronized void release(ClBuffer b) {
+        if (closed) return;
+        long bytes = Math.max(1, b.size) * 4L;
+        bytesInUse -= bytes;
+        freeLists.computeIfAbsent(bytes, k -> new ArrayDeque<>()).push(b.mem);
+        pooledBytes += bytes;
+    }
+
+    /** Returns cached free buffers to the driver (after an allocation failure). */
+    private void trimPool() {
+        clFinish(queue);
+        for (ArrayDeque<Long> q : freeLists.values()) for (long m : q) clReleaseMemObject(m);
+        freeLists.clear();
+        pooledBytes = 0;
+    }
+
+    private ClBuffer buf(Buffer b) {
+        if (b == null) throw new IllegalArgumentException("opencl: null buffer");
+        if (!(b instanceof ClBuffer cb) || b.backend() != this)
+            throw new IllegalArgumentException("opencl: buffer " + b + " belongs to another backend (" + b.backend().name()
+                    + "); tensors cannot be mixed across backends, copy through the host instead");
+        if (cb.released) throw new IllegalStateException("opencl: buffer " + b + " was used after close()");
+        return cb;
+    }
+
+    private FloatBuffer staging(int n) {
+        if (staging == null || staging.capacity() < n) {
+            if (staging != null) MemoryUtil.memFree(staging);
+            staging = MemoryUtil.memAllocFloat(Math.max(n, 1 << 16));
+        }
+        staging.clear().limit(n);
+        return staging;
+    }
+
+    @Override
+    public synchronized void upload(float[] src, int srcOff, Buffer dst, long dstOff, int n) {
+        ensureOpen();
+        if (n == 0) return;
+        ClBuffer d = buf(dst);
+        checkRange("upload", d, dstOff, n);
+        FloatBuffer fb = staging(n);
+        fb.put(src, srcOff, n).flip();
+        OpenClRuntime.check(clEnqueueWriteBuffer(queue, d.mem, true, dstOff * 4, fb, null, null), "clEnqueueWriteBuffer");
+    }
+
+    @Override
+    public synchronized void download(Buffer src, long srcOff, float[] dst, int dstOff, int n) {
+        ensureOpen();
+        if (n == 0) { clFinish(queue); return; }
+        ClBuffer s = buf(src);
+        checkRange("download", s, srcOff, n);
+        FloatBuffer fb = staging(n);
+        OpenClRuntime.check(clEnqueueReadBuffer(queue, s.mem, true, srcOff * 4, fb, null, null), "clEnqueueReadBuffer");
+        fb.get(dst, dstOff, n);
+    }
+
+    @Override
+    public synchronized void copy(Buffer src, long srcOff, Buffer dst, long dstOff, long n) {
+        ensureOpen();
+        if (n == 0) return;
+        ClBuffer s = buf(src), d = buf(dst);
+        checkRange("copy", s, srcOff, n);
+        checkRange("copy", d, dstOff, n);
+        OpenClRuntime.check(clEnqueueCopyBuffer(queue, s.mem, d.mem, srcOff * 4, dstOff * 4, n * 4, null, null),
+                "clEnqueueCopyBuffer");
+    }
+
+    @Override
+    public synchronized void fill(Buffer dst, long off, long n, float value) {
+        ensureOpen();
+        ClBuffer d = buf(dst);
+        checkRange("fill", d, off, n);
+        if (n > 0) fillMem(d.mem, off, n, value);
+    }
+
+    private void fillMem(long mem, long off, long n, float value) {
+        launch1("fill", n, mem(mem), off, n, value);
+    }
+
+    private static void checkRange(String op, ClBuffer b, long off, long n) {
+        if (off < 0 || n < 0 || off + n > b.size)
+            throw new IllegalArgumentException("opencl " + op + ": range [" + off + ", " + (off + n) + ") is outside a buffer of "
+                    + b.size + " floats");
+    }
+
+    @Override
+    public synchronized void synchronize() {
+        ensureOpen();
+        OpenClRuntime.check(clFinish(queue), "clFinish");
+    }
+
+    @Override public synchronized long bytesInUse() { return bytesInUse; }
+
+    @Override public synchronized long peakBytes() { return peakBytes; }
+
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        clFinish(queue);
+        closed = true;
+        for (ArrayDeque<Long> q : freeLists.values()) for (long m : q) clReleaseMemObject(m);
+        freeLists.clear();
+        for (ClMem m : scratch.values()) clReleaseMemObject(m.mem());
+        for (ClMem m : tables.values()) clReleaseMemObject(m.mem());
+        scratch.clear();
+        tables.clear();
+        clReleaseMemObject(dummy.mem);
+        for (long k : kernels.values()) clReleaseKernel(k);
+        kernels.clear();
+        clReleaseCommandQueue(queue);
+        if (staging != null) MemoryUtil.memFree(staging);
+        staging = null;
+    }
+
+    private void ensureOpen() {
+        if (closed) throw new IllegalStateException("opencl: the backend was closed");
+    }
+
+    // ------------------------------------------------------------------ launching
+
+    /** A raw cl_mem kernel argument. */
+    private record Mem(long mem) {}
+
+    private static Mem mem(long m) { return new Mem(m); }
+
+    private Object arg(Buffer b) { return b == null ? mem(dummy.mem) : mem(buf(b).mem); }
+
+    private long kernel(String name) {
+        Long k = kernels.get(name);
+        if (k != null) return k;
+        try (MemoryStack st = MemoryStack.stackPush()) {
+            IntBuffer err = st.mallocInt(1);
+            long kk = clCreateKernel(program, name, err);
+            OpenClRuntime.check(err.get(0), "clCreateKernel(" + name + ")");
+            kernels.put(name, kk);
+            return kk;
+        }
+    }
+
+    /**
+     * Enqueues kernel {@code name} on an NDRange: global sizes are rounded up to multiples of the local
+     * sizes (local == null lets the driver choose; global sizes are then used as they are).
+     */
+    private void launch(String name, long[] global, long[] local, Object... args) {
+        ensureOpen();
+        long k = kernel(name);
+        for (int i = 0; i < args.length; i++) {
+            Object a = args[i];
+            int rc;
+            if (a instanceof Mem m) rc = clSetKernelArg1p(k, i, m.mem());
+            else if (a instanceof Integer v) rc = clSetKernelArg1i(k, i, v);
+            else if (a instanceof Float v) rc = clSetKernelArg1f(k, i, v);
+            else if (a instanceof Long v) rc = clSetKernelArg1l(k, i, v);
+            else if (a instanceof Local l) rc = clSetKernelArg(k, i, l.bytes());
+            else throw new IllegalArgumentException("opencl: unsupported kernel argument " + a);
+            OpenClRuntime.check(rc, "clSetKernelArg(" + name + ", " + i + ")");
+        }
+        try (MemoryStack st = MemoryStack.stackPush()) {
+            int dim = global.length;
+            PointerBuffer g = st.mallocPointer(dim);
+            PointerBuffer l = local == null ? null : st.mallocPointer(dim);
+            for (int i = 0; i < dim; i++) {
+                if (global[i] <= 0) return;   // empty range: nothing to do
+                long gi = global[i];
+                if (local != null) {
+                    gi = (gi + local[i] - 1) / local[i] * local[i];
+                    l.put(i, local[i]);
+                }
+                g.put(i, gi);
+            }
+            OpenClRuntime.check(clEnqueueNDRangeKernel(queue, k, dim, null, g, l, null, null), "clEnqueueNDRangeKernel(" + name + ")");
+        }
+    }
+
+    /** One work-item per element, groups of {@value #EW_LOCAL}. */
+    private void launch1(String name, long n, Object... args) {
+        if (n > 0) launch(name, new long[]{n}, new long[]{EW_LOCAL}, args);
+    }
+
+    private void launchGemm(String name, int m, int n, int splits, Object... args) {
+        long gx = (long) ceilDiv(n, GEMM_TILE) * GEMM_WG, gy = (long) ceilDiv(m, GEMM_TILE) * GEMM_WG;
+        if (splits <= 1) launch(name, new long[]{gx, gy}, new long[]{GEMM_WG, GEMM_WG}, args);
+        else launch(name, new long[]{gx, gy, splits}, new long[]{GEMM_WG, GEMM_WG, 1}, args);
+    }
+
+    private static int ceilDiv(long a, long b) { return (int) ((a + b - 1) / b); }
+
+    /** A scratch buffer of at least {@code floats} floats, owned by the backend; contents undefined. */
+    private long scratch(String key, long floats) {
+        long bytes = Math.max(1, floats) * 4L;
+        ClMem m = scratch.get(key);
+        if (m == null || m.bytes() < bytes) {
+            if (m != null) clReleaseMemObject(m.mem());
+            m = new ClMem(createMem(bytes), bytes);
+            scratch.put(key, m);
+        }
+        return m.mem();
+    }
+
+    /** A constant int table, built once per key and kept. */
+    private long table(String key, java.util.function.Supplier<int[]> make) {
+        ClMem m = tables.get(key);
+        if (m == null) {
+            int[] data = make.get();
+            long bytes = Math.max(1, data.length) * 4L;
+            long mem = createMem(bytes);
+            if (data.length > 0) {
+                IntBuffer ib = MemoryUtil.memAllocInt(data.length);
+                try {
+                    ib.put(data).flip();
+                    OpenClRuntime.check(clEnqueueWriteBuffer(queue, mem, true, 0, ib, null, null), "clEnqueueWriteBuffer");
+                } finally {
+                    MemoryUtil.memFree(ib);
+                }
+            }
+            m = new ClMem(mem, bytes);
+            tables.put(key, m);
+        }
+        return m.mem();
+    }
+
+    private static int i32(long v, String what) {
+        if (v < 0 || v > Integer.MAX_VALUE)
+            throw new IllegalArgumentException("opencl: " + what + " = " + v + " exceeds the 2^31 elements the kernels index");
+        return (int) v;
+    }
+
+    // ------------------------------------------------------------------ elementwise
+
+    @Override public synchronized void axpy(long n, float alpha, Buffer x, Buffer y) { launch1("axpy", n, n, alpha, arg(x), arg(y)); }
+
+    @Override public synchronized void scale(long n, float alpha, Buffer x) { launch1("scale", n, n, alpha, arg(x)); }
+
+    @Override public synchronized void add(long n, Buffer a, Buffer b, Buffer y) { launch1("add", n, n, arg(a), arg(b), arg(y)); }
+
+    @Override public synchronized void reluForward(long n, Buffer x, Buffer y) { launch1("reluForward", n, n, arg(x), arg(y)); }
+
+    @Override
+    public synchronized void reluBackward(long n, Buffer y, Buffer dy, Buffer dx) {
+        launch1("reluBackward", n, n, arg(y), arg(dy), arg(dx));
+    }
+
+    @Override
+    public synchronized void sumSquares(long n, Buffer x, float[] out) {
+        int groups = (int) Math.max(1, Math.min(64, (n + EW_LOCAL - 1) / EW_LOCAL));
+        long partial = scratch("sumSquares", 2L * groups);
+        Object xa = arg(x);
+        if (n > 0) {
+            launch("sumSquares", new long[]{(long) groups * EW_LOCAL}, new long[]{EW_LOCAL}, n, xa, mem(partial),
+                    new Local(2L * EW_LOCAL * 4));
+        }
+        double sum = 0, bad = 0;
+        if (n > 0) {
+            FloatBuffer fb = staging(2 * groups);
+            OpenClRuntime.check(clEnqueueReadBuffer(queue, partial, true, 0, fb, null, null), "clEnqueueReadBuffer");
+            for (int g = 0; g < groups; g++) { sum += fb.get(2 * g); bad += fb.get(2 * g + 1); }
+        }
+        out[0] = (float) sum;
+        out[1] = (float) bad;
+    }
+
+    // ------------------------------------------------------------------ convolution
+
+    /** rowTab[(c, r, s)] = c*Hp*Wp + r*Wp + s: offsets of the im2col rows inside a padded image. */
+    private long rowTable(int c, int r, int s, int hp, int wp) {
+        return table("row:" + c + "," + r + "," + s + "," + hp + "," + wp, () -> {
+            int[] t = new int[c * r * s];
+            for (int ci = 0; ci < c; ci++)
+                for (int ri = 0; ri < r; ri++)
+                    for (int si = 0; si < s; si++) t[(ci * r + ri) * s + si] = ci * hp * wp + ri * wp + si;
+            return t;
+        });
+    }
+
+    /** Pads x [N, C, H, W] by pad on every side into a scratch buffer (or returns x when pad = 0). */
+    private Object padded(ConvGeometry g, Buffer x) {
+        if (g.pad() == 0) return arg(x);
+        int hp = g.h() + 2 * g.pad(), wp = g.w() + 2 * g.pad();
+        long xp = scratch("conv.xp", (long) g.n() * g.c() * hp * wp);
+        launch("conv2dPadInput", new long[]{wp, hp, (long) g.n() * g.c()}, null,
+                arg(x), g.h(), g.w(), mem(xp), hp, wp, g.pad(), g.pad(), 1);
+        return mem(xp);
+    }
+
+    private static void checkConv(ConvGeometry g) {
+        int hp = g.h() + 2 * g.pad(), wp = g.w() + 2 * g.pad();
+        i32((long) g.n() * g.c() * hp * wp, "padded conv input size");
+        i32((long) g.n() * g.k() * (g.h() + g.r()) * (g.w() + g.s()), "padded conv gradient size");
+        i32(g.outputSize(), "conv output size");
+    }
+
+    @Override
+    public synchronized void conv2dForward(ConvGeometry g, Buffer x, Buffer w, Buffer bias, Buffer y) {
+        checkConv(g);
+        int hp = g.h() + 2 * g.pad(), wp = g.w() + 2 * g.pad();
+        Object xp = padded(g, x);
+        long rowTab = rowTable(g.c(), g.r(), g.s(), hp, wp);
+        int kd = g.c() * g.r() * g.s();
+        launchGemm("conv2dForward", g.k(), g.n() * g.outH() * g.outW(), 1,
+                g.n(), g.c(), hp, wp, g.k(), kd, g.stride(), g.outH(), g.outW(),
+                xp, arg(w), mem(rowTab), arg(bias), bias == null ? 0 : 1, arg(y));
+    }
+
+    @Override
+    public synchronized void conv2dBackwardData(ConvGeometry g, Buffer dy, Buffer w, Buffer dx) {
+        checkConv(g);
+        // dx = stride-1 convolution of dy dilated by the stride and padded by R-1-pad, with flipped filters
+        int hp = g.h() + g.r() - 1, wp = g.w() + g.s() - 1;
+        long dyp = scratch("conv.dyp", (long) g.n() * g.k() * hp * wp);
+        launch("conv2dPadInput", new long[]{wp, hp, (long) g.n() * g.k()}, null,
+                arg(dy), g.outH(), g.outW(), mem(dyp), hp, wp, g.r() - 1 - g.pad(), g.s() - 1 - g.pad(), g.stride());
+        long wt = scratch("conv.wt", g.weightSize());
+        launch1("conv2dFlipWeights", g.weightSize(), g.k(), g.c(), g.r(), g.s(), arg(w), mem(wt));
+        long rowTab = rowTable(g.k(), g.r(), g.s(), hp, wp);
+        int kd = g.k() * g.r() * g.s();
+        launchGemm("conv2dBackwardData", g.c(), g.n() * g.h() * g.w(), 1,
+                g.n(), g.k(), hp, wp, g.c(), kd, 1, g.h(), g.w(), mem(dyp), mem(wt), mem(rowTab), arg(dx));
+    }
+
+    @Override
+    public synchronized void conv2dBackwardFilter(ConvGeometry g, Buffer x, Buffer dy, Buffer dw, Buffer dbias) {
+        checkConv(g);
+        int hp = g.h() + 2 * g.pad(), wp = g.w() + 2 * g.pad();
+        int oh = g.outH(), ow = g.outW(), p = oh * ow, crs = g.c() * g.r() * g.s(), k = g.k(), n = g.n();
+        int kd = i32((long) n * p, "conv reduction length");
+        Object xp = padded(g, x);
+        long rowTab = rowTable(g.c(), g.r(), g.s(), hp, wp);
+        int st = g.stride(), c = g.c();
+        long qTab = table("q:" + n + "," + c + "," + k + "," + hp + "," + wp + "," + oh + "," + ow + "," + st, () -> {
+            int[] t = new int[2 * kd];
+            for (int img = 0; img < n; img++)
+                for (int y = 0; y < oh; y++)
+                    for (int xx = 0; xx < ow; xx++) {
+                        int q = img * p + y * ow + xx;
+                        t[2 * q] = img * k * p + y * ow + xx;
+                        t[2 * q + 1] = img * c * hp * wp + y * st * wp + xx * st;
+                    }
+            return t;
+        });
+        // split the long reduction so that about 32 work-groups run; fixed by the geometry, so deterministic
+        int tiles = ceilDiv(crs, GEMM_TILE) * ceilDiv(k, GEMM_TILE);
+        int maxSplits = ceilDiv(kd, GEMM_TK * 8);
+        int splits = Math.max(1, Math.min(maxSplits, ceilDiv(32, tiles)));
+        int chunk = ceilDiv(ceilDiv(kd, splits), GEMM_TK) * GEMM_TK;
+        splits = ceilDiv(kd, chunk);
+        long len = (long) k * crs;
+        if (splits == 1) {
+            launchGemm("conv2dBackwardFilter", k, crs, 1, k, crs, kd, p, chunk, arg(dy), xp, mem(rowTab), mem(qTab), arg(dw));
+        } else {
+            long part = scratch("conv.part", len * splits);
+            launchGemm("conv2dBackwardFilter", k, crs, splits, k, crs, kd, p, chunk, arg(dy), xp, mem(rowTab), mem(qTab), mem(part));
+            launch1("conv2dReduceSplits", len, (int) len, splits, mem(part), arg(dw));
+        }
+        if (dbias != null) launch1("conv2dBackwardBias", k, n, k, p, arg(dy), arg(dbias));
+    }
+
+    // ------------------------------------------------------------------ pooling
+
+    @Override
+    public synchronized void maxPool2dForward(PoolGeometry g, Buffer x, Buffer y) {
+        launch("maxPool2dForward", new long[]{g.outW(), g.outH(), (long) g.n() * g.c()}, null,
+                g.h(), g.w(), g.outH(), g.outW(), g.size(), g.stride(), arg(x), arg(y));
+    }
+
+    @Override
+    public synchronized void maxPool2dBackward(PoolGeometry g, Buffer x, Buffer dy, Buffer dx) {
+        launch("maxPool2dBackward", new long[]{g.w(), g.h(), (long) g.n() * g.c()}, null,
+                g.h(), g.w(), g.outH(), g.outW(), g.size(), g.stride(), arg(x), arg(dy), arg(dx));
+    }
+
+    @Override
+    public synchronized void globalAvgPoolForward(int n, int c, int hw, Buffer x, Buffer y) {
+        launch1("globalAvgPoolForward", (long) n * c, n * c, hw, arg(x), arg(y));
+    }
+
+    @Override
+    public synchronized void globalAvgPoolBackward(int n, int c, int hw, Buffer dy, Buffer dx) {
+        launch("globalAvgPoolBackward", new long[]{hw, (long) n * c}, null, hw, arg(dy), arg(dx));
+    }
+
+    // ------------------------------------------------------------------ batch norm
+
+    @Override
+    public synchronized void batchNormForwardTraining(int n, int c, int hw, float eps, float momentum, Buffer x, Buffer gamma,
+                                                      Buffer beta, Buffer y, Buffer saveMean, Buffer saveInvStd,
+                                                      Buffer runningMean, Buffer runningVar) {
+        long count = (long) n * hw;
+        if (count < 2)
+            throw new IllegalArgumentException("batchNorm2d (training): needs more than one value per channel, got n*h*w = "
+                    + count + "; use a batch larger than 1 or eval mode");
+        launch("batchNormStatistics", new long[]{(long) c * 64}, new long[]{64},
+                n, c, hw, eps, momentum, arg(x), arg(saveMean), arg(saveInvStd), arg(runningMean), arg(runningVar));
+        launch("batchNormApply", new long[]{hw, (long) n * c}, null,
+                c, hw, arg(x), arg(saveMean), arg(saveInvStd), arg(gamma), arg(beta), arg(y));
+    }
+
+    @Override
+    public synchronized void batchNormForwardInference(int n, int c, int hw, float eps, Buffer x, Buffer gamma, Buffer beta,
+                                                       Buffer runningMean, Buffer runningVar, Buffer y) {
+        launch("batchNormForwardInference", new long[]{hw, (long) n * c}, null,
+                c, hw, eps, arg(x), arg(gamma), arg(beta), arg(runningMean), arg(runningVar), arg(y));
+    }
+
+    @Override
+    public synchronized void batchNormBackward(int n, int c, int hw, Buffer x, Buffer dy, Buffer gamma, Buffer saveMean,
+                                               Buffer saveInvStd, Buffer dx, Buffer dgamma, Buffer dbeta) {
+        launch("batchNormBackwardReduce", new long[]{(long) c * 64}, new long[]{64},
+                n, c, hw, arg(x), arg(dy), arg(saveMean), arg(saveInvStd), arg(dgamma), arg(dbeta));
+        launch("batchNormBackward", new long[]{hw, (long) n * c}, null,
+                n, c, hw, arg(x), arg(dy), arg(gamma), arg(saveMean), arg(saveInvStd), arg(dgamma), arg(dbeta), arg(dx));
+    }
+
+    // ------------------------------------------------------------------ linear
+
+    @Override
+    public synchronized void linearForward(int n, int in, int out, Buffer x, Buffer w, Buffer b, Buffer y) {
+        launchGemm("linearForward", n, out, 1, n, in, out, arg(x), arg(w), arg(b), b == null ? 0 : 1, arg(y));
+    }
+
+    @Override
+    public synchronized void linearBackwardData(int n, int in, int out, Buffer dy, Buffer w, Buffer dx) {
+        launchGemm("linearBackwardData", n, in, 1, n, in, out, arg(dy), arg(w), arg(dx));
+    }
+
+    @Override
+    public synchronized void linearBackwardWeight(int n, int in, int out, Buffer x, Buffer dy, Buffer dw, Buffer db) {
+        launchGemm("linearBackwardWeight", out, in, 1, n, in, out, arg(x), arg(dy), arg(dw));
+        if (db != null) launch1("linearBackwardBias", out, n, out, arg(dy), arg(db));
+    }
+
+    // ------------------------------------------------------------------ embeddings
+
+    @Override
+    public synchronized void l2NormalizeForward(int n, int d, float eps, Buffer x, Buffer y, Buffer norms) {
+        launch1("l2NormalizeForward", n, n, d, eps, arg(x), arg(y), arg(norms));
+    }
+
+    @Override
+    public synchronized void l2NormalizeBackward(int n, int d, float eps, Buffer y, Buffer norms, Buffer dy, Buffer dx) {
+        launch1("l2NormalizeBackward", n, n, d, eps, arg(y), arg(norms), arg(dy), arg(dx));
+    }
+
+    /** Row norms of e into a scratch buffer (only the cosine distance reads them). */
+    private long norms(int n, int d, Distance metric, Object e, String key) {
+        long norms = scratch(key, n);
+        if (metric == Distance.COSINE) launch1("rowNorms", n, n, d, e, mem(norms));
+        return norms;
+    }
+
+    @Override
+    public synchronized void pairwiseDistanceForward(int n, int d, Distance metric, Buffer e, Buffer dist) {
+        i32((long) n * n, "distance matrix size");
+        long norms = norms(n, d, metric, arg(e), "pair.norms");
+        launch("pairwiseDistanceForward", new long[]{n, n}, null, n, d, metric.ordinal(), arg(e), mem(norms), arg(dist));
+    }
+
+    @Override
+    public synchronized void pairwiseDistanceBackward(int n, int d, Distance metric, Buffer e, Buffer dist, Buffer dDist, Buffer dE) {
+        long norms = norms(n, d, metric, arg(e), "pair.norms");
+        launch1("pairwiseDistanceBackward", n, n, d, metric.ordinal(), arg(e), mem(norms), arg(dist), arg(dDist), arg(dE));
+    }
+
+    // ------------------------------------------------------------------ the fused triplet loss
+
+    @Override
+    public synchronized void tripletLoss(int b, int d, int[] labels, TripletOptions options, Buffer e, Buffer dE, Buffer stats) {
+        if (options == null) throw new IllegalArgumentException("tripletLoss: options are required");
+        if (b < 0 || d < 0) throw new IllegalArgumentException("tripletLoss: negative size b=" + b + ", d=" + d);
+        if (labels == null || labels.length < b)
+            throw new IllegalArgumentException("tripletLoss: need " + b + " labels, got " + (labels == null ? "null" : labels.length));
+        int anchors = options.anchorRows();
+        if (anchors > b)
+            throw new IllegalArgumentException("tripletLoss: anchorRows " + anchors + " exceeds the batch of " + b
+                    + " rows; use TripletOptions.withAnchorRows(B) when the batch has no extra negatives");
+        i32((long) b * b, "triplet distance matrix size");
+        ClBuffer st = buf(stats);
+        if (st.size < TripletStats.SIZE)
+            throw new IllegalArgumentException("tripletLoss: stats needs " + TripletStats.SIZE + " floats, got " + st.size);
+        long lab = scratch("triplet.labels", Math.max(1, b));
+        if (b > 0) {
+            IntBuffer ib = MemoryUtil.memAllocInt(b);
+            try {
+                ib.put(labels, 0, b).flip();
+                OpenClRuntime.check(clEnqueueWriteBuffer(queue, lab, true, 0, ib, null, null), "clEnqueueWriteBuffer");
+            } finally {
+                MemoryUtil.memFree(ib);
+            }
+        }
+        Object ea = arg(e);
+        Distance metric = options.distance();
+        long norms = norms(b, d, metric, ea, "triplet.norms");
+        long dist = scratch("triplet.dist", (long) b * b);
+        long g = scratch("triplet.g", (long) b * b);
+        long part = scratch("triplet.part", (long) b * 8);
+        long scale = scratch("triplet.scale", 1);
+        if (b > 0) {
+            launch("pairwiseDistanceForward", new long[]{b, b}, null, b, d, metric.ordinal(), ea, mem(norms), mem(dist));
+            launch1("tripletLossMine", b, b, anchors, mem(lab), options.strategy().ordinal(), options.margin(),
+                    options.softMargin() ? 1 : 0, mem(dist), mem(g), mem(part));
+        }
+        launch("tripletLossReduce", new long[]{64}, new long[]{64}, b, d, anchors, options.strategy().ordinal(), ea, mem(part),
+                arg(stats), mem(scale));
+        if (b > 0)
+            launch1("tripletLossBackward", b, b, d, metric.ordinal(), ea, mem(norms), mem(dist), mem(g), mem(scale), arg(dE));
+    }
+
+    // ------------------------------------------------------------------ optimizer updates
+
+    @Override
+    public synchronized void sgdUpdate(long n, OptimizerParams.Sgd p, Buffer param, Buffer grad, Buffer velocity) {
+        launch1("sgdUpdate", n, n, p.lr(), p.momentum(), p.nesterov() ? 1 : 0, p.weightDecay(), arg(param), arg(grad), arg(velocity));
+    }
+
+    @Override
+    public synchronized void adamUpdate(long n, OptimizerParams.Adam p, Buffer param, Buffer grad, Buffer m, Buffer v) {
+        if (p.step() < 1) throw new IllegalArgumentException("adamUpdate: step is 1-based, got " + p.step());
+        float c1 = (float) (1 - Math.pow(p.beta1(), p.step())), c2 = (float) (1 - Math.pow(p.beta2(), p.step()));
+        launch1("adamUpdate", n, n, p.lr(), p.beta1(), p.beta2(), p.eps(), p.weightDecay(), p.decoupled() ? 1 : 0, c1, c2,
+                arg(param), arg(grad), arg(m), arg(v));
+    }
+
+    @Override
+    public synchronized void adagradUpdate(long n, OptimizerParams.Adagrad p, Buffer param, Buffer grad, Buffer accumulator) {
+        launch1("adagradUpdate", n, n, p.lr(), p.eps(), p.weightDecay(), arg(param), arg(grad), arg(accumulator));
+    }
+
+    @Override public String toString() { return "OpenClBackend[" + deviceDescription() + "]"; }
+}

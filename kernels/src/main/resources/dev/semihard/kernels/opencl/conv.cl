@@ -1,0 +1,199 @@
+/*
+ * conv.cl -- 2-D convolution (NCHW activations, KCRS filters) as implicit GEMM on the tiles of gemm.cl.
+ *
+ * Shapes (ConvGeometry): x [N, C, H, W], w [K, C, R, S], y [N, K, OH, OW], OH = (H + 2*pad - R)/stride + 1.
+ *
+ * Version 1 (this file), chosen for PoCL's CPU device and correct everywhere:
+ *   - the input is first copied into a zero-padded buffer xp [N, C, Hp, Wp] (conv2dPadInput), so the
+ *     GEMM's gather of an im2col element is one table lookup and one load, with no bounds test;
+ *   - the im2col matrix is never stored: rowTab[crs] = c*Hp*Wp + r*Wp + s (built on the host, cached
+ *     per geometry) and the column base of output pixel (n, oh, ow) give the element's address;
+ *   - backward-data is the same forward kernel on dy dilated by the stride and padded by R-1-pad
+ *     (conv2dPadInput again), with the filters transposed to [C, K, R, S] and flipped (conv2dFlipWeights);
+ *   - backward-filter reduces over N*OH*OW, which is long while its output K x C*R*S is small, so the
+ *     reduction is split over work-group index z into fixed slices whose partial tiles are summed in
+ *     slice order by conv2dReduceSplits: deterministic, no atomics.
+ */
+
+/*
+ * conv2dPadInput: dst[nc, i, j] = src[nc, (i - offH)/dil, (j - offW)/dil] when that index is an integer
+ * inside [0, Hs) x [0, Ws), else 0.  dst: [NC, Hp, Wp], src: [NC, Hs, Ws].  NDRange (Wp, Hp, NC).
+ * Forward: off = pad, dil = 1.  Backward-data: src = dy, off = R-1-pad, dil = stride, Hp = H + R - 1.
+ */
+__kernel void conv2dPadInput(__global const float* src, const int Hs, const int Ws,
+                             __global float* dst, const int Hp, const int Wp,
+                             const int offH, const int offW, const int dil)
+{
+    const int j = get_global_id(0), i = get_global_id(1), nc = get_global_id(2);
+    if (j >= Wp || i >= Hp) return;
+    int si = i - offH, sj = j - offW;
+    float v = 0.0f;
+    if (si >= 0 && sj >= 0) {
+        int hit = 1;
+        if (dil != 1) {
+            hit = si % dil == 0 && sj % dil == 0;
+            si /= dil; sj /= dil;
+        }
+        if (hit && si < Hs && sj < Ws) v = src[((size_t)nc * Hs + si) * Ws + sj];
+    }
+    dst[((size_t)nc * Hp + i) * Wp + j] = v;
+}
+
+/* conv2dFlipWeights: wt[c, k, r, s] = w[k, c, R-1-r, S-1-s]; one work-item per element of wt. */
+__kernel void conv2dFlipWeights(const int K, const int C, const int R, const int S,
+                                __global const float* w, __global float* wt)
+{
+    const int idx = get_global_id(0);
+    const int RS = R * S;
+    if (idx >= K * C * RS) return;
+    const int rs = idx % RS, ck = idx / RS;
+    const int k = ck % K, c = ck / K;
+    const int r = rs / S, s = rs % S;
+    wt[idx] = w[((size_t)k * C + c) * RS + (R - 1 - r) * S + (S - 1 - s)];
+}
+
+/*
+ * The padded implicit GEMM shared by conv2dForward and conv2dBackwardData:
+ *   out[img, m, oh, ow] = sum_{crs < Kd} wm[m, crs] * xp[img, c, oh*stride + r, ow*stride + s]  (+ bias[m])
+ * GEMM M = Mout (filters), N = Nimg*OH*OW, Kd = Cin*R*S; A = wm row-major [M, Kd];
+ * B(crs, col) = xp[colBase(col) + rowTab[crs]]. The B column a work-item stages is fixed (lid), so
+ * its image/pixel decomposition is done once, outside the reduction.
+ */
+#define CONV_GEMM_PADDED_BODY(HAS_BIAS)                                                   \
+    GEMM_DECLARE                                                                          \
+    const int P = OH * OW, N = Nimg * P;                                                  \
+    const int bcol = n0 + lid;                                                            \
+    int colBase = 0;                                                                      \
+    if (bcol < N) {                                                                       \
+        const int img = bcol / P, p = bcol - img * P;                                     \
+        const int oh = p / OW, ow = p - oh * OW;                                          \
+        colBase = img * Cin * Hp * Wp + oh * stride * Wp + ow * stride;                   \
+    }                                                                                     \
+    for (int k0 = 0; k0 < Kd; k0 += TK) {                                                 \
+        {                                                                                 \
+            const int kk = lid & (TK - 1);                                                \
+            const int gk = k0 + kk;                                                       \
+            for (int j = 0; j < TM / 4; ++j) {                                            \
+                const int mm = (lid >> 4) + 4 * j;                                        \
+                const int gm = m0 + mm;                                                   \
+                As[mm][kk] = (gm < Mout && gk < Kd) ? wm[(size_t)gm * Kd + gk] : 0.0f;    \
+            }                                                                             \
+            for (int r = 0; r < TK; ++r) {                                                \
+                const int gkb = k0 + r;                                                   \
+                Bs[r][lid] = gkb < Kd ? xp[colBase + rowTab[gkb]] : 0.0f;                 \
+            }                                                                             \
+        }                                                                                 \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                     \
+        GEMM_MULTIPLY_TILE                                                                \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                     \
+    }                                                                                     \
+    GEMM_ACC_TO_ARRAY(c)                                                                  \
+    for (int j = 0; j < 8; ++j) {                                                         \
+        const int col = n0 + tx * 8 + j;                                                  \
+        if (col >= N) break;                                                              \
+        const int img = col / P, p = col - img * P;                                       \
+        for (int i = 0; i < 8; ++i) {                                                     \
+            const int row = m0 + ty * 8 + i;                                              \
+            if (row < Mout)                                                               \
+                out[((size_t)img * Mout + row) * P + p] = c[i * 8 + j] + (HAS_BIAS ? bias[row] : 0.0f); \
+        }                                                                                 \
+    }
+
+/*
+ * conv2dForward: y = conv(x, w) + bias, run on the padded input xp [Nimg, Cin, Hp, Wp] (pad already applied).
+ *   wm = w viewed as [K, C*R*S]; Mout = K; out = y [Nimg, K, OH, OW]. NDRange (ceil(N/64)*8, ceil(K/64)*8).
+ */
+__kernel void conv2dForward(const int Nimg, const int Cin, const int Hp, const int Wp, const int Mout,
+                            const int Kd, const int stride, const int OH, const int OW,
+                            __global const float* xp, __global const float* wm, __global const int* rowTab,
+                            __global const float* bias, const int hasBias, __global float* out)
+{
+    CONV_GEMM_PADDED_BODY(hasBias)
+}
+
+/*
+ * conv2dBackwardData: dx = the forward kernel at stride 1 on dyp [Nimg, K, H+R-1, W+S-1] (dy dilated by
+ * the stride and padded by R-1-pad) with the flipped, transposed filters wt [C, K*R*S]; out = dx [Nimg, C, H, W].
+ */
+__kernel void conv2dBackwardData(const int Nimg, const int Cin, const int Hp, const int Wp, const int Mout,
+                                 const int Kd, const int stride, const int OH, const int OW,
+                                 __global const float* xp, __global const float* wm, __global const int* rowTab,
+                                 __global float* out)
+{
+    __global const float* bias = wm; /* unused */
+    CONV_GEMM_PADDED_BODY(0)
+}
+
+/*
+ * conv2dBackwardFilter, one slice of the reduction per work-group z:
+ *   part[z, k, crs] = sum over q in slice z of dy[img, k, p] * xp[img, c, oh*stride + r, ow*stride + s]
+ * GEMM M = K, N = C*R*S, Kd = Nimg*OH*OW (q = img*P + p); qTab[q] = (img*K*P + p, column base in xp);
+ * A(k, q) = dy[qTab[q].x + k*P], B(q, crs) = xp[qTab[q].y + rowTab[crs]].
+ * NDRange (ceil(CRS/64)*8, ceil(K/64)*8, splits); slice z covers [z*chunk, min((z+1)*chunk, Kd)).
+ */
+__kernel void conv2dBackwardFilter(const int K, const int CRS, const int Kd, const int P, const int chunk,
+                                   __global const float* dy, __global const float* xp,
+                                   __global const int* rowTab, __global const int2* qTab,
+                                   __global float* part)
+{
+    GEMM_DECLARE
+    const int z = get_group_id(2);
+    const int kBegin = z * chunk;
+    const int kEnd = min(Kd, kBegin + chunk);
+    const int bcol = n0 + lid;
+    const int off = bcol < CRS ? rowTab[bcol] : 0;
+    for (int k0 = kBegin; k0 < kEnd; k0 += TK) {
+        {
+            const int kk = lid & (TK - 1);
+            const int gk = k0 + kk;
+            const int dyBase = gk < kEnd ? qTab[gk].x : 0;
+            for (int j = 0; j < TM / 4; ++j) {
+                const int mm = (lid >> 4) + 4 * j;
+                const int gm = m0 + mm;
+                As[mm][kk] = (gm < K && gk < kEnd) ? dy[dyBase + gm * P] : 0.0f;
+            }
+            for (int r = 0; r < TK; ++r) {
+                const int gkb = k0 + r;
+                Bs[r][lid] = (bcol < CRS && gkb < kEnd) ? xp[qTab[gkb].y + off] : 0.0f;
+            }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        GEMM_MULTIPLY_TILE
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    GEMM_ACC_TO_ARRAY(c)
+    __global float* dst = part + (size_t)z * K * CRS;
+    for (int i = 0; i < 8; ++i) {
+        const int row = m0 + ty * 8 + i;
+        if (row >= K) break;
+        for (int j = 0; j < 8; ++j) {
+            const int col = n0 + tx * 8 + j;
+            if (col < CRS) dst[(size_t)row * CRS + col] = c[i * 8 + j];
+        }
+    }
+}
+
+/* conv2dReduceSplits: dw[i] = sum over z < splits of part[z*len + i], in z order. */
+__kernel void conv2dReduceSplits(const int len, const int splits, __global const float* part, __global float* dw)
+{
+    const int i = get_global_id(0);
+    if (i >= len) return;
+    float s = 0.0f;
+    for (int z = 0; z < splits; ++z) s += part[(size_t)z * len + i];
+    dw[i] = s;
+}
+
+/* conv2dBackwardBias: dbias[k] = sum over img, p of dy[img, k, p]; one work-item per k, fixed order. */
+__kernel void conv2dBackwardBias(const int Nimg, const int K, const int P, __global const float* dy, __global float* dbias)
+{
+    const int k = get_global_id(0);
+    if (k >= K) return;
+    float s = 0.0f;
+    for (int img = 0; img < Nimg; ++img) {
+        __global const float* row = dy + ((size_t)img * K + k) * P;
+        float t = 0.0f;
+        for (int p = 0; p < P; ++p) t += row[p];
+        s += t;
+    }
+    dbias[k] = s;
+}

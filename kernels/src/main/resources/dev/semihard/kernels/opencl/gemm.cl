@@ -1,0 +1,168 @@
+/*
+ * gemm.cl -- the tiled matrix product every linear layer and every convolution pass runs on.
+ *
+ * Each GEMM kernel computes C[M, N] = A[M, Kd] * B[Kd, N] (float32, row-major C) in tiles:
+ *
+ *   work-group (WX, WY) = (8, 8) work-items owns a TM x TN = 64 x 64 tile of C;
+ *   it walks the reduction Kd in slices of TK = 16, staging
+ *       As[TM][TK + 1]   (A rows, +1 column of padding)      and
+ *       Bs[TK][TN]       (B rows, contiguous in N)
+ *   in local memory; work-item (tx, ty) owns rows ty*8 .. ty*8+7 and columns tx*8 .. tx*8+7 of the
+ *   tile as eight float8 accumulators (64 outputs in registers).
+ *
+ * Why this shape: PoCL's CPU device runs the 64 work-items of a group in a loop on one core, so
+ * explicit float8 arithmetic gives AVX code whether or not PoCL vectorizes across work-items, each
+ * element staged in local memory is reused 64 times from L1, and a tile of C stays in registers.
+ * On a GPU the same kernel gives 64-thread groups with 64 outputs per thread.
+ *
+ * A kernel only says how tiles are fetched: it defines GEMM_LOAD_TILES (fill As and Bs for the
+ * reduction slice starting at k0) before expanding GEMM_MAIN_LOOP, then stores C with GEMM_ACC.
+ * Every output is the same fixed-order sum on every run: no atomics, results are reproducible.
+ */
+
+#define TM 64
+#define TN 64
+#define TK 16
+#define WX 8
+#define WY 8
+
+/* Declarations shared by every GEMM kernel; n0/m0 = first column/row of this group's tile. */
+#define GEMM_DECLARE                                                          \
+    __local float As[TM][TK + 1];                                             \
+    __local float Bs[TK][TN];                                                 \
+    const int tx = get_local_id(0), ty = get_local_id(1);                     \
+    const int lid = ty * WX + tx;                                             \
+    const int n0 = get_group_id(0) * TN, m0 = get_group_id(1) * TM;           \
+    float8 acc0 = (float8)(0.0f), acc1 = (float8)(0.0f), acc2 = (float8)(0.0f), \
+           acc3 = (float8)(0.0f), acc4 = (float8)(0.0f), acc5 = (float8)(0.0f), \
+           acc6 = (float8)(0.0f), acc7 = (float8)(0.0f);
+
+/* Multiply the staged slice into the accumulators: 16 x 8 rank-1 updates of float8. */
+#define GEMM_MULTIPLY_TILE                                                    \
+    for (int kk = 0; kk < TK; ++kk) {                                         \
+        const float8 b = vload8(tx, Bs[kk]);                                  \
+        const int r0 = ty * 8;                                                \
+        acc0 = fma((float8)(As[r0 + 0][kk]), b, acc0);                        \
+        acc1 = fma((float8)(As[r0 + 1][kk]), b, acc1);                        \
+        acc2 = fma((float8)(As[r0 + 2][kk]), b, acc2);                        \
+        acc3 = fma((float8)(As[r0 + 3][kk]), b, acc3);                        \
+        acc4 = fma((float8)(As[r0 + 4][kk]), b, acc4);                        \
+        acc5 = fma((float8)(As[r0 + 5][kk]), b, acc5);                        \
+        acc6 = fma((float8)(As[r0 + 6][kk]), b, acc6);                        \
+        acc7 = fma((float8)(As[r0 + 7][kk]), b, acc7);                        \
+    }
+
+/* The reduction over [KBEGIN, KEND) in slices of TK; GEMM_LOAD_TILES must be defined. */
+#define GEMM_MAIN_LOOP(KBEGIN, KEND)                                          \
+    for (int k0 = (KBEGIN); k0 < (KEND); k0 += TK) {                          \
+        GEMM_LOAD_TILES                                                       \
+        barrier(CLK_LOCAL_MEM_FENCE);                                         \
+        GEMM_MULTIPLY_TILE                                                    \
+        barrier(CLK_LOCAL_MEM_FENCE);                                         \
+    }
+
+/* Copies the accumulators to a private array c[64]: c[i*8 + j] = C[m0 + ty*8 + i][n0 + tx*8 + j]. */
+#define GEMM_ACC_TO_ARRAY(c)                                                  \
+    float c[64];                                                              \
+    vstore8(acc0, 0, c); vstore8(acc1, 1, c); vstore8(acc2, 2, c); vstore8(acc3, 3, c); \
+    vstore8(acc4, 4, c); vstore8(acc5, 5, c); vstore8(acc6, 6, c); vstore8(acc7, 7, c);
+
+/*
+ * Strided tile loads for plain matrices: A(m, k) = A[m*sam + k*sak], B(k, n) = B[k*sbk + n*sbn].
+ * Used by the three linear kernels (transposes are just strides). Out-of-range elements load 0.
+ * A slice: work-item lid loads column kk = lid % 16 of rows lid/16 + 4j; B slice: column lid, rows 0..15.
+ */
+#define GEMM_LOAD_STRIDED(M, N, KD, A, sam, sak, B, sbk, sbn)                 \
+    {                                                                         \
+        const int kk = lid & (TK - 1);                                        \
+        const int gk = k0 + kk;                                               \
+        for (int j = 0; j < TM / 4; ++j) {                                    \
+            const int mm = (lid >> 4) + 4 * j;                                \
+            const int gm = m0 + mm;                                           \
+            As[mm][kk] = (gm < (M) && gk < (KD)) ? A[(size_t)gm * (sam) + (size_t)gk * (sak)] : 0.0f; \
+        }                                                                     \
+        const int gn = n0 + lid;                                              \
+        for (int r = 0; r < TK; ++r) {                                        \
+            const int gkb = k0 + r;                                           \
+            Bs[r][lid] = (gn < (N) && gkb < (KD)) ? B[(size_t)gkb * (sbk) + (size_t)gn * (sbn)] : 0.0f; \
+        }                                                                     \
+    }
+
+/*
+ * linearForward: y[n, out] = x[n, in] * w[out, in]^T + b[out]
+ *   GEMM M = n (rows of x), N = out, Kd = in; A = x (strides in, 1), B(k, o) = w[o*in + k] (strides 1, in).
+ *   hasBias = 0: b is ignored.
+ */
+__kernel void linearForward(const int n, const int in, const int out,
+                            __global const float* x, __global const float* w,
+                            __global const float* b, const int hasBias, __global float* y)
+{
+    GEMM_DECLARE
+#define GEMM_LOAD_TILES GEMM_LOAD_STRIDED(n, out, in, x, in, 1, w, 1, in)
+    GEMM_MAIN_LOOP(0, in)
+#undef GEMM_LOAD_TILES
+    GEMM_ACC_TO_ARRAY(c)
+    for (int i = 0; i < 8; ++i) {
+        const int row = m0 + ty * 8 + i;
+        if (row >= n) break;
+        for (int j = 0; j < 8; ++j) {
+            const int col = n0 + tx * 8 + j;
+            if (col < out) y[(size_t)row * out + col] = c[i * 8 + j] + (hasBias ? b[col] : 0.0f);
+        }
+    }
+}
+
+/*
+ * linearBackwardData: dx[n, in] = dy[n, out] * w[out, in]
+ *   GEMM M = n, N = in, Kd = out; A = dy (strides out, 1), B = w (strides in, 1).
+ */
+__kernel void linearBackwardData(const int n, const int in, const int out,
+                                 __global const float* dy, __global const float* w, __global float* dx)
+{
+    GEMM_DECLARE
+#define GEMM_LOAD_TILES GEMM_LOAD_STRIDED(n, in, out, dy, out, 1, w, in, 1)
+    GEMM_MAIN_LOOP(0, out)
+#undef GEMM_LOAD_TILES
+    GEMM_ACC_TO_ARRAY(c)
+    for (int i = 0; i < 8; ++i) {
+        const int row = m0 + ty * 8 + i;
+        if (row >= n) break;
+        for (int j = 0; j < 8; ++j) {
+            const int col = n0 + tx * 8 + j;
+            if (col < in) dx[(size_t)row * in + col] = c[i * 8 + j];
+        }
+    }
+}
+
+/*
+ * linearBackwardWeight: dw[out, in] = dy[n, out]^T * x[n, in]
+ *   GEMM M = out, N = in, Kd = n; A(o, r) = dy[r*out + o] (strides 1, out), B = x (strides in, 1).
+ *   The bias gradient is linearBackwardBias.
+ */
+__kernel void linearBackwardWeight(const int n, const int in, const int out,
+                                   __global const float* x, __global const float* dy, __global float* dw)
+{
+    GEMM_DECLARE
+#define GEMM_LOAD_TILES GEMM_LOAD_STRIDED(out, in, n, dy, 1, out, x, in, 1)
+    GEMM_MAIN_LOOP(0, n)
+#undef GEMM_LOAD_TILES
+    GEMM_ACC_TO_ARRAY(c)
+    for (int i = 0; i < 8; ++i) {
+        const int row = m0 + ty * 8 + i;
+        if (row >= out) break;
+        for (int j = 0; j < 8; ++j) {
+            const int col = n0 + tx * 8 + j;
+            if (col < in) dw[(size_t)row * in + col] = c[i * 8 + j];
+        }
+    }
+}
+
+/* linearBackwardBias: db[o] = sum over rows r of dy[r, o], in row order; one work-item per o. */
+__kernel void linearBackwardBias(const int n, const int out, __global const float* dy, __global float* db)
+{
+    const int o = get_global_id(0);
+    if (o >= out) return;
+    float s = 0.0f;
+    for (int r = 0; r < n; ++r) s += dy[(size_t)r * out + o];
+    db[o] = s;
+}
