@@ -1,0 +1,62 @@
+// common.cuh: small helpers shared by every Semihard CUDA kernel file.
+//
+// Conventions (same as dev.semihard.engine.backend.Backend): float32 everywhere, NCHW images,
+// row-major matrices, sizes in elements. Every kernel is an extern "C" entry point named after
+// the Backend method it implements (a suffix such as _tf32 marks a variant). Reductions that
+// produce results are deterministic: fixed thread-to-element assignment and fixed-order trees,
+// never floating-point atomics.
+#pragma once
+#include <stdint.h>
+
+#define SH_THREADS 256
+
+// grid-stride loop over [0, n) with 64-bit indices
+#define SH_FOR(i, n) for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (long long)(n); \
+                          i += (long long)gridDim.x * blockDim.x)
+
+__device__ __forceinline__ double sh_warp_sum(double v) {
+    #pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+    return v;
+}
+
+__device__ __forceinline__ float sh_warp_sumf(float v) {
+    #pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+    return v;
+}
+
+// Deterministic block sum (blockDim.x a multiple of 32, <= 1024). Result valid in every thread.
+// `scratch` must hold 33 doubles. Contains __syncthreads: call from every thread of the block.
+__device__ __forceinline__ double sh_block_sum(double v, double* scratch) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    v = sh_warp_sum(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        double t = lane < warps ? scratch[lane] : 0.0;
+        t = sh_warp_sum(t);
+        if (lane == 0) scratch[32] = t;
+    }
+    __syncthreads();
+    return scratch[32];
+}
+
+// Order-preserving map of a float to uint32 (negative values included): a < b  <=>  key(a) < key(b).
+__device__ __forceinline__ uint32_t sh_fkey(float f) {
+    uint32_t u = __float_as_uint(f);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+__device__ __forceinline__ float sh_funkey(uint32_t k) {
+    uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
+    return __uint_as_float(u);
+}
+
+// grid size for a grid-stride elementwise kernel
+static inline unsigned sh_grid(long long n) {
+    long long g = (n + SH_THREADS - 1) / SH_THREADS;
+    if (g < 1) g = 1;
+    if (g > 65535LL * 8) g = 65535LL * 8;
+    return (unsigned)g;
+}

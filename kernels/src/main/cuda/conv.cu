@@ -1,0 +1,155 @@
+// conv.cu: convolutions and linear layers as (implicit) GEMMs on the tiles of gemm.cuh.
+//
+// Convolution shapes (ConvGeometry): x [N, C, H, W], w [K, C, R, S], y [N, K, OH, OW].
+//   conv2dForward        M = K, N = N*OH*OW, Kd = C*R*S: y[n,k,p] = sum w[k, crs] * im2col(x)[crs, (n,p)]
+//   conv2dBackwardData   M = C, N = N*H*W,   Kd = K*R*S: dx[n,c,h,w] = sum w[k,c,r,s] * dy[n,k,oh,ow]
+//                        where oh*stride - pad + r = h (terms with no such integer oh are zero)
+//   conv2dBackwardFilter M = K, N = C*R*S,   Kd = N*OH*OW: dw[k, crs] = sum dy[n,k,p] * im2col(x)[crs,(n,p)]
+//                        split over Kd into fixed partial sums (splitKReduce adds them in order)
+// The im2col matrix is never stored: the B loader computes each address on the fly.
+// Linear shapes: x [n, in], w [out, in], y [n, out].
+// Each op has three kernels (SH_GEMM3): fp32 128x128 tiles, fp32 64x64 tiles (small problems) and
+// TF32 tensor cores (--precision tf32).
+#include "gemm.cuh"
+
+struct ConvFwd {
+    int M, N, K, kChunk;
+    const float* x; const float* w; const float* bias; float* y;
+    int C, H, W, Ko, R, S, stride, pad, OH, OW;
+    static constexpr int A_MODE = 0, B_MODE = 0;
+    __device__ float a(int m, int k) const { return w[(size_t)m * K + k]; }
+    __device__ float b(int k, int n) const {
+        int RS = R * S, c = k / RS, rs = k - c * RS, r = rs / S, s = rs - r * S;
+        int OHW = OH * OW, img = n / OHW, pix = n - img * OHW, oh = pix / OW, ow = pix - oh * OW;
+        int ih = oh * stride - pad + r, iw = ow * stride - pad + s;
+        if (ih < 0 || ih >= H || iw < 0 || iw >= W) return 0.f;
+        return x[(((size_t)img * C + c) * H + ih) * W + iw];
+    }
+    __device__ void store(int m, int n, float v, int) const {
+        int OHW = OH * OW, img = n / OHW, pix = n - img * OHW;
+        y[((size_t)img * Ko + m) * OHW + pix] = v + (bias ? bias[m] : 0.f);
+    }
+};
+SH_GEMM3(conv2dForward, ConvFwd,
+         (int M, int N, int K, int kChunk, const float* x, const float* w, const float* bias, float* y,
+          int C, int H, int W, int Ko, int R, int S, int stride, int pad, int OH, int OW),
+         M, N, K, kChunk, x, w, bias, y, C, H, W, Ko, R, S, stride, pad, OH, OW)
+
+struct ConvBwdData {
+    int M, N, K, kChunk;
+    const float* dy; const float* w; float* dx;
+    int C, H, W, Ko, R, S, stride, pad, OH, OW;
+    static constexpr int A_MODE = 0, B_MODE = 0;
+    // A(c, (k, rs)) = w[k, c, rs]
+    __device__ float a(int m, int k) const {
+        int RS = R * S, ko = k / RS, rs = k - ko * RS;
+        return w[((size_t)ko * C + m) * RS + rs];
+    }
+    // B((k, r, s), (n, h, w)) = dy[n, k, oh, ow] with oh*stride = h + pad - r
+    __device__ float b(int k, int n) const {
+        int RS = R * S, ko = k / RS, rs = k - ko * RS, r = rs / S, s = rs - r * S;
+        int HW = H * W, img = n / HW, hw = n - img * HW, h = hw / W, ww = hw - h * W;
+        int th = h + pad - r, tw = ww + pad - s;
+        if (th < 0 || tw < 0) return 0.f;
+        int oh = th / stride, ow = tw / stride;
+        if (oh * stride != th || ow * stride != tw || oh >= OH || ow >= OW) return 0.f;
+        return dy[(((size_t)img * Ko + ko) * OH + oh) * OW + ow];
+    }
+    __device__ void store(int m, int n, float v, int) const {
+        int HW = H * W, img = n / HW, hw = n - img * HW;
+        dx[((size_t)img * C + m) * HW + hw] = v;
+    }
+};
+SH_GEMM3(conv2dBackwardData, ConvBwdData,
+         (int M, int N, int K, int kChunk, const float* dy, const float* w, float* dx,
+          int C, int H, int W, int Ko, int R, int S, int stride, int pad, int OH, int OW),
+         M, N, K, kChunk, dy, w, dx, C, H, W, Ko, R, S, stride, pad, OH, OW)
+
+struct ConvBwdFilter {
+    int M, N, K, kChunk;
+    const float* x; const float* dy; float* part;   // part: [splits][Ko][C*R*S]
+    int C, H, W, Ko, R, S, stride, pad, OH, OW;
+    static constexpr int A_MODE = 0, B_MODE = 1;
+    // A(k, (n, p)) = dy[n, k, p]
+    __device__ float a(int m, int k) const {
+        int OHW = OH * OW, img = k / OHW, pix = k - img * OHW;
+        return dy[((size_t)img * Ko + m) * OHW + pix];
+    }
+    // B((n, p), (c, r, s)) = x[n, c, oh*stride - pad + r, ow*stride - pad + s]
+    __device__ float b(int k, int n) const {
+        int OHW = OH * OW, img = k / OHW, pix = k - img * OHW, oh = pix / OW, ow = pix - oh * OW;
+        int RS = R * S, c = n / RS, rs = n - c * RS, r = rs / S, s = rs - r * S;
+        int ih = oh * stride - pad + r, iw = ow * stride - pad + s;
+        if (ih < 0 || ih >= H || iw < 0 || iw >= W) return 0.f;
+        return x[(((size_t)img * C + c) * H + ih) * W + iw];
+    }
+    __device__ void store(int m, int n, float v, int split) const {
+        part[(size_t)split * M * N + (size_t)m * N + n] = v;
+    }
+};
+SH_GEMM3(conv2dBackwardFilter, ConvBwdFilter,
+         (int M, int N, int K, int kChunk, const float* x, const float* dy, float* part,
+          int C, int H, int W, int Ko, int R, int S, int stride, int pad, int OH, int OW),
+         M, N, K, kChunk, x, dy, part, C, H, W, Ko, R, S, stride, pad, OH, OW)
+
+// dbias[k] = sum over n and p of dy[n, k, p]; one block per k, fixed-order tree (deterministic)
+extern "C" __global__ void conv2dBiasGrad(const float* __restrict__ dy, float* __restrict__ dbias, int N, int Ko, int OHW) {
+    __shared__ double scratch[33];
+    int k = blockIdx.x;
+    long long total = (long long)N * OHW;
+    double s = 0.0;
+    for (long long i = threadIdx.x; i < total; i += blockDim.x) {
+        long long img = i / OHW, pix = i - img * OHW;
+        s += dy[((size_t)img * Ko + k) * OHW + pix];
+    }
+    s = sh_block_sum(s, scratch);
+    if (threadIdx.x == 0) dbias[k] = (float)s;
+}
+
+// ------------------------------------------------------------------ linear layers
+
+// y[n, out] = x[n, in] * w[out, in]^T + b[out]
+struct LinFwd {
+    int M, N, K, kChunk;
+    const float* x; const float* w; const float* bias; float* y;
+    static constexpr int A_MODE = 0, B_MODE = 1;
+    __device__ float a(int m, int k) const { return x[(size_t)m * K + k]; }
+    __device__ float b(int k, int n) const { return w[(size_t)n * K + k]; }
+    __device__ void store(int m, int n, float v, int) const { y[(size_t)m * N + n] = v + (bias ? bias[n] : 0.f); }
+};
+SH_GEMM3(linearForward, LinFwd, (int M, int N, int K, int kChunk, const float* x, const float* w, const float* bias, float* y),
+         M, N, K, kChunk, x, w, bias, y)
+
+// dx[n, in] = dy[n, out] * w[out, in]
+struct LinBwdData {
+    int M, N, K, kChunk;
+    const float* dy; const float* w; float* dx;
+    static constexpr int A_MODE = 0, B_MODE = 0;
+    __device__ float a(int m, int k) const { return dy[(size_t)m * K + k]; }
+    __device__ float b(int k, int n) const { return w[(size_t)k * N + n]; }
+    __device__ void store(int m, int n, float v, int) const { dx[(size_t)m * N + n] = v; }
+};
+SH_GEMM3(linearBackwardData, LinBwdData, (int M, int N, int K, int kChunk, const float* dy, const float* w, float* dx),
+         M, N, K, kChunk, dy, w, dx)
+
+// dw[out, in] = dy^T x, split over the batch into partials: part[split][out][in]
+struct LinBwdWeight {
+    int M, N, K, kChunk;
+    const float* x; const float* dy; float* part;
+    static constexpr int A_MODE = 1, B_MODE = 0;
+    __device__ float a(int m, int k) const { return dy[(size_t)k * M + m]; }
+    __device__ float b(int k, int n) const { return x[(size_t)k * N + n]; }
+    __device__ void store(int m, int n, float v, int split) const { part[(size_t)split * M * N + (size_t)m * N + n] = v; }
+};
+SH_GEMM3(linearBackwardWeight, LinBwdWeight, (int M, int N, int K, int kChunk, const float* x, const float* dy, float* part),
+         M, N, K, kChunk, x, dy, part)
+
+// db[o] = sum over rows of dy[row, o]; one block per o, fixed-order tree
+extern "C" __global__ void linearBiasGrad(const float* __restrict__ dy, float* __restrict__ db, int n, int out) {
+    __shared__ double scratch[33];
+    int o = blockIdx.x;
+    double s = 0.0;
+    for (int r = threadIdx.x; r < n; r += blockDim.x) s += dy[(size_t)r * out + o];
+    s = sh_block_sum(s, scratch);
+    if (threadIdx.x == 0) db[o] = (float)s;
+}

@@ -1,0 +1,516 @@
+// embedding.cu: ops on embedding matrices E [B, d] (row-major): L2 normalization, pairwise
+// distances, and the fused triplet loss (distances + online mining + loss + dL/dE in one call).
+//
+// The fused triplet loss (semantics: shared/BENCHMARKS.md and ReferenceTriplet, ties included)
+// runs as a short pipeline of kernels on one stream, O(B^2) memory, never B^3:
+//   1. tripletRowStats   one warp per row: squared norms (double), norms, clamped norms, and for the
+//                        cosine distance the unit rows Ehat = E / max(|e|, 1e-12).
+//   2. tripletColPartial column sums of E in chunks (for the SPREAD statistic).
+//   3. pairwiseDistanceForward_*  D [A, B] (A = anchorRows) as a GEMM: from differences
+//                        (sum (e_i - e_j)^2, exact 0 for duplicates) for B <= 4096, from norms and dot
+//                        products beyond (half the arithmetic). Either way D is bit-for-bit symmetric.
+//   4. tripletMine       one block per anchor a: reads row a of D once per pass, finds the units of
+//                        the strategy and writes row a of G = dLoss/dD (before the 1/units scale;
+//                        divided by d for l2) and the anchor's partial statistics.
+//                        semihard: a's positives are sorted by (d, index) in shared memory; each
+//                        negative n falls into bucket b = #{positives p : d(a,p) < d(a,n)} (binary
+//                        search) and keeps the per-bucket minimum of the key (d(a,n), n) with a 64-bit
+//                        shared atomicMin (order-independent, so deterministic); a suffix minimum
+//                        over buckets then gives every positive its n*: O(B log K) per anchor instead
+//                        of O(B K). No n*: the farthest negative (fallback).
+//                        batch-hard: one scan (max positive / min negative keys).
+//                        batch-all: every (p, n) of the anchor, per-negative and per-positive sums.
+//   5. tripletFinish     one block: sums the partials in anchor order, writes the statistics and the
+//                        scale 1/units (batch-all: 1/active; 0 when degenerate) to device memory.
+//   6. tripletColSum     column sums of G (with the row sums, the row sums of S = G + G^T).
+//   7. tripletBackward_* T = S X as a GEMM (X = E, or Ehat for cosine), S read from G and G^T tiles.
+//   8. tripletGrad       one warp per row: dE_i = scale * 2 (rs_i e_i - T_i) (squared-l2),
+//                        scale * (rs_i e_i - T_i) (l2, S already divided by d), or
+//                        scale / n_i * (-T_i + [|e_i| > eps] (ehat_i . T_i) ehat_i) (cosine).
+// Every sum is a fixed-order tree or loop: the result is reproducible bit for bit.
+#include "gemm.cuh"
+
+#define COSINE_EPS 1e-12f
+
+// ------------------------------------------------------------------ L2 normalization
+
+// norms[i] = max(|x_i|, eps), y_i = x_i / norms[i]; one warp per row
+extern "C" __global__ void l2NormalizeForward(const float* __restrict__ x, float* __restrict__ y, float* __restrict__ norms,
+                                              int n, int d, float eps) {
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (row >= n) return;
+    const float* xr = x + (size_t)row * d;
+    double s = 0.0;
+    for (int j = lane; j < d; j += 32) s += (double)xr[j] * xr[j];
+    s = sh_warp_sum(s);
+    s = __shfl_sync(0xffffffffu, s, 0);
+    float norm = fmaxf((float)sqrt(s), eps);
+    if (lane == 0) norms[row] = norm;
+    for (int j = lane; j < d; j += 32) y[(size_t)row * d + j] = xr[j] / norm;
+}
+
+// dx_i = (dy_i - y_i (y_i . dy_i)) / norm_i, or dy_i / eps where the norm was clamped
+extern "C" __global__ void l2NormalizeBackward(const float* __restrict__ y, const float* __restrict__ norms,
+                                               const float* __restrict__ dy, float* __restrict__ dx, int n, int d, float eps) {
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (row >= n) return;
+    size_t o = (size_t)row * d;
+    float norm = norms[row];
+    if (norm > eps) {
+        double s = 0.0;
+        for (int j = lane; j < d; j += 32) s += (double)y[o + j] * dy[o + j];
+        s = sh_warp_sum(s);
+        float dot = (float)__shfl_sync(0xffffffffu, s, 0);
+        for (int j = lane; j < d; j += 32) dx[o + j] = (dy[o + j] - y[o + j] * dot) / norm;
+    } else {
+        for (int j = lane; j < d; j += 32) dx[o + j] = dy[o + j] / eps;
+    }
+}
+
+// ------------------------------------------------------------------ pairwise distances as a GEMM
+
+// dist[m * ld + n] for m < M (rows), n < N; e [*, K]. mode: 0 squared-l2 from differences, 1 l2 from
+// differences, 2 cosine (dot / clamped norms), 3 squared-l2 from norms, 4 l2 from norms. dist[i,i] = 0.
+struct DistP {
+    int M, N, K, kChunk;
+    const float* e; float* dist; const double* sq; const float* nc; int ld; int mode;
+    static constexpr int A_MODE = 0, B_MODE = 1;
+    __device__ float a(int m, int k) const { return e[(size_t)m * K + k]; }
+    __device__ float b(int k, int n) const { return e[(size_t)n * K + k]; }
+    __device__ void store(int m, int n, float v, int) const {
+        float r;
+        if (m == n) r = 0.f;
+        else if (mode == 0) r = v;
+        else if (mode == 1) r = sqrtf(v);
+        else if (mode == 2) r = 1.f - v / (nc[m] * nc[n]);
+        else {
+            float s = fmaxf((float)(sq[m] + sq[n]) - 2.f * v, 0.f);
+            r = mode == 3 ? s : sqrtf(s);
+        }
+        dist[(size_t)m * ld + n] = r;
+    }
+};
+#define DIST_PARAMS (int M, int N, int K, int kChunk, const float* e, float* dist, const double* sq, const float* nc, int ld, int mode)
+extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_diff DIST_PARAMS {
+    DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode}; sh_gemm_body<DistP, 128, 128, 8, 8, true>(p); }
+extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_diff_small DIST_PARAMS {
+    DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode}; sh_gemm_body<DistP, 64, 64, 4, 4, true>(p); }
+extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_dot DIST_PARAMS {
+    DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode}; sh_gemm_body<DistP, 128, 128, 8, 8, false>(p); }
+extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_dot_small DIST_PARAMS {
+    DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode}; sh_gemm_body<DistP, 64, 64, 4, 4, false>(p); }
+
+// Row statistics, one warp per row: sqd[i] = |e_i|^2 (double), nrm[i] = |e_i|, nc[i] = max(|e_i|, 1e-12);
+// ehat (when not null) = e_i / nc[i].
+extern "C" __global__ void tripletRowStats(const float* __restrict__ e, int B, int d, double* __restrict__ sqd,
+                                           float* __restrict__ nrm, float* __restrict__ nc, float* __restrict__ ehat) {
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (row >= B) return;
+    const float* er = e + (size_t)row * d;
+    double s = 0.0;
+    for (int j = lane; j < d; j += 32) s += (double)er[j] * er[j];
+    s = sh_warp_sum(s);
+    s = __shfl_sync(0xffffffffu, s, 0);
+    float n = (float)sqrt(s), c = fmaxf(n, COSINE_EPS);
+    if (lane == 0) { sqd[row] = s; nrm[row] = n; nc[row] = c; }
+    if (ehat) for (int j = lane; j < d; j += 32) ehat[(size_t)row * d + j] = er[j] / c;
+}
+
+// Non-fused backward of pairwiseDistance (the reference's formula, one block per row i, threads over
+// the d columns, j in order): dE_i = sum_j (dD[i,j] + dD[j,i]) dd(i,j)/de_i. For cosine, cosm holds
+// the cosine distance matrix recomputed from e (cos = 1 - cosm) and nrm/nc the norms.
+extern "C" __global__ void pairwiseDistanceBackward(const float* __restrict__ e, const float* __restrict__ dist,
+                                                    const float* __restrict__ dD, float* __restrict__ dE, int n, int d,
+                                                    int metric, const float* __restrict__ cosm,
+                                                    const float* __restrict__ nrm, const float* __restrict__ nc) {
+    int i = blockIdx.x;
+    const float* ei = e + (size_t)i * d;
+    for (int t = threadIdx.x; t < d; t += blockDim.x) {
+        double acc = 0.0, eit = ei[t];
+        for (int j = 0; j < n; j++) {
+            if (j == i) continue;
+            double gij = dD[(size_t)i * n + j], gji = dD[(size_t)j * n + i];
+            double ejt = e[(size_t)j * d + t];
+            if (metric == 0) {
+                acc += 2.0 * (gij + gji) * (eit - ejt);
+            } else if (metric == 1) {
+                double dij = dist[(size_t)i * n + j], dji = dist[(size_t)j * n + i];
+                double coef = (dij > 0 ? gij / dij : 0.0) + (dji > 0 ? gji / dji : 0.0);
+                acc += coef * (eit - ejt);
+            } else {
+                double ni = nc[i], nj = nc[j];
+                double cs = 1.0 - (double)cosm[(size_t)i * n + j];
+                double cu = nrm[i] > COSINE_EPS ? cs / ni : 0.0;
+                acc -= (gij + gji) / ni * (ejt / nj - cu * eit);
+            }
+        }
+        dE[(size_t)i * d + t] = (float)acc;
+    }
+}
+
+// ------------------------------------------------------------------ fused triplet loss
+
+#define CAP 512          // positives handled per round in shared memory
+#define P_UNITS 0
+#define P_PAIRS 1
+#define P_FOUND 2
+#define P_FALLBACK 3
+#define P_ACTIVE 4
+#define P_LOSS 5
+#define P_DAP 6
+#define P_DAN 7
+#define P_N 8
+#define STRAT_SEMIHARD 0
+#define STRAT_BATCH_HARD 1
+#define STRAT_BATCH_ALL 2
+
+typedef unsigned long long u64;
+
+__device__ __forceinline__ float sh_softplus(float x) { return fmaxf(x, 0.f) + log1pf(expf(-fabsf(x))); }
+__device__ __forceinline__ float sh_sigmoid(float x) {
+    if (x >= 0.f) return 1.f / (1.f + expf(-x));
+    float z = expf(x);
+    return z / (1.f + z);
+}
+
+// Bitonic sort of a[0..n) ascending, n a power of two; ends with __syncthreads.
+__device__ void sh_bitonic(u64* a, int n) {
+    for (int k = 2; k <= n; k <<= 1)
+        for (int j = k >> 1; j > 0; j >>= 1) {
+            for (int i = threadIdx.x; i < n; i += blockDim.x) {
+                int ixj = i ^ j;
+                if (ixj > i) {
+                    bool up = (i & k) == 0;
+                    u64 x = a[i], y = a[ixj];
+                    if ((x > y) == up) { a[i] = y; a[ixj] = x; }
+                }
+            }
+            __syncthreads();
+        }
+}
+
+// Stores the keys (fkey(d(a,j)) << 32 | j) of a's positives whose rank (in index order) lies in
+// [base, base + CAP) into out[rank - base]. Uses warp ballots, so the order is the index order.
+__device__ void sh_collect_positives(const float* drow, const int* labels, int a, int ya, int A, int base, u64* out,
+                                     int* warpCnt, int* run) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    if (threadIdx.x == 0) *run = 0;
+    __syncthreads();
+    for (int j0 = 0; j0 < A; j0 += blockDim.x) {
+        int j = j0 + threadIdx.x;
+        bool pred = j < A && j != a && labels[j] == ya;
+        unsigned ballot = __ballot_sync(0xffffffffu, pred);
+        if (lane == 0) warpCnt[warp] = __popc(ballot);
+        __syncthreads();
+        int rank = *run + __popc(ballot & ((1u << lane) - 1u));
+        for (int w = 0; w < warp; w++) rank += warpCnt[w];
+        if (pred && rank >= base && rank < base + CAP) out[rank - base] = ((u64)sh_fkey(drow[j]) << 32) | (unsigned)j;
+        __syncthreads();
+        if (threadIdx.x == 0) for (int w = 0; w < warps; w++) *run += warpCnt[w];
+        __syncthreads();
+    }
+}
+
+// One block (256 threads) per anchor a < A. D: [A, B]; G: [A, B] (row a fully overwritten);
+// part: [A, P_N] doubles; grow[a] = sum of G row a (after the l2 division).
+extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __restrict__ D, const int* __restrict__ labels,
+                                                              float* __restrict__ G, double* __restrict__ part,
+                                                              double* __restrict__ grow, int A, int B, int strategy,
+                                                              int l2, float margin, int soft) {
+    __shared__ u64 sk[CAP];
+    __shared__ u64 sn[CAP];
+    __shared__ u64 bmin[CAP + 1];
+    __shared__ float sl[CAP];
+    __shared__ double scratch[33];
+    __shared__ int warpCnt[32];
+    __shared__ int run, s_neg, s_pos;
+    __shared__ u64 s_far, s_near, s_hp;
+    const int a = blockIdx.x, tid = threadIdx.x;
+    const float* drow = D + (size_t)a * B;
+    float* g = G + (size_t)a * B;
+    const int ya = labels[a];
+    if (tid == 0) { s_neg = 0; s_pos = 0; s_far = 0ull; s_near = ~0ull; s_hp = 0ull; }
+    __syncthreads();
+
+    // pass 1: zero the G row; count negatives and positives; farthest / nearest negative, farthest positive
+    int negC = 0, posC = 0;
+    u64 far = 0ull, near = ~0ull, hp = 0ull;
+    double negSum = 0.0, posSum = 0.0;
+    for (int j = tid; j < B; j += blockDim.x) {
+        g[j] = 0.f;
+        int yj = labels[j];
+        float dj = drow[j];
+        u64 fk = (u64)sh_fkey(dj) << 32;
+        if (yj != ya) {
+            negC++; negSum += dj;
+            far = max(far, fk | (0xffffffffu - (unsigned)j));
+            near = min(near, fk | (unsigned)j);
+        } else if (j < A && j != a) {
+            posC++; posSum += dj;
+            hp = max(hp, fk | (0xffffffffu - (unsigned)j));
+        }
+    }
+    atomicAdd(&s_neg, negC);
+    atomicAdd(&s_pos, posC);
+    atomicMax(&s_far, far);
+    atomicMin(&s_near, near);
+    atomicMax(&s_hp, hp);
+    negSum = sh_block_sum(negSum, scratch);   // contains __syncthreads
+    posSum = sh_block_sum(posSum, scratch);
+    const int k = s_pos, m = s_neg;
+
+    double units = 0, loss = 0, active = 0, found = 0, fallback = 0, dap = 0, dan = 0;
+    if (k > 0 && m > 0) {
+        if (strategy == STRAT_BATCH_HARD) {
+            if (tid == 0) {
+                int p = (int)(0xffffffffu - (unsigned)(s_hp & 0xffffffffu)), n = (int)(unsigned)(s_near & 0xffffffffu);
+                float dp = drow[p], dn = drow[n], x = dp - dn;
+                float h = soft ? sh_softplus(x) : fmaxf(x + margin, 0.f);
+                float slope = soft ? sh_sigmoid(x) : (x + margin > 0.f ? 1.f : 0.f);
+                units = 1; loss = h; active = h > 0.f; dap = dp; dan = dn;
+                g[p] = slope;
+                g[n] = -slope;
+            }
+        } else if (strategy == STRAT_SEMIHARD) {
+            const int farIdx = (int)(0xffffffffu - (unsigned)(s_far & 0xffffffffu));
+            for (int base = 0; base < k; base += CAP) {
+                const int cnt = min(CAP, k - base);
+                int p2 = 1;
+                while (p2 < cnt) p2 <<= 1;
+                sh_collect_positives(drow, labels, a, ya, A, base, sk, warpCnt, &run);
+                for (int i = cnt + tid; i < p2; i += blockDim.x) sk[i] = ~0ull;
+                for (int i = tid; i <= cnt; i += blockDim.x) bmin[i] = ~0ull;
+                __syncthreads();
+                sh_bitonic(sk, p2);
+                // bucket minimum of (d(a,n), n) by the number of positives strictly closer than n
+                for (int j = tid; j < B; j += blockDim.x) {
+                    if (labels[j] == ya) continue;
+                    float dj = drow[j];
+                    int lo = 0, hi = cnt;
+                    while (lo < hi) {
+                        int mid = (lo + hi) >> 1;
+                        if (sh_funkey((unsigned)(sk[mid] >> 32)) < dj) lo = mid + 1; else hi = mid;
+                    }
+                    if (lo > 0) atomicMin(&bmin[lo], ((u64)sh_fkey(dj) << 32) | (unsigned)j);
+                }
+                __syncthreads();
+                if (tid == 0) for (int r = cnt - 1; r >= 1; r--) bmin[r] = min(bmin[r], bmin[r + 1]);
+                __syncthreads();
+                for (int r = tid; r < p2; r += blockDim.x) {
+                    if (r < cnt) {
+                        int p = (int)(unsigned)(sk[r] & 0xffffffffu);
+                        float dp = sh_funkey((unsigned)(sk[r] >> 32));
+                        u64 key = bmin[r + 1];
+                        int n;
+                        if (key != ~0ull) { n = (int)(unsigned)(key & 0xffffffffu); found += 1; }
+                        else { n = farIdx; fallback += 1; }
+                        float dn = drow[n], x = dp - dn;
+                        float h = soft ? sh_softplus(x) : fmaxf(x + margin, 0.f);
+                        float slope = soft ? sh_sigmoid(x) : (x + margin > 0.f ? 1.f : 0.f);
+                        units += 1; loss += h; active += h > 0.f; dap += dp; dan += dn;
+                        g[p] = slope;
+                        sl[r] = slope;
+                        sn[r] = ((u64)(unsigned)n << 32) | (unsigned)r;
+                    } else {
+                        sn[r] = ~0ull;
+                    }
+                }
+                __syncthreads();
+                sh_bitonic(sn, p2);
+                // each n* gets minus the sum of the slopes of its pairs, in rank order
+                for (int r = tid; r < cnt; r += blockDim.x) {
+                    unsigned n = (unsigned)(sn[r] >> 32);
+                    if (r == 0 || (unsigned)(sn[r - 1] >> 32) != n) {
+                        float s = 0.f;
+                        for (int q = r; q < cnt && (unsigned)(sn[q] >> 32) == n; q++) s += sl[(unsigned)(sn[q] & 0xffffffffu)];
+                        g[n] -= s;
+                    }
+                }
+                __syncthreads();
+            }
+        } else {  // batch-all
+            if (tid == 0) { units = (double)k * m; dap = posSum * m; dan = negSum * k; }
+            for (int base = 0; base < k; base += CAP) {
+                const int cnt = min(CAP, k - base);
+                sh_collect_positives(drow, labels, a, ya, A, base, sk, warpCnt, &run);
+                for (int r = tid; r < cnt; r += blockDim.x) sl[r] = sh_funkey((unsigned)(sk[r] >> 32));
+                __syncthreads();
+                // per negative: minus the sum of slopes over the positives; loss and active count
+                for (int j = tid; j < B; j += blockDim.x) {
+                    if (labels[j] == ya) continue;
+                    float dj = drow[j], cn = 0.f;
+                    for (int r = 0; r < cnt; r++) {
+                        float x = sl[r] - dj;
+                        if (soft) {
+                            float h = sh_softplus(x);
+                            loss += h; active += h > 0.f; cn += sh_sigmoid(x);
+                        } else {
+                            float t = x + margin;
+                            if (t > 0.f) { loss += t; active += 1; cn += 1.f; }
+                        }
+                    }
+                    g[j] -= cn;
+                }
+                // per positive: the sum of slopes over the negatives, one warp per positive
+                const int lane = tid & 31, warp = tid >> 5, warps = blockDim.x >> 5;
+                for (int r = warp; r < cnt; r += warps) {
+                    float dp = sl[r], s = 0.f;
+                    for (int j = lane; j < B; j += 32) {
+                        if (labels[j] == ya) continue;
+                        float x = dp - drow[j];
+                        s += soft ? sh_sigmoid(x) : (x + margin > 0.f ? 1.f : 0.f);
+                    }
+                    s = sh_warp_sumf(s);
+                    if (lane == 0) g[(unsigned)(sk[r] & 0xffffffffu)] += s;
+                }
+                __syncthreads();
+            }
+        }
+    }
+    __syncthreads();
+    // l2: the GEMM backward multiplies by (e_i - e_j), so store dLoss/dD / d (0 where d = 0)
+    double rs = 0.0;
+    for (int j = tid; j < B; j += blockDim.x) {
+        float v = g[j];
+        if (l2 && v != 0.f) { float dj = drow[j]; v = dj > 0.f ? v / dj : 0.f; g[j] = v; }
+        rs += v;
+    }
+    rs = sh_block_sum(rs, scratch);
+    units = sh_block_sum(units, scratch);
+    loss = sh_block_sum(loss, scratch);
+    active = sh_block_sum(active, scratch);
+    found = sh_block_sum(found, scratch);
+    fallback = sh_block_sum(fallback, scratch);
+    dap = sh_block_sum(dap, scratch);
+    dan = sh_block_sum(dan, scratch);
+    if (tid == 0) {
+        double* q = part + (size_t)a * P_N;
+        q[P_UNITS] = units; q[P_PAIRS] = k; q[P_FOUND] = found; q[P_FALLBACK] = fallback;
+        q[P_ACTIVE] = active; q[P_LOSS] = loss; q[P_DAP] = dap; q[P_DAN] = dan;
+        grow[a] = rs;
+    }
+}
+
+// colp[z * d + c] = sum of e[i, c] over rows i of chunk z (rowsPerChunk rows each)
+extern "C" __global__ void tripletColPartial(const float* __restrict__ e, int B, int d, int rowsPerChunk,
+                                             double* __restrict__ colp) {
+    int z = blockIdx.x, beg = z * rowsPerChunk, end = min(B, beg + rowsPerChunk);
+    for (int c = threadIdx.x; c < d; c += blockDim.x) {
+        double s = 0.0;
+        for (int i = beg; i < end; i++) s += e[(size_t)i * d + c];
+        colp[(size_t)z * d + c] = s;
+    }
+}
+
+// One block: statistics (TripletStats layout) and ws[0] = the gradient scale.
+extern "C" __global__ void tripletFinish(const double* __restrict__ part, int A, int B, int d,
+                                         const double* __restrict__ sqd, const float* __restrict__ nrm,
+                                         const double* __restrict__ colp, int colChunks, int strategy,
+                                         float* __restrict__ stats, float* __restrict__ ws) {
+    __shared__ double scratch[33];
+    __shared__ double tot[P_N];
+    for (int f = 0; f < P_N; f++) {
+        double s = 0.0;
+        for (int a = threadIdx.x; a < A; a += blockDim.x) s += part[(size_t)a * P_N + f];
+        s = sh_block_sum(s, scratch);
+        if (threadIdx.x == 0) tot[f] = s;
+    }
+    double normSum = 0.0, sqSum = 0.0, meanSq = 0.0;
+    for (int i = threadIdx.x; i < B; i += blockDim.x) { normSum += nrm[i]; sqSum += sqd[i]; }
+    for (int c = threadIdx.x; c < d; c += blockDim.x) {
+        double s = 0.0;
+        for (int z = 0; z < colChunks; z++) s += colp[(size_t)z * d + c];
+        double mc = s / B;
+        meanSq += mc * mc;
+    }
+    normSum = sh_block_sum(normSum, scratch);
+    sqSum = sh_block_sum(sqSum, scratch);
+    meanSq = sh_block_sum(meanSq, scratch);
+    if (threadIdx.x == 0) {
+        for (int i = 0; i < 16; i++) stats[i] = 0.f;
+        stats[9] = B > 0 ? (float)(normSum / B) : 0.f;                          // MEAN_NORM
+        stats[10] = B > 0 ? (float)sqrt(fmax(sqSum / B - meanSq, 0.0)) : 0.f;    // SPREAD
+        stats[2] = (float)tot[P_PAIRS];                                          // POSITIVE_PAIRS
+        double units = tot[P_UNITS], active = tot[P_ACTIVE];
+        float scale = 0.f;
+        if (units == 0) {
+            stats[11] = 1.f;                                                     // DEGENERATE
+        } else {
+            double denom = strategy == STRAT_BATCH_ALL ? active : units;
+            stats[0] = denom > 0 ? (float)(tot[P_LOSS] / denom) : 0.f;           // LOSS
+            stats[1] = (float)units;
+            stats[3] = (float)tot[P_FOUND];
+            stats[4] = (float)tot[P_FALLBACK];
+            stats[5] = (float)active;
+            stats[6] = (float)(active / units);
+            stats[7] = (float)(tot[P_DAP] / units);
+            stats[8] = (float)(tot[P_DAN] / units);
+            scale = denom > 0 ? (float)(1.0 / denom) : 0.f;
+        }
+        ws[0] = scale;
+    }
+}
+
+// gcol[z * B + i] = sum over anchor rows a of chunk z of G[a, i]; grid (ceil(B/256), chunks)
+extern "C" __global__ void tripletColSum(const float* __restrict__ G, int A, int B, int rowsPerChunk,
+                                         double* __restrict__ gcol) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x, z = blockIdx.y;
+    if (i >= B) return;
+    int beg = z * rowsPerChunk, end = min(A, beg + rowsPerChunk);
+    double s = 0.0;
+    for (int a = beg; a < end; a++) s += G[(size_t)a * B + i];
+    gcol[(size_t)z * B + i] = s;
+}
+
+// T[i, c] = sum_j S[i, j] X[j, c] with S = G + G^T (G zero below row A), split over j into partials
+struct TripBwd {
+    int M, N, K, kChunk;          // M = B, N = d, K = B
+    const float* G; const float* X; float* part; int A; int B;
+    static constexpr int A_MODE = 2, B_MODE = 0;
+    __device__ float a(int, int) const { return 0.f; }
+    __device__ float b(int k, int n) const { return X[(size_t)k * N + n]; }
+    template <int BM, int LD>
+    __device__ void loadA(float (*As)[LD], int m0, int k0, int kEnd) const {
+        for (int i = threadIdx.x; i < BM * SH_BK; i += 256) {          // G[i, j]: contiguous along j
+            int kk = i % SH_BK, mm = i / SH_BK, m = m0 + mm, k = k0 + kk;
+            As[kk][mm] = (m < M && m < A && k < kEnd) ? G[(size_t)m * B + k] : 0.f;
+        }
+        __syncthreads();
+        for (int i = threadIdx.x; i < BM * SH_BK; i += 256) {          // G[j, i]: contiguous along i
+            int mm = i % BM, kk = i / BM, m = m0 + mm, k = k0 + kk;
+            if (m < M && k < kEnd && k < A) As[kk][mm] += G[(size_t)k * B + m];
+        }
+    }
+    __device__ void store(int m, int n, float v, int split) const { part[(size_t)split * M * N + (size_t)m * N + n] = v; }
+};
+#define TB_PARAMS (int M, int N, int K, int kChunk, const float* G, const float* X, float* part, int A, int B)
+extern "C" __global__ void __launch_bounds__(256) tripletBackward TB_PARAMS {
+    TripBwd p{M, N, K, kChunk, G, X, part, A, B}; sh_gemm_body<TripBwd, 128, 128, 8, 8, false>(p); }
+extern "C" __global__ void __launch_bounds__(256) tripletBackward_small TB_PARAMS {
+    TripBwd p{M, N, K, kChunk, G, X, part, A, B}; sh_gemm_body<TripBwd, 64, 64, 4, 4, false>(p); }
+
+// dE from T (see the file header); one warp per row. ws[0] = scale.
+extern "C" __global__ void tripletGrad(const float* __restrict__ T, const float* __restrict__ e,
+                                       const float* __restrict__ ehat, const double* __restrict__ grow,
+                                       const double* __restrict__ gcol, int colChunks, const float* __restrict__ nrm,
+                                       const float* __restrict__ nc, const float* __restrict__ ws,
+                                       float* __restrict__ dE, int B, int A, int d, int metric) {
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (row >= B) return;
+    const float scale = ws[0];
+    size_t o = (size_t)row * d;
+    if (metric == 2) {
+        double s = 0.0;
+        for (int j = lane; j < d; j += 32) s += (double)ehat[o + j] * T[o + j];
+        s = sh_warp_sum(s);
+        float dot = (float)__shfl_sync(0xffffffffu, s, 0);
+        float self = nrm[row] > COSINE_EPS ? dot : 0.f;
+        float f = scale / nc[row];
+        for (int j = lane; j < d; j += 32) dE[o + j] = f * (self * ehat[o + j] - T[o + j]);
+    } else {
+        double rs = row < A ? grow[row] : 0.0;
+        for (int z = 0; z < colChunks; z++) rs += gcol[(size_t)z * B + row];
+        float r = (float)rs, f = scale * (metric == 0 ? 2.f : 1.f);
+        for (int j = lane; j < d; j += 32) dE[o + j] = f * (r * e[o + j] - T[o + j]);
+    }
+}

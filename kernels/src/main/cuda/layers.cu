@@ -1,0 +1,175 @@
+// layers.cu: pooling and batch normalization.
+//
+// Shapes: x [N, C, H, W] (NCHW). Batch-norm statistics are per channel over count = N*H*W values;
+// they are reduced in two deterministic levels: grid (chunks, C) blocks each sum one chunk of one
+// channel in double (fixed-order tree), then one thread per channel adds the chunk partials in
+// chunk order. The same inputs give the same bits on every run.
+#include "common.cuh"
+
+// ------------------------------------------------------------------ max pooling (square window, no padding)
+
+// y[plane, oh, ow] = max of the window; one thread per output
+extern "C" __global__ void maxPool2dForward(const float* __restrict__ x, float* __restrict__ y, long long planes,
+                                            int H, int W, int size, int stride, int OH, int OW) {
+    SH_FOR(i, planes * OH * OW) {
+        long long plane = i / (OH * OW);
+        int pix = (int)(i - plane * OH * OW), oh = pix / OW, ow = pix - oh * OW;
+        const float* xp = x + plane * H * W + (size_t)(oh * stride) * W + ow * stride;
+        float best = xp[0];
+        for (int r = 0; r < size; r++)
+            for (int s = 0; s < size; s++) best = fmaxf(best, xp[r * W + s]);
+        y[i] = best;
+    }
+}
+
+// dx[plane, h, w] = sum of dy over the windows whose first maximum (row-major) is (h, w).
+// One thread per input element gathers from the windows that contain it (no atomics, and the
+// windows are visited in (oh, ow) order like the reference).
+extern "C" __global__ void maxPool2dBackward(const float* __restrict__ x, const float* __restrict__ dy,
+                                             float* __restrict__ dx, long long planes, int H, int W, int size,
+                                             int stride, int OH, int OW) {
+    SH_FOR(i, planes * H * W) {
+        long long plane = i / (H * W);
+        int hw = (int)(i - plane * H * W), h = hw / W, w = hw - h * W;
+        const float* xp = x + plane * H * W;
+        const float* dyp = dy + plane * OH * OW;
+        int ohLo = h - size + 1 <= 0 ? 0 : (h - size + 1 + stride - 1) / stride;
+        int ohHi = min(OH - 1, h / stride);
+        int owLo = w - size + 1 <= 0 ? 0 : (w - size + 1 + stride - 1) / stride;
+        int owHi = min(OW - 1, w / stride);
+        float acc = 0.f;
+        for (int oh = ohLo; oh <= ohHi; oh++)
+            for (int ow = owLo; ow <= owHi; ow++) {
+                int h0 = oh * stride, w0 = ow * stride, best = h0 * W + w0;
+                float bv = xp[best];
+                for (int r = 0; r < size; r++)
+                    for (int s = 0; s < size; s++) {
+                        int o = (h0 + r) * W + w0 + s;
+                        if (xp[o] > bv) { bv = xp[o]; best = o; }
+                    }
+                if (best == hw) acc += dyp[oh * OW + ow];
+            }
+        dx[i] = acc;
+    }
+}
+
+// y[row] = mean of x[row, 0..hw); one warp per row (row = n*C + c)
+extern "C" __global__ void globalAvgPoolForward(const float* __restrict__ x, float* __restrict__ y, int rows, int hw) {
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    double s = 0.0;
+    for (int j = lane; j < hw; j += 32) s += x[(size_t)row * hw + j];
+    s = sh_warp_sum(s);
+    if (lane == 0) y[row] = (float)(s / hw);
+}
+
+extern "C" __global__ void globalAvgPoolBackward(const float* __restrict__ dy, float* __restrict__ dx, long long rows, int hw) {
+    SH_FOR(i, rows * hw) dx[i] = dy[i / hw] / (float)hw;
+}
+
+// ------------------------------------------------------------------ batch norm 2d
+
+// grid (chunks, C): part[(c*chunks + z)*2 + {0,1}] = sum of x, sum of x^2 over chunk z of channel c
+extern "C" __global__ void batchNormStats(const float* __restrict__ x, double* __restrict__ part, int N, int C, int hw,
+                                          long long perChunk) {
+    __shared__ double scratch[33];
+    int c = blockIdx.y, z = blockIdx.x, chunks = gridDim.x;
+    long long count = (long long)N * hw, beg = z * perChunk, end = min(count, beg + perChunk);
+    double s = 0.0, q = 0.0;
+    for (long long e = beg + threadIdx.x; e < end; e += blockDim.x) {
+        long long img = e / hw, j = e - img * hw;
+        double v = x[((size_t)img * C + c) * hw + j];
+        s += v; q += v * v;
+    }
+    s = sh_block_sum(s, scratch);
+    q = sh_block_sum(q, scratch);
+    if (threadIdx.x == 0) { part[((size_t)c * chunks + z) * 2] = s; part[((size_t)c * chunks + z) * 2 + 1] = q; }
+}
+
+// one thread per channel: mean, biased variance, invStd; running stats updated PyTorch's way
+// (unbiased variance count/(count-1) for runningVar)
+extern "C" __global__ void batchNormFinish(const double* __restrict__ part, int C, int chunks, long long count, float eps,
+                                           float momentum, float* __restrict__ saveMean, float* __restrict__ saveInvStd,
+                                           float* __restrict__ runningMean, float* __restrict__ runningVar) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    double s = 0.0, q = 0.0;
+    for (int z = 0; z < chunks; z++) { s += part[((size_t)c * chunks + z) * 2]; q += part[((size_t)c * chunks + z) * 2 + 1]; }
+    double mean = s / count, var = fmax(q / count - mean * mean, 0.0);
+    double invStd = 1.0 / sqrt(var + (double)eps);
+    saveMean[c] = (float)mean;
+    saveInvStd[c] = (float)invStd;
+    double mom = momentum;
+    runningMean[c] = (float)((1 - mom) * runningMean[c] + mom * mean);
+    runningVar[c] = (float)((1 - mom) * runningVar[c] + mom * var * (double)count / (double)(count - 1));
+}
+
+// y = (x - mean) * invStd * gamma + beta
+extern "C" __global__ void batchNormApply(const float* __restrict__ x, float* __restrict__ y, long long n, int C, int hw,
+                                          const float* __restrict__ mean, const float* __restrict__ invStd,
+                                          const float* __restrict__ gamma, const float* __restrict__ beta) {
+    SH_FOR(i, n) {
+        int c = (int)((i / hw) % C);
+        y[i] = (x[i] - mean[c]) * (invStd[c] * gamma[c]) + beta[c];
+    }
+}
+
+// eval mode: y = (x - runningMean) / sqrt(runningVar + eps) * gamma + beta
+extern "C" __global__ void batchNormForwardInference(const float* __restrict__ x, float* __restrict__ y, long long n, int C,
+                                                     int hw, float eps, const float* __restrict__ gamma,
+                                                     const float* __restrict__ beta, const float* __restrict__ rm,
+                                                     const float* __restrict__ rv) {
+    SH_FOR(i, n) {
+        int c = (int)((i / hw) % C);
+        float sc = gamma[c] / sqrtf(rv[c] + eps);
+        y[i] = (x[i] - rm[c]) * sc + beta[c];
+    }
+}
+
+// backward pass 1, grid (chunks, C): partial sums of dy and dy * xhat
+extern "C" __global__ void batchNormBackwardStats(const float* __restrict__ x, const float* __restrict__ dy,
+                                                  const float* __restrict__ mean, const float* __restrict__ invStd,
+                                                  double* __restrict__ part, int N, int C, int hw, long long perChunk) {
+    __shared__ double scratch[33];
+    int c = blockIdx.y, z = blockIdx.x, chunks = gridDim.x;
+    long long count = (long long)N * hw, beg = z * perChunk, end = min(count, beg + perChunk);
+    double mu = mean[c], is = invStd[c], s = 0.0, q = 0.0;
+    for (long long e = beg + threadIdx.x; e < end; e += blockDim.x) {
+        long long img = e / hw, j = e - img * hw;
+        size_t idx = ((size_t)img * C + c) * hw + j;
+        double g = dy[idx];
+        s += g;
+        q += g * (x[idx] - mu) * is;
+    }
+    s = sh_block_sum(s, scratch);
+    q = sh_block_sum(q, scratch);
+    if (threadIdx.x == 0) { part[((size_t)c * chunks + z) * 2] = s; part[((size_t)c * chunks + z) * 2 + 1] = q; }
+}
+
+// backward pass 2, one thread per channel: dbeta = sum dy, dgamma = sum dy * xhat
+extern "C" __global__ void batchNormBackwardFinish(const double* __restrict__ part, int C, int chunks,
+                                                   float* __restrict__ dgamma, float* __restrict__ dbeta,
+                                                   double* __restrict__ sums) {
+    int c = blockIdx.x * blockDim.x + threadIdx.x;
+    if (c >= C) return;
+    double s = 0.0, q = 0.0;
+    for (int z = 0; z < chunks; z++) { s += part[((size_t)c * chunks + z) * 2]; q += part[((size_t)c * chunks + z) * 2 + 1]; }
+    dbeta[c] = (float)s;
+    dgamma[c] = (float)q;
+    sums[2 * c] = s;
+    sums[2 * c + 1] = q;
+}
+
+// backward pass 3: dx = gamma * invStd / count * (count * dy - dbeta - xhat * dgamma)
+extern "C" __global__ void batchNormBackwardApply(const float* __restrict__ x, const float* __restrict__ dy,
+                                                  float* __restrict__ dx, long long n, int C, int hw, long long count,
+                                                  const float* __restrict__ gamma, const float* __restrict__ mean,
+                                                  const float* __restrict__ invStd, const double* __restrict__ sums) {
+    SH_FOR(i, n) {
+        int c = (int)((i / hw) % C);
+        float is = invStd[c];
+        float xhat = (x[i] - mean[c]) * is;
+        double k = (double)gamma[c] * is / (double)count;
+        dx[i] = (float)(k * ((double)count * dy[i] - sums[2 * c] - (double)xhat * sums[2 * c + 1]));
+    }
+}

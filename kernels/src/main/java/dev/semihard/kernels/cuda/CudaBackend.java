@@ -1,0 +1,823 @@
+package dev.semihard.kernels.cuda;
+
+import dev.semihard.engine.backend.Backend;
+import dev.semihard.engine.backend.BackendOptions;
+import dev.semihard.engine.backend.Buffer;
+import dev.semihard.engine.backend.ConvGeometry;
+import dev.semihard.engine.backend.Distance;
+import dev.semihard.engine.backend.OptimizerParams;
+import dev.semihard.engine.backend.PoolGeometry;
+import dev.semihard.engine.backend.Strategy;
+import dev.semihard.engine.backend.TripletOptions;
+import dev.semihard.engine.backend.TripletStats;
+import jcuda.NativePointerObject;
+import jcuda.Pointer;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+import jcuda.driver.CUresult;
+import jcuda.driver.CUstream;
+import jcuda.CudaException;
+import jcuda.driver.JCudaDriver;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteOrder;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import static jcuda.driver.JCudaDriver.*;
+
+/**
+ * The CUDA backend: every {@link Backend} kernel as hand-written CUDA ({@code kernels/src/main/cuda}),
+ * compiled by nvcc into fatbins (SASS sm_80 + sm_90, PTX compute_90) that ship as classpath
+ * resources and are loaded with the driver API ({@code cuModuleLoadData}) through JCuda. Nothing but
+ * the driver's {@code libcuda.so.1} is needed at run time: no cuBLAS, cuDNN, NVRTC or runtime API.
+ *
+ * <p>Runtime model:
+ * <ul>
+ *   <li>One device, its primary context, one stream; every call enqueues and returns. Only
+ *       {@link #download}, {@link #sumSquares} (its result is a host array) and {@link #synchronize}
+ *       wait for the device.</li>
+ *   <li>A caching allocator: freed buffers go to per-size free lists and are reused (one stream, so
+ *       reuse is ordered after every earlier use). After the first step of a training loop no
+ *       {@code cuMemAlloc} happens. On out-of-memory the cache is emptied once and the allocation
+ *       retried before a clear error is thrown.</li>
+ *   <li>Uploads go through pinned staging slots with an event each, so {@link #upload} is
+ *       asynchronous and the caller may reuse its array at once.</li>
+ *   <li>GEMM-shaped kernels (convolutions, linear layers, distances) come in three versions: fp32
+ *       128x128 tiles, fp32 64x64 tiles for small problems, and TF32 tensor cores for convolutions
+ *       and linear layers when {@link BackendOptions#precision()} is "tf32".</li>
+ * </ul>
+ * Instances are not thread-safe (like the engine); a thread that is not the creating one makes the
+ * context current on first use.
+ */
+public final class CudaBackend implements Backend {
+    /** The kernel files, one fatbin each, under {@code /dev/semihard/kernels/cuda/}. */
+    static final String[] MODULES = {"elementwise", "conv", "layers", "embedding"};
+    static final String RESOURCE_DIR = "/dev/semihard/kernels/cuda/";
+
+    private static final int T = 256;                          // threads per block everywhere
+    private static final long STAGE_SLOT = 32L << 20;          // bytes per pinned upload slot
+    private static final int STAGE_SLOTS = 4;
+
+    private final CUdevice device = new CUdevice();
+    private final CUcontext context = new CUcontext();
+    private final CUstream stream = new CUstream();
+    private final List<CUmodule> modules = new ArrayList<>();
+    private final Map<String, CUfunction> functions = new HashMap<>();
+    private final String description;
+    private final boolean tf32;
+    private final int smCount;
+    private final ThreadLocal<Boolean> current = ThreadLocal.withInitial(() -> false);
+
+    // caching allocator
+    private final Map<Long, ArrayDeque<CUdeviceptr>> free = new HashMap<>();
+    private long bytesInUse, peakBytes, bytesCached;
+
+    // pinned staging for uploads
+    private final Pointer[] stage = new Pointer[STAGE_SLOTS];
+    private final CUevent[] stageEvent = new CUevent[STAGE_SLOTS];
+    private int stageSlot;
+    private long stageOff;
+
+    private boolean closed;
+
+    /** Creates the backend on the device chosen by {@code options.device()} (index or name substring; null: 0). */
+    public CudaBackend(BackendOptions options) {
+        JCudaDriver.setExceptionsEnabled(true);
+        cuInit(0);
+        int[] count = new int[1];
+        cuDeviceGetCount(count);
+        if (count[0] == 0) throw new IllegalStateException("cuda: no CUDA device");
+        int index = selectDevice(options.device(), count[0]);
+        cuDeviceGet(device, index);
+        cuDevicePrimaryCtxRetain(context, device);
+        cuCtxSetCurrent(context);
+        current.set(true);
+        cuStreamCreate(stream, 0);
+        smCount = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+        description = describe(device);
+        tf32 = "tf32".equals(options.precision());
+        for (String m : MODULES) {
+            CUmodule mod = new CUmodule();
+            cuModuleLoadData(mod, readResource(m + ".fatbin"));
+            modules.add(mod);
+        }
+    }
+
+    private static int selectDevice(String sel, int count) {
+        if (sel == null || sel.isBlank()) return 0;
+        try {
+            int i = Integer.parseInt(sel.trim());
+            if (i < 0 || i >= count)
+                throw new IllegalArgumentException("cuda: device index " + i + " out of range: " + count + " device(s) found");
+            return i;
+        } catch (NumberFormatException e) {
+            for (int i = 0; i < count; i++) {
+                CUdevice d = new CUdevice();
+                cuDeviceGet(d, i);
+                if (deviceName(d).toLowerCase().contains(sel.toLowerCase())) return i;
+            }
+            throw new IllegalArgumentException("cuda: no device name contains '" + sel + "'; use an index 0.." + (count - 1));
+        }
+    }
+
+    static String deviceName(CUdevice d) {
+        byte[] name = new byte[256];
+        cuDeviceGetName(name, name.length, d);
+        int n = 0;
+        while (n < name.length && name[n] != 0) n++;
+        return new String(name, 0, n);
+    }
+
+    static String describe(CUdevice d) {
+        int[] a = new int[1], b = new int[1];
+        cuDeviceGetAttribute(a, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, d);
+        cuDeviceGetAttribute(b, CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, d);
+        long[] mem = new long[1];
+        cuDeviceTotalMem(mem, d);
+        return deviceName(d) + " (sm_" + a[0] + b[0] + ", " + (mem[0] >> 30) + " GiB)";
+    }
+
+    private int attribute(int attr) {
+        int[] v = new int[1];
+        cuDeviceGetAttribute(v, attr, device);
+        return v[0];
+    }
+
+    static byte[] readResource(String name) {
+        try (InputStream in = CudaBackend.class.getResourceAsStream(RESOURCE_DIR + name)) {
+            if (in == null)
+                throw new IllegalStateException("cuda: kernel binary " + RESOURCE_DIR + name + " is missing from the class path;"
+                        + " rebuild the kernels module (mvn -pl kernels package)");
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    // ================================================================== identity and memory
+
+    @Override public String name() { return "cuda"; }
+
+    @Override public String deviceDescription() { return description + (tf32 ? ", tf32" : ""); }
+
+    /** Whether convolutions and linear layers use TF32 tensor cores. */
+    public boolean tf32() { return tf32; }
+
+    private void ctx() {
+        if (closed) throw new IllegalStateException("cuda backend is closed");
+        if (!current.get()) { cuCtxSetCurrent(context); current.set(true); }
+    }
+
+    private static long sizeClass(long bytes) {
+        if (bytes <= 0) return 512;
+        if (bytes <= (1L << 20)) return (bytes + 511) & ~511L;
+        return (bytes + (2L << 20) - 1) & ~((2L << 20) - 1);
+    }
+
+    private CudaBuffer alloc(long floats) {
+        ctx();
+        if (floats < 0) throw new IllegalArgumentException("cuda: negative allocation " + floats);
+        long cls = sizeClass(floats * 4);
+        ArrayDeque<CUdeviceptr> list = free.get(cls);
+        CUdeviceptr p = list == null ? null : list.poll();
+        if (p != null) {
+            bytesCached -= cls;
+        } else {
+            p = new CUdeviceptr();
+            try {
+                cuMemAlloc(p, cls);
+            } catch (CudaException e) {
+                // out of memory: give the cache back to the driver once and retry
+                cuCtxSynchronize();
+                trimCache();
+                try {
+                    cuMemAlloc(p, cls);
+                } catch (CudaException e2) {
+                    throw new IllegalStateException(String.format(
+                            "cuda: out of device memory: asked for %.1f MiB with %.1f MiB in use (%s). "
+                                    + "Use a smaller batch (-P/-K) or the two-pass mode (--two-pass-chunk).",
+                            cls / 1048576.0, bytesInUse / 1048576.0, e2.getMessage()), e2);
+                }
+            }
+        }
+        bytesInUse += cls;
+        peakBytes = Math.max(peakBytes, bytesInUse);
+        return new CudaBuffer(this, p, floats, cls);
+    }
+
+    /** Frees every cached (unused) block. */
+    public void trimCache() {
+        for (ArrayDeque<CUdeviceptr> l : free.values()) for (CUdeviceptr p : l) cuMemFree(p);
+        free.clear();
+        bytesCached = 0;
+    }
+
+    void release(CudaBuffer b) {
+        if (closed) return;
+        bytesInUse -= b.bytes;
+        free.computeIfAbsent(b.bytes, k -> new ArrayDeque<>()).push(b.ptr);
+        bytesCached += b.bytes;
+    }
+
+    @Override
+    public Buffer allocate(long floats) {
+        CudaBuffer b = alloc(floats);
+        if (floats > 0) cuMemsetD32Async(b.ptr, 0, floats, stream);
+        return b;
+    }
+
+    private CudaBuffer buf(Buffer b) {
+        if (b == null) throw new IllegalArgumentException("cuda: null buffer");
+        if (!(b instanceof CudaBuffer cb) || b.backend() != this)
+            throw new IllegalArgumentException("cuda: buffer " + b + " belongs to another backend (" + b.backend().name()
+                    + "); tensors cannot be mixed across backends, copy through the host instead");
+        if (cb.isClosed()) throw new IllegalArgumentException("cuda: buffer " + b + " was already closed");
+        return cb;
+    }
+
+    private CUdeviceptr ptr(Buffer b) { return buf(b).ptr; }
+
+    private CUdeviceptr ptr(Buffer b, long offFloats) {
+        CudaBuffer cb = buf(b);
+        return offFloats == 0 ? cb.ptr : cb.ptr.withByteOffset(offFloats * 4);
+    }
+
+    private static void range(String op, Buffer b, long off, long n) {
+        if (off < 0 || n < 0 || off + n > b.size())
+            throw new IllegalArgumentException("cuda " + op + ": range [" + off + ", " + (off + n) + ") outside a buffer of "
+                    + b.size() + " floats");
+    }
+
+    /** Pinned staging region of {@code bytes} (<= one slot), ordered after earlier copies from it. */
+    private Pointer stageRegion(long bytes) {
+        if (stage[0] == null) {
+            for (int i = 0; i < STAGE_SLOTS; i++) {
+                stage[i] = new Pointer();
+                cuMemAllocHost(stage[i], STAGE_SLOT);
+                stageEvent[i] = new CUevent();
+                cuEventCreate(stageEvent[i], jcuda.driver.CUevent_flags.CU_EVENT_DISABLE_TIMING);
+                cuEventRecord(stageEvent[i], stream);
+            }
+        }
+        if (stageOff + bytes > STAGE_SLOT) {
+            stageSlot = (stageSlot + 1) % STAGE_SLOTS;
+            stageOff = 0;
+            cuEventSynchronize(stageEvent[stageSlot]);   // the copies that last read this slot are done
+        }
+        Pointer p = stage[stageSlot].withByteOffset(stageOff);
+        stageOff += (bytes + 255) & ~255L;
+        return p;
+    }
+
+    private void stageCopy(CUdeviceptr dst, Pointer src, long bytes) {
+        cuMemcpyHtoDAsync(dst, src, bytes, stream);
+        cuEventRecord(stageEvent[stageSlot], stream);
+    }
+
+    @Override
+    public void upload(float[] src, int srcOff, Buffer dst, long dstOff, int n) {
+        ctx();
+        range("upload", dst, dstOff, n);
+        if (n == 0) return;
+        long bytes = 4L * n;
+        CUdeviceptr d = ptr(dst, dstOff);
+        if (bytes > STAGE_SLOT) {           // large: synchronous copy straight from the array
+            cuStreamSynchronize(stream);
+            cuMemcpyHtoD(d, Pointer.to(src).withByteOffset(4L * srcOff), bytes);
+            return;
+        }
+        Pointer p = stageRegion(bytes);
+        p.getByteBuffer(0, bytes).order(ByteOrder.nativeOrder()).asFloatBuffer().put(src, srcOff, n);
+        stageCopy(d, p, bytes);
+    }
+
+    private CudaBuffer uploadInts(int[] src, int n) {
+        CudaBuffer b = alloc(Math.max(n, 1));
+        long bytes = 4L * n;
+        if (n == 0) return b;
+        if (bytes > STAGE_SLOT) {
+            cuStreamSynchronize(stream);
+            cuMemcpyHtoD(b.ptr, Pointer.to(src), bytes);
+            return b;
+        }
+        Pointer p = stageRegion(bytes);
+        p.getByteBuffer(0, bytes).order(ByteOrder.nativeOrder()).asIntBuffer().put(src, 0, n);
+        stageCopy(b.ptr, p, bytes);
+        return b;
+    }
+
+    @Override
+    public void download(Buffer src, long srcOff, float[] dst, int dstOff, int n) {
+        ctx();
+        range("download", src, srcOff, n);
+        if (dstOff < 0 || dstOff + n > dst.length)
+            throw new IllegalArgumentException("cuda download: host range [" + dstOff + ", " + (dstOff + n) + ") outside an array of " + dst.length);
+        cuStreamSynchronize(stream);
+        if (n == 0) return;
+        cuMemcpyDtoH(Pointer.to(dst).withByteOffset(4L * dstOff), ptr(src, srcOff), 4L * n);
+    }
+
+    @Override
+    public void copy(Buffer src, long srcOff, Buffer dst, long dstOff, long n) {
+        ctx();
+        range("copy", src, srcOff, n);
+        range("copy", dst, dstOff, n);
+        if (n > 0) cuMemcpyDtoDAsync(ptr(dst, dstOff), ptr(src, srcOff), 4L * n, stream);
+    }
+
+    @Override
+    public void fill(Buffer dst, long off, long n, float value) {
+        ctx();
+        range("fill", dst, off, n);
+        if (n > 0) cuMemsetD32Async(ptr(dst, off), Float.floatToRawIntBits(value), n, stream);
+    }
+
+    @Override
+    public void synchronize() {
+        ctx();
+        cuStreamSynchronize(stream);
+    }
+
+    @Override public long bytesInUse() { return bytesInUse; }
+
+    @Override public long peakBytes() { return peakBytes; }
+
+    /** Bytes held in the allocator's cache (freed buffers not returned to the driver). */
+    public long bytesCached() { return bytesCached; }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        ctx();
+        try {
+            cuStreamSynchronize(stream);
+            trimCache();
+            for (int i = 0; i < STAGE_SLOTS; i++) if (stage[i] != null) { cuMemFreeHost(stage[i]); cuEventDestroy(stageEvent[i]); }
+            for (CUmodule m : modules) cuModuleUnload(m);
+            cuStreamDestroy(stream);
+            cuDevicePrimaryCtxRelease(device);
+        } finally {
+            closed = true;
+        }
+    }
+
+    // ================================================================== launching
+
+    CUfunction function(String name) {
+        CUfunction f = functions.get(name);
+        if (f != null) return f;
+        for (CUmodule m : modules) {
+            CUfunction g = new CUfunction();
+            try {
+                cuModuleGetFunction(g, m, name);
+                functions.put(name, g);
+                return g;
+            } catch (CudaException e) {
+                // not in this module
+            }
+        }
+        throw new IllegalStateException("cuda: kernel '" + name + "' not found in " + String.join(", ", MODULES)
+                + " fatbins; the packaged binaries do not match this class (rebuild the kernels module)");
+    }
+
+    /** Launches {@code name} on a (gx, gy, gz) grid of {@code block}-thread blocks. Args: Buffer, CUdeviceptr, Integer, Long, Float, or null (a null pointer). */
+    void launch(String name, long gx, int gy, int gz, int block, Object... args) {
+        ctx();
+        if (gx <= 0 || gy <= 0 || gz <= 0) return;   // empty problem
+        if (gx > Integer.MAX_VALUE || gy > 65535 || gz > 65535)
+            throw new IllegalArgumentException("cuda: grid " + gx + "x" + gy + "x" + gz + " too large for " + name);
+        NativePointerObject[] ps = new NativePointerObject[args.length];
+        for (int i = 0; i < args.length; i++) {
+            Object a = args[i];
+            if (a == null) ps[i] = Pointer.to(new CUdeviceptr());
+            else if (a instanceof Buffer b) ps[i] = Pointer.to(ptr(b));
+            else if (a instanceof CUdeviceptr p) ps[i] = Pointer.to(p);
+            else if (a instanceof Integer v) ps[i] = Pointer.to(new int[]{v});
+            else if (a instanceof Long v) ps[i] = Pointer.to(new long[]{v});
+            else if (a instanceof Float v) ps[i] = Pointer.to(new float[]{v});
+            else if (a instanceof Boolean v) ps[i] = Pointer.to(new int[]{v ? 1 : 0});
+            else throw new IllegalArgumentException("cuda: unsupported kernel argument " + a.getClass());
+        }
+        cuLaunchKernel(function(name), (int) gx, gy, gz, block, 1, 1, 0, stream, Pointer.to(ps), null);
+    }
+
+    private static int grid(long n) {
+        long g = (n + T - 1) / T;
+        return (int) Math.max(1, Math.min(g, 65535L * 8));
+    }
+
+    private void elementwise(String name, long n, Object... args) {
+        if (n > 0) launch(name, grid(n), 1, 1, T, args);
+    }
+
+    /**
+     * Launches a GEMM-shaped kernel family (name, name_small, name_tf32) for C[m, n] over kDim,
+     * choosing the tile and the split of kDim; returns the number of splits used (partials when > 1).
+     */
+    private int gemm(String name, boolean allowTf32, int m, int n, int kDim, int maxSplits, Object... rest) {
+        if (m <= 0 || n <= 0) return 1;
+        boolean useTf32 = allowTf32 && tf32;
+        int bm = 64, bn = 64;
+        long bigTiles = (long) ceil(m, 128) * ceil(n, 128);
+        String kernel = name + (useTf32 ? "_tf32" : "_small");
+        if (!useTf32 && m >= 128 && n >= 128 && bigTiles >= smCount) { kernel = name; bm = 128; bn = 128; }
+        long tiles = (long) ceil(m, bm) * ceil(n, bn);
+        int splits = 1;
+        if (maxSplits > 1 && tiles < 2L * smCount) {
+            splits = (int) Math.min(maxSplits, Math.max(1, (2L * smCount + tiles - 1) / tiles));
+            splits = Math.max(1, Math.min(splits, Math.max(1, kDim / 256)));
+        }
+        int kChunk = ceil(Math.max(kDim, 1), splits);
+        kChunk = ceil(kChunk, 16) * 16;
+        splits = Math.max(1, ceil(Math.max(kDim, 1), kChunk));
+        Object[] args = new Object[4 + rest.length];
+        args[0] = m; args[1] = n; args[2] = kDim; args[3] = kChunk;
+        System.arraycopy(rest, 0, args, 4, rest.length);
+        launch(kernel, ceil(n, bn), ceil(m, bm), splits, T, args);
+        return splits;
+    }
+
+    /** The number of splits {@link #gemm} would use (so the caller can size the partials first). */
+    private int gemmSplits(boolean allowTf32, int m, int n, int kDim, int maxSplits) {
+        boolean useTf32 = allowTf32 && tf32;
+        int bm = 64, bn = 64;
+        long bigTiles = (long) ceil(m, 128) * ceil(n, 128);
+        if (!useTf32 && m >= 128 && n >= 128 && bigTiles >= smCount) { bm = 128; bn = 128; }
+        long tiles = (long) ceil(m, bm) * ceil(n, bn);
+        int splits = 1;
+        if (maxSplits > 1 && tiles < 2L * smCount) {
+            splits = (int) Math.min(maxSplits, Math.max(1, (2L * smCount + tiles - 1) / tiles));
+            splits = Math.max(1, Math.min(splits, Math.max(1, kDim / 256)));
+        }
+        int kChunk = ceil(Math.max(kDim, 1), splits);
+        kChunk = ceil(kChunk, 16) * 16;
+        return Math.max(1, ceil(Math.max(kDim, 1), kChunk));
+    }
+
+    private static int ceil(long a, long b) { return (int) ((a + b - 1) / b); }
+
+    private static int toInt(String op, long v) {
+        if (v < 0 || v > Integer.MAX_VALUE) throw new IllegalArgumentException("cuda " + op + ": size " + v + " exceeds 2^31-1");
+        return (int) v;
+    }
+
+    // ================================================================== elementwise
+
+    @Override public void axpy(long n, float alpha, Buffer x, Buffer y) { elementwise("axpy", n, n, alpha, x, y); }
+
+    @Override public void scale(long n, float alpha, Buffer x) { elementwise("scale", n, n, alpha, x); }
+
+    @Override public void add(long n, Buffer a, Buffer b, Buffer y) { elementwise("add", n, n, a, b, y); }
+
+    @Override public void reluForward(long n, Buffer x, Buffer y) { elementwise("reluForward", n, n, x, y); }
+
+    @Override public void reluBackward(long n, Buffer y, Buffer dy, Buffer dx) { elementwise("reluBackward", n, n, y, dy, dx); }
+
+    @Override
+    public void sumSquares(long n, Buffer x, float[] out) {
+        int blocks = (int) Math.min(1024, Math.max(1, (n + T - 1) / T));
+        try (CudaBuffer part = alloc(4L * blocks); CudaBuffer res = alloc(2)) {
+            launch("sumSquares", blocks, 1, 1, T, n, x, part);
+            launch("sumSquaresFinish", 1, 1, 1, T, blocks, part, res);
+            download(res, 0, out, 0, 2);
+        }
+    }
+
+    // ================================================================== convolution
+
+    private Object[] convDims(ConvGeometry g) {
+        return new Object[]{g.c(), g.h(), g.w(), g.k(), g.r(), g.s(), g.stride(), g.pad(), g.outH(), g.outW()};
+    }
+
+    private static Object[] cat(Object[] a, Object... b) {
+        Object[] r = new Object[a.length + b.length];
+        System.arraycopy(b, 0, r, 0, b.length);
+        System.arraycopy(a, 0, r, b.length, a.length);
+        return r;
+    }
+
+    @Override
+    public void conv2dForward(ConvGeometry g, Buffer x, Buffer w, Buffer bias, Buffer y) {
+        int m = g.k(), n = toInt("conv2dForward", (long) g.n() * g.outH() * g.outW()), kd = g.c() * g.r() * g.s();
+        gemm("conv2dForward", true, m, n, kd, 1, cat(convDims(g), x, w, bias, y));
+    }
+
+    @Override
+    public void conv2dBackwardData(ConvGeometry g, Buffer dy, Buffer w, Buffer dx) {
+        int m = g.c(), n = toInt("conv2dBackwardData", (long) g.n() * g.h() * g.w()), kd = g.k() * g.r() * g.s();
+        gemm("conv2dBackwardData", true, m, n, kd, 1, cat(convDims(g), dy, w, dx));
+    }
+
+    @Override
+    public void conv2dBackwardFilter(ConvGeometry g, Buffer x, Buffer dy, Buffer dw, Buffer dbias) {
+        int m = g.k(), n = g.c() * g.r() * g.s(), kd = toInt("conv2dBackwardFilter", (long) g.n() * g.outH() * g.outW());
+        int splits = gemmSplits(true, m, n, kd, 64);
+        if (splits == 1) {
+            gemm("conv2dBackwardFilter", true, m, n, kd, 64, cat(convDims(g), x, dy, dw));
+        } else {
+            try (CudaBuffer part = alloc((long) splits * m * n)) {
+                int s = gemm("conv2dBackwardFilter", true, m, n, kd, 64, cat(convDims(g), x, dy, part));
+                long count = (long) m * n;
+                launch("splitKReduce", grid(count), 1, 1, T, part, dw, count, s);
+            }
+        }
+        if (dbias != null) launch("conv2dBiasGrad", g.k(), 1, 1, T, dy, dbias, g.n(), g.k(), g.outH() * g.outW());
+    }
+
+    // ================================================================== pooling
+
+    @Override
+    public void maxPool2dForward(PoolGeometry g, Buffer x, Buffer y) {
+        long planes = (long) g.n() * g.c();
+        elementwise("maxPool2dForward", g.outputSize(), x, y, planes, g.h(), g.w(), g.size(), g.stride(), g.outH(), g.outW());
+    }
+
+    @Override
+    public void maxPool2dBackward(PoolGeometry g, Buffer x, Buffer dy, Buffer dx) {
+        long planes = (long) g.n() * g.c();
+        elementwise("maxPool2dBackward", g.inputSize(), x, dy, dx, planes, g.h(), g.w(), g.size(), g.stride(), g.outH(), g.outW());
+    }
+
+    @Override
+    public void globalAvgPoolForward(int n, int c, int hw, Buffer x, Buffer y) {
+        int rows = n * c;
+        launch("globalAvgPoolForward", ceil(rows, T / 32), 1, 1, T, x, y, rows, hw);
+    }
+
+    @Override
+    public void globalAvgPoolBackward(int n, int c, int hw, Buffer dy, Buffer dx) {
+        long rows = (long) n * c;
+        elementwise("globalAvgPoolBackward", rows * hw, dy, dx, rows, hw);
+    }
+
+    // ================================================================== batch norm
+
+    private int bnChunks(long count, int c) {
+        long want = Math.max(1, (4L * smCount + c - 1) / c);
+        long byCount = Math.max(1, count / 4096);
+        return (int) Math.min(Math.min(want, byCount), 65535);
+    }
+
+    @Override
+    public void batchNormForwardTraining(int n, int c, int hw, float eps, float momentum, Buffer x, Buffer gamma,
+                                         Buffer beta, Buffer y, Buffer saveMean, Buffer saveInvStd,
+                                         Buffer runningMean, Buffer runningVar) {
+        long count = (long) n * hw;
+        if (count < 2)
+            throw new IllegalArgumentException("batchNorm2d (training): needs more than one value per channel, got n*h*w = "
+                    + count + "; use a batch larger than 1 or eval mode");
+        int chunks = bnChunks(count, c);
+        long per = (count + chunks - 1) / chunks;
+        try (CudaBuffer part = alloc(4L * c * chunks)) {
+            launch("batchNormStats", chunks, c, 1, T, x, part, n, c, hw, per);
+            launch("batchNormFinish", ceil(c, 128), 1, 1, 128, part, c, chunks, count, eps, momentum,
+                    saveMean, saveInvStd, runningMean, runningVar);
+        }
+        elementwise("batchNormApply", count * c, x, y, count * c, c, hw, saveMean, saveInvStd, gamma, beta);
+    }
+
+    @Override
+    public void batchNormForwardInference(int n, int c, int hw, float eps, Buffer x, Buffer gamma, Buffer beta,
+                                          Buffer runningMean, Buffer runningVar, Buffer y) {
+        long total = (long) n * c * hw;
+        elementwise("batchNormForwardInference", total, x, y, total, c, hw, eps, gamma, beta, runningMean, runningVar);
+    }
+
+    @Override
+    public void batchNormBackward(int n, int c, int hw, Buffer x, Buffer dy, Buffer gamma, Buffer saveMean,
+                                  Buffer saveInvStd, Buffer dx, Buffer dgamma, Buffer dbeta) {
+        long count = (long) n * hw;
+        int chunks = bnChunks(count, c);
+        long per = (count + chunks - 1) / chunks;
+        try (CudaBuffer part = alloc(4L * c * chunks); CudaBuffer sums = alloc(4L * c)) {
+            launch("batchNormBackwardStats", chunks, c, 1, T, x, dy, saveMean, saveInvStd, part, n, c, hw, per);
+            launch("batchNormBackwardFinish", ceil(c, 128), 1, 1, 128, part, c, chunks, dgamma, dbeta, sums);
+            elementwise("batchNormBackwardApply", count * c, x, dy, dx, count * c, c, hw, count, gamma, saveMean, saveInvStd, sums);
+        }
+    }
+
+    // ================================================================== linear
+
+    @Override
+    public void linearForward(int n, int in, int out, Buffer x, Buffer w, Buffer b, Buffer y) {
+        gemm("linearForward", true, n, out, in, 1, x, w, b, y);
+    }
+
+    @Override
+    public void linearBackwardData(int n, int in, int out, Buffer dy, Buffer w, Buffer dx) {
+        gemm("linearBackwardData", true, n, in, out, 1, dy, w, dx);
+    }
+
+    @Override
+    public void linearBackwardWeight(int n, int in, int out, Buffer x, Buffer dy, Buffer dw, Buffer db) {
+        int splits = gemmSplits(true, out, in, n, 64);
+        if (splits == 1) {
+            gemm("linearBackwardWeight", true, out, in, n, 64, x, dy, dw);
+        } else {
+            try (CudaBuffer part = alloc((long) splits * out * in)) {
+                int s = gemm("linearBackwardWeight", true, out, in, n, 64, x, dy, part);
+                long count = (long) out * in;
+                launch("splitKReduce", grid(count), 1, 1, T, part, dw, count, s);
+            }
+        }
+        if (db != null) launch("linearBiasGrad", out, 1, 1, T, dy, db, n, out);
+    }
+
+    // ================================================================== embeddings
+
+    @Override
+    public void l2NormalizeForward(int n, int d, float eps, Buffer x, Buffer y, Buffer norms) {
+        launch("l2NormalizeForward", ceil(n, T / 32), 1, 1, T, x, y, norms, n, d, eps);
+    }
+
+    @Override
+    public void l2NormalizeBackward(int n, int d, float eps, Buffer y, Buffer norms, Buffer dy, Buffer dx) {
+        launch("l2NormalizeBackward", ceil(n, T / 32), 1, 1, T, y, norms, dy, dx, n, d, eps);
+    }
+
+    /** Distance GEMM: dist[m * ld + j] for m < rows, j < cols; see embedding.cu DistP for the modes. */
+    private void distances(int rows, int cols, int d, Buffer e, Buffer dist, Buffer sq, Buffer nc, int ld, int mode) {
+        String name = mode <= 1 ? "pairwiseDistanceForward_diff" : "pairwiseDistanceForward_dot";
+        gemm(name, false, rows, cols, d, 1, e, dist, sq, nc, ld, mode);
+    }
+
+    @Override
+    public void pairwiseDistanceForward(int n, int d, Distance metric, Buffer e, Buffer dist) {
+        if (metric == Distance.COSINE) {
+            try (CudaBuffer sqd = alloc(2L * n); CudaBuffer nrm = alloc(n); CudaBuffer nc = alloc(n)) {
+                launch("tripletRowStats", ceil(n, T / 32), 1, 1, T, e, n, d, sqd, nrm, nc, null);
+                distances(n, n, d, e, dist, sqd, nc, n, 2);
+            }
+        } else {
+            distances(n, n, d, e, dist, null, null, n, metric == Distance.L2 ? 1 : 0);
+        }
+    }
+
+    @Override
+    public void pairwiseDistanceBackward(int n, int d, Distance metric, Buffer e, Buffer dist, Buffer dDist, Buffer dE) {
+        int code = metric == Distance.SQUARED_L2 ? 0 : metric == Distance.L2 ? 1 : 2;
+        if (metric == Distance.COSINE) {
+            try (CudaBuffer sqd = alloc(2L * n); CudaBuffer nrm = alloc(n); CudaBuffer nc = alloc(n);
+                 CudaBuffer cosm = alloc((long) n * n)) {
+                launch("tripletRowStats", ceil(n, T / 32), 1, 1, T, e, n, d, sqd, nrm, nc, null);
+                distances(n, n, d, e, cosm, sqd, nc, n, 2);
+                launch("pairwiseDistanceBackward", n, 1, 1, 128, e, dist, dDist, dE, n, d, code, cosm, nrm, nc);
+            }
+        } else {
+            launch("pairwiseDistanceBackward", n, 1, 1, 128, e, dist, dDist, dE, n, d, code, null, null, null);
+        }
+    }
+
+    // ================================================================== the fused triplet loss
+
+    /** Batches up to this size compute distances from differences (exact zeros for duplicates); larger ones from norms and dot products. */
+    static final int DIFF_DISTANCE_MAX_ROWS = 4096;
+
+    @Override
+    public void tripletLoss(int b, int d, int[] labels, TripletOptions o, Buffer e, Buffer dE, Buffer stats) {
+        ctx();
+        if (o == null) throw new IllegalArgumentException("tripletLoss: options are required");
+        if (b < 0 || d < 0) throw new IllegalArgumentException("tripletLoss: negative size b=" + b + ", d=" + d);
+        if (labels == null || labels.length < b)
+            throw new IllegalArgumentException("tripletLoss: need " + b + " labels, got " + (labels == null ? "null" : labels.length));
+        if (o.anchorRows() > b)
+            throw new IllegalArgumentException("tripletLoss: anchorRows " + o.anchorRows() + " exceeds the batch of " + b
+                    + " rows; use TripletOptions.withAnchorRows(B) when the batch has no extra negatives");
+        if ((long) b * b > Integer.MAX_VALUE)
+            throw new IllegalArgumentException("tripletLoss: B = " + b + " is too large for the B x B distance matrix (max 46340)");
+        if (stats.size() < TripletStats.SIZE)
+            throw new IllegalArgumentException("tripletLoss: stats needs " + TripletStats.SIZE + " floats, got " + stats.size());
+        if (b == 0 || d == 0) {
+            fill(stats, 0, TripletStats.SIZE, 0f);
+            if (b == 0 || o.anchorRows() < 2) { fill(stats, TripletStats.DEGENERATE, 1, 1f); return; }
+        }
+        final int a = o.anchorRows();
+        final Distance metric = o.distance();
+        final int metricCode = metric == Distance.SQUARED_L2 ? 0 : metric == Distance.L2 ? 1 : 2;
+        final int strategy = o.strategy() == Strategy.SEMIHARD ? 0 : o.strategy() == Strategy.BATCH_HARD ? 1 : 2;
+        final int colChunks = Math.max(1, Math.min(256, ceil(b, 64)));
+        final int rowsPerChunk = ceil(b, colChunks);
+        List<CudaBuffer> scratch = new ArrayList<>();
+        try {
+            CudaBuffer lab = uploadInts(labels, b);
+            scratch.add(lab);
+            CudaBuffer sqd = take(scratch, 2L * b), nrm = take(scratch, b), nc = take(scratch, b);
+            CudaBuffer ehat = metric == Distance.COSINE ? take(scratch, (long) b * d) : null;
+            CudaBuffer colp = take(scratch, 2L * colChunks * Math.max(d, 1));
+            CudaBuffer ws = take(scratch, 1);
+            launch("tripletRowStats", ceil(b, T / 32), 1, 1, T, e, b, d, sqd, nrm, nc, ehat);
+            launch("tripletColPartial", colChunks, 1, 1, T, e, b, d, rowsPerChunk, colp);
+            CudaBuffer part = take(scratch, 2L * P_N * Math.max(a, 1));
+            CudaBuffer dist = null, g = null, grow = null;
+            if (a > 0) {
+                dist = take(scratch, (long) a * b);
+                g = take(scratch, (long) a * b);
+                grow = take(scratch, 2L * a);
+                int mode = metric == Distance.COSINE ? 2
+                        : b <= DIFF_DISTANCE_MAX_ROWS ? (metric == Distance.L2 ? 1 : 0) : (metric == Distance.L2 ? 4 : 3);
+                distances(a, b, d, e, dist, sqd, nc, b, mode);
+                launch("tripletMine", a, 1, 1, T, dist, lab, g, part, grow, a, b, strategy,
+                        metric == Distance.L2 ? 1 : 0, o.margin(), o.softMargin() ? 1 : 0);
+            }
+            launch("tripletFinish", 1, 1, 1, T, part, a, b, d, sqd, nrm, colp, colChunks, strategy, stats, ws);
+            if (a == 0 || d == 0) {
+                fill(dE, 0, (long) b * d, 0f);
+                return;
+            }
+            int gChunks = Math.max(1, Math.min(64, ceil(a, 64)));
+            int gRows = ceil(a, gChunks);
+            CudaBuffer gcol = take(scratch, 2L * gChunks * b);
+            launch("tripletColSum", ceil(b, T), gChunks, 1, T, g, a, b, gRows, gcol);
+            CudaBuffer x = metric == Distance.COSINE ? ehat : buf(e);
+            int splits = gemmSplits(false, b, d, b, 16);
+            CudaBuffer tpart = take(scratch, (long) splits * b * d);
+            int s = gemm("tripletBackward", false, b, d, b, 16, g, x, tpart, a, b);
+            CudaBuffer t = tpart;
+            if (s > 1) {
+                t = take(scratch, (long) b * d);
+                long count = (long) b * d;
+                launch("splitKReduce", grid(count), 1, 1, T, tpart, t, count, s);
+            }
+            launch("tripletGrad", ceil(b, T / 32), 1, 1, T, t, e, ehat, grow, gcol, gChunks, nrm, nc, ws, dE, b, a, d, metricCode);
+        } finally {
+            for (CudaBuffer c : scratch) c.close();
+        }
+    }
+
+    private static final int P_N = 8;
+
+    private CudaBuffer take(List<CudaBuffer> scratch, long floats) {
+        CudaBuffer c = alloc(Math.max(floats, 1));
+        scratch.add(c);
+        return c;
+    }
+
+    // ================================================================== optimizer updates
+
+    @Override
+    public void sgdUpdate(long n, OptimizerParams.Sgd p, Buffer param, Buffer grad, Buffer velocity) {
+        elementwise("sgdUpdate", n, n, p.lr(), p.momentum(), p.nesterov() ? 1 : 0, p.weightDecay(), param, grad, velocity);
+    }
+
+    @Override
+    public void adamUpdate(long n, OptimizerParams.Adam p, Buffer param, Buffer grad, Buffer m, Buffer v) {
+        if (p.step() < 1) throw new IllegalArgumentException("adamUpdate: step is 1-based, got " + p.step());
+        float c1 = (float) (1 - Math.pow(p.beta1(), p.step())), c2 = (float) (1 - Math.pow(p.beta2(), p.step()));
+        elementwise("adamUpdate", n, n, p.lr(), p.beta1(), p.beta2(), p.eps(), p.weightDecay(), p.decoupled() ? 1 : 0,
+                c1, c2, param, grad, m, v);
+    }
+
+    @Override
+    public void adagradUpdate(long n, OptimizerParams.Adagrad p, Buffer param, Buffer grad, Buffer accumulator) {
+        elementwise("adagradUpdate", n, n, p.lr(), p.eps(), p.weightDecay(), param, grad, accumulator);
+    }
+
+    // ================================================================== timing helpers (benchmarks, self-test)
+
+    /** A device event pair for timing work on this backend's stream. */
+    public final class Timer implements AutoCloseable {
+        private final CUevent start = new CUevent(), stop = new CUevent();
+
+        Timer() {
+            ctx();
+            cuEventCreate(start, 0);
+            cuEventCreate(stop, 0);
+        }
+
+        public void start() { cuEventRecord(start, stream); }
+
+        /** Records the stop event, waits for it, and returns the milliseconds since {@link #start()}. */
+        public float stopMillis() {
+            cuEventRecord(stop, stream);
+            cuEventSynchronize(stop);
+            float[] ms = new float[1];
+            cuEventElapsedTime(ms, start, stop);
+            return ms[0];
+        }
+
+        @Override
+        public void close() {
+            cuEventDestroy(start);
+            cuEventDestroy(stop);
+        }
+    }
+
+    /** A new device-event timer on this backend's stream. */
+    public Timer timer() { return new Timer(); }
+
+    @Override
+    public String toString() { return "CudaBackend(" + deviceDescription() + ")"; }
+
+    static String errorName(int code) { return CUresult.stringFor(code); }
+}
