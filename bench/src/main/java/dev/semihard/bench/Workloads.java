@@ -116,8 +116,13 @@ public final class Workloads {
     // ------------------------------------------------------------------ W2
 
     public static List<BenchResult> w2(Backend be, Options o, Consumer<String> log) {
+        return w2(be, o, o.quick() ? W2_QUICK : Shapes.W2, log);
+    }
+
+    /** W2 on the given cases (tests use tiny ones). */
+    public static List<BenchResult> w2(Backend be, Options o, List<Shapes.TrainCase> cases, Consumer<String> log) {
         List<BenchResult> out = new ArrayList<>();
-        for (Shapes.TrainCase c : o.quick() ? W2_QUICK : Shapes.W2) {
+        for (Shapes.TrainCase c : cases) {
             String key = "W2/" + c.model() + "/B" + c.batch();
             Map<String, Object> params = new LinkedHashMap<>();
             params.put("model", c.model());
