@@ -129,6 +129,9 @@ def headline(docs):
     """A few sentences with the figures that matter, computed from the results."""
     ours, torch = split(docs)
     out = []
+    if not ours:
+        for t in torch:
+            out += torch_headline(t)
     for o in ours:
         name = o["backend"]
         for t in torch or [None]:
@@ -172,6 +175,32 @@ def headline(docs):
                         g = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
                         s += f", geometric mean {g:.2f} of {tname}'s rate over {len(ratios)} layers"
                     out.append(s)
+    return out
+
+
+def torch_headline(t):
+    """PyTorch-only figures (a run without a semihard counterpart yet)."""
+    name, out = t["backend"], []
+    w1 = [r for r in t["results"] if r["workload"] == "W1" and r["status"] != "skipped"]
+    for strategy, impl in (("semihard", "sorted"), ("semihard", "tfa"), ("batch-hard", "torch"), ("batch-all", "torch")):
+        rs = [r for r in w1 if r["params"]["strategy"] == strategy and r["impl"] == impl]
+        ok = [r for r in rs if r["status"] == "ok"]
+        if not ok:
+            continue
+        parts = [f"B = {r['params']['B']}: {r['ms']:.3f} ms" + (f" ({r['peak_bytes'] / 2**30:.1f} GiB)" if r["peak_bytes"] else "")
+                 for r in (ok[0], ok[-1])] if len(ok) > 1 else [f"B = {ok[0]['params']['B']}: {ok[0]['ms']:.3f} ms"]
+        first_oom = next((r for r in rs if r["status"] == "OOM"), None)
+        s = f"{name} W1 {strategy} ({impl}) " + ", ".join(parts)
+        if first_oom:
+            s += f"; out of memory from B = {first_oom['params']['B']}"
+        out.append(s)
+    for r in t["results"]:
+        if r["workload"] == "W2" and r["status"] == "ok":
+            out.append(f"{name} W2 {r['params']['model']} B = {r['params']['B']}: {r['ms']:.2f} ms, {r['rate']:.0f} images/s")
+    for p in ("fwd", "fwdbwd"):
+        rates = [r["rate"] for r in t["results"] if r["workload"] == "W3" and r["status"] == "ok" and r["params"]["pass"] == p]
+        if rates:
+            out.append(f"{name} W3 {'forward' if p == 'fwd' else 'forward+backward'}: {min(rates):.4g} to {max(rates):.4g} GFLOP/s")
     return out
 
 

@@ -77,6 +77,7 @@ public final class BenchCommand {
                     cfg.w3Batch(), d.plan());
             log.println("semihard bench: backend " + be.name() + " (" + be.deviceDescription() + "), workloads "
                     + cfg.workloads() + (cfg.quick() ? ", quick" : ""));
+            double loadBefore = loadAverage();
             List<BenchResult> results = new ArrayList<>();
             for (String w : cfg.workloads()) {
                 switch (w) {
@@ -87,6 +88,10 @@ public final class BenchCommand {
                 }
             }
             Map<String, Object> doc = document(cfg, be, o, results);
+            @SuppressWarnings("unchecked") Map<String, Object> m = (Map<String, Object>) doc.get("machine");
+            m.put("loadavg_before", loadBefore < 0 ? null : Math.round(loadBefore * 100) / 100.0);
+            double after = loadAverage();
+            m.put("loadavg_after", after < 0 ? null : Math.round(after * 100) / 100.0);
             Files.createDirectories(cfg.outDir());
             Path json = cfg.outDir().resolve("semihard-" + be.name() + ".json");
             Path md = cfg.outDir().resolve("semihard-" + be.name() + ".md");
@@ -202,6 +207,11 @@ public final class BenchCommand {
         }
         m.put("cpu_model", cpu);
         return m;
+    }
+
+    /** One-minute system load average, or -1 where the OS does not say (a busy machine makes CPU timings noisy). */
+    static double loadAverage() {
+        return java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
     }
 
     static final String USAGE = """
