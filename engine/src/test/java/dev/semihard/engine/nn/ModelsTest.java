@@ -168,6 +168,32 @@ class ModelsTest {
         return a;
     }
 
+    /** Every activation and temporary of a step lives in the step's arena: memory returns to the same level. */
+    @Test
+    void aTrainingStepLeaksNoDeviceMemory() {
+        try (ReferenceBackend own = new ReferenceBackend(2); EmbeddingModel m = Models.create("face-resnet10", own, 3)) {
+            Sgd opt = new Sgd(m.parameters(), 0.01f, 0.9f, false, 0);
+            float[] x = new float[2 * 3 * 96 * 96], r = new float[2 * 128];
+            Rng rng = new Rng(4);
+            for (int i = 0; i < x.length; i++) x[i] = (float) rng.nextGaussian();
+            for (int i = 0; i < r.length; i++) r[i] = (float) rng.nextGaussian();
+            long[] after = new long[2];
+            for (int step = 0; step < 2; step++) {
+                try (Arena a = Arena.open()) {
+                    opt.zeroGrad();
+                    weightedSum(m.forward(Tensor.of(own, x, 2, 3, 96, 96)), Tensor.of(own, r, 2, 128)).backward();
+                    opt.step();
+                }
+                after[step] = own.bytesInUse();
+            }
+            long params = 4 * m.parameterCount();
+            assertEquals(after[0], after[1], "bytes in use after step 1 and step 2");
+            assertTrue(after[1] < 4 * params, "only weights, running stats, gradients and momentum remain: " + after[1]);
+            assertTrue(own.peakBytes() > 2 * after[1], "the step itself needed more");
+            opt.close();
+        }
+    }
+
     @Test
     void trainingModeUpdatesRunningStatsAndEvalModeDoesNot() {
         try (EmbeddingModel m = Models.create("fmnist-cnn", be, 5)) {
