@@ -1,0 +1,54 @@
+package dev.semihard.trainer.cli;
+
+import dev.semihard.bench.BenchCommand;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/** {@code semihard bench}: the picocli front of {@link BenchCommand} (bench module). */
+@Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Run workloads W1 (triplet loss), W2 (train step) and W3 (conv layers) of shared/BENCHMARKS.md on one backend,",
+                "with warm-up, device timing and medians; writes semihard-<backend>.json and .md into --out."})
+public final class BenchCliCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--backend", paramLabel = "NAME", defaultValue = "auto", description = "reference, opencl, cuda or auto (default ${DEFAULT-VALUE})")
+    String backend;
+
+    @Option(names = "--workloads", paramLabel = "W", split = ",", defaultValue = "W1,W2,W3", description = "any of W1,W2,W3 (default ${DEFAULT-VALUE})")
+    List<String> workloads;
+
+    @Option(names = "--quick", description = "small sizes and few repetitions (CPUs)")
+    boolean quick;
+
+    @Option(names = "--out", paramLabel = "DIR", defaultValue = "bench-results", description = "output folder (default ${DEFAULT-VALUE})")
+    Path out;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "CPU threads (0 = all)")
+    int threads;
+
+    @Option(names = "--max-batch", paramLabel = "B", defaultValue = "-1", description = "largest W1 batch (-1 = the backend's default, 0 = none)")
+    int maxBatch;
+
+    @Option(names = "--w3-batch", paramLabel = "N", defaultValue = "0", description = "W3 batch instead of the workload's (0 = the workload's)")
+    int w3Batch;
+
+    @Override
+    public Integer call() {
+        BenchCommand.Config cfg;
+        try {
+            cfg = new BenchCommand.Config(backend, workloads, quick, out, threads, maxBatch, w3Batch,
+                    "semihard bench " + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+        return BenchCommand.run(cfg, System.out);
+    }
+}

@@ -1,0 +1,123 @@
+package dev.semihard.trainer.data;
+
+import dev.semihard.engine.Rng;
+
+import java.util.ArrayDeque;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * Builds training batches on background threads, ahead of the training loop, through a bounded
+ * queue: while the device runs step s, workers decode and augment steps s+1 .. s+prefetch.
+ *
+ * <p>Determinism: the sampler is called on the caller's thread in step order, and each batch is
+ * augmented with its own generator seeded from (seed, step), so the batches do not depend on the
+ * number of threads or on timing. Each batch carries the sampler state from right <em>after</em> it
+ * was drawn, so a checkpoint taken after step s can restore the sampler exactly for step s + 1 even
+ * though the loader has already drawn a few batches ahead.
+ */
+public final class BatchLoader implements AutoCloseable {
+
+    /** Chooses the images of each batch; stateful, with a state a checkpoint can store. */
+    public interface IndexSampler {
+        /** The next batch: image indices, the first {@code anchorRows} of which may be anchors. */
+        Sampled next();
+
+        /** A snapshot of the state (restored with {@link #restore}). */
+        long[] state();
+
+        void restore(long[] state);
+    }
+
+    /** Indices of one batch; rows {@code [anchorRows, n)} are extra negatives. */
+    public record Sampled(int[] indices, int anchorRows) {}
+
+    /** A ready batch: normalized pixels [n, C, H, W], labels, and the sampler state right after drawing it. */
+    public record Batch(long step, float[] x, int[] labels, int anchorRows, long[] samplerStateAfter) {
+        public int size() { return labels.length; }
+    }
+
+    private final Dataset data;
+    private final IndexSampler sampler;
+    private final Augment augment;
+    private final long seed;
+    private final int prefetch;
+    private final ExecutorService pool;
+    private final ArrayDeque<Future<Batch>> queue = new ArrayDeque<>();
+    private long nextStep;
+
+    /**
+     * @param firstStep step number of the first batch (the resumed step after a checkpoint)
+     * @param threads   worker threads (>= 1)
+     * @param prefetch  batches prepared ahead (>= 1)
+     */
+    public BatchLoader(Dataset data, IndexSampler sampler, Augment augment, long seed, long firstStep, int threads, int prefetch) {
+        if (threads < 1 || prefetch < 1) throw new IllegalArgumentException("threads and prefetch must be >= 1");
+        this.data = data;
+        this.sampler = sampler;
+        this.augment = augment;
+        this.seed = seed;
+        this.prefetch = prefetch;
+        this.nextStep = firstStep;
+        this.pool = Executors.newFixedThreadPool(threads, r -> {
+            Thread t = new Thread(r, "batch-loader");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** The next batch in step order; blocks only when the workers are behind. */
+    public Batch next() {
+        while (queue.size() < prefetch) submit();
+        Future<Batch> f = queue.poll();
+        submit();
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while waiting for a batch", e);
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof RuntimeException re) throw re;
+            throw new IllegalStateException("batch loader failed: " + c, c);
+        }
+    }
+
+    private void submit() {
+        long step = nextStep++;
+        Sampled s = sampler.next();
+        long[] after = sampler.state();
+        queue.add(pool.submit(() -> build(step, s, after)));
+    }
+
+    private Batch build(long step, Sampled s, long[] after) {
+        int n = s.indices().length, per = data.imageSize();
+        float[] x = new float[n * per];
+        int[] labels = new int[n];
+        Rng rng = new Rng(mix(seed, step));
+        for (int i = 0; i < n; i++) {
+            int idx = s.indices()[i];
+            labels[i] = data.label(idx);
+            data.copyNormalized(idx, x, i * per);
+            if (augment != null) augment.apply(x, i * per, data.channels(), data.height(), data.width(),
+                    -data.mean() / data.std(), rng);
+        }
+        return new Batch(step, x, labels, s.anchorRows(), after);
+    }
+
+    /** A well-mixed seed for (seed, step). */
+    public static long mix(long seed, long step) {
+        long z = seed * 0x9E3779B97F4A7C15L + step * 0xC2B2AE3D27D4EB4FL + 0x165667B19E3779F9L;
+        z = (z ^ (z >>> 33)) * 0xFF51AFD7ED558CCDL;
+        z = (z ^ (z >>> 33)) * 0xC4CEB9FE1A85EC53L;
+        return z ^ (z >>> 33);
+    }
+
+    @Override
+    public void close() {
+        pool.shutdownNow();
+        queue.clear();
+    }
+}

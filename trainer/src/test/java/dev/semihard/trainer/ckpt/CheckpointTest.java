@@ -1,0 +1,97 @@
+package dev.semihard.trainer.ckpt;
+
+import dev.semihard.engine.Tensor;
+import dev.semihard.engine.nn.EmbeddingModel;
+import dev.semihard.engine.nn.Models;
+import dev.semihard.engine.optim.Optimizer;
+import dev.semihard.engine.optim.Optimizers;
+import dev.semihard.engine.reference.ReferenceBackend;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+class CheckpointTest {
+    @TempDir
+    Path tmp;
+    final ReferenceBackend be = new ReferenceBackend(1);
+
+    @AfterEach
+    void close() { be.close(); }
+
+    @Test
+    void modelAndOptimizerRoundTrip() throws Exception {
+        try (EmbeddingModel a = Models.create("fmnist-cnn", be, 1); EmbeddingModel b = Models.create("fmnist-cnn", be, 2)) {
+            Optimizer oa = Optimizers.create("adam", a.parameters(), 1e-3f, 0);
+            Checkpoint.save(tmp, a, oa, "adam", 12, 42L, "{\"x\":1}");
+            assertTrue(Files.exists(tmp.resolve(Checkpoint.FILE)));
+            assertTrue(Files.exists(tmp.resolve(Checkpoint.WEIGHTS)));
+            Checkpoint.Loaded ck = Checkpoint.load(tmp.resolve(Checkpoint.FILE), "fmnist-cnn");
+            assertEquals(12, ck.step());
+            assertEquals(42L, ck.samplerState());
+            assertEquals("{\"x\":1}", ck.config());
+            Checkpoint.applyModel(ck, b);
+            for (Map.Entry<String, Tensor> e : a.state().entrySet())
+                assertArrayEquals(e.getValue().toArray(), b.state().get(e.getKey()).toArray(), e.getKey());
+            Optimizer ob = Optimizers.create("adam", b.parameters(), 1e-3f, 0);
+            Checkpoint.applyOptimizer(ck, ob, "adam");
+            assertEquals(oa.stepCount(), ob.stepCount());
+            // weights-only file: same tensors, no optimizer entries
+            Checkpoint.Loaded w = Checkpoint.load(tmp.resolve(Checkpoint.WEIGHTS), null);
+            assertTrue(w.optimizerState().isEmpty());
+            assertEquals(a.state().keySet(), w.modelState().keySet());
+        }
+    }
+
+    @Test
+    void checkpointOfAnotherModelIsRefused() throws Exception {
+        try (EmbeddingModel a = Models.create("fmnist-cnn", be, 1)) {
+            Checkpoint.saveWeights(tmp.resolve("w.safetensors"), a, 3);
+            CheckpointException e = assertThrows(CheckpointException.class,
+                    () -> Checkpoint.load(tmp.resolve("w.safetensors"), "face-resnet10"));
+            assertTrue(e.getMessage().contains("fmnist-cnn") && e.getMessage().contains("face-resnet10"), e.getMessage());
+        }
+    }
+
+    @Test
+    void checkpointWithMissingTensorsIsRefused() throws Exception {
+        try (EmbeddingModel a = Models.create("fmnist-cnn", be, 1)) {
+            LinkedHashMap<String, SafeTensors.Entry> t = new LinkedHashMap<>();
+            t.put("conv1.weight", new SafeTensors.Entry(new int[] {1}, new float[] {1}));
+            SafeTensors.write(tmp.resolve("x.safetensors"), t, Map.of("format", Checkpoint.FORMAT, "format_version", "1", "model", "fmnist-cnn"));
+            Checkpoint.Loaded ck = Checkpoint.load(tmp.resolve("x.safetensors"), "fmnist-cnn");
+            CheckpointException e = assertThrows(CheckpointException.class, () -> Checkpoint.applyModel(ck, a));
+            assertTrue(e.getMessage().contains("lacks tensor"), e.getMessage());
+        }
+    }
+
+    @Test
+    void anotherFormatVersionIsRefused() throws Exception {
+        LinkedHashMap<String, SafeTensors.Entry> t = new LinkedHashMap<>();
+        t.put("w", new SafeTensors.Entry(new int[] {1}, new float[] {1}));
+        SafeTensors.write(tmp.resolve("v2.safetensors"), t, Map.of("format", Checkpoint.FORMAT, "format_version", "2", "model", "fmnist-cnn"));
+        CheckpointException e = assertThrows(CheckpointException.class, () -> Checkpoint.load(tmp.resolve("v2.safetensors"), null));
+        assertTrue(e.getMessage().contains("format version 2"), e.getMessage());
+        SafeTensors.write(tmp.resolve("other.safetensors"), t, Map.of("format", "pt"));
+        CheckpointException o = assertThrows(CheckpointException.class, () -> Checkpoint.load(tmp.resolve("other.safetensors"), null));
+        assertTrue(o.getMessage().contains("not a semihard checkpoint"), o.getMessage());
+    }
+
+    @Test
+    void truncatedCheckpointIsRefused() throws Exception {
+        try (EmbeddingModel a = Models.create("fmnist-cnn", be, 1)) {
+            Checkpoint.saveWeights(tmp.resolve("w.safetensors"), a, 3);
+            byte[] b = Files.readAllBytes(tmp.resolve("w.safetensors"));
+            Files.write(tmp.resolve("t.safetensors"), Arrays.copyOf(b, b.length / 2));
+            CheckpointException e = assertThrows(CheckpointException.class, () -> Checkpoint.load(tmp.resolve("t.safetensors"), "fmnist-cnn"));
+            assertTrue(e.getMessage().contains("truncated"), e.getMessage());
+        }
+    }
+}

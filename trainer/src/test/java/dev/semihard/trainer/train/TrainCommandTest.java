@@ -1,0 +1,142 @@
+package dev.semihard.trainer.train;
+
+import dev.semihard.trainer.Main;
+import dev.semihard.trainer.TestData;
+import dev.semihard.trainer.ckpt.Checkpoint;
+import dev.semihard.trainer.util.Json;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** Short real training runs of fmnist-cnn on the reference backend with tiny batches. */
+class TrainCommandTest {
+    @TempDir
+    static Path shared;
+    static Path data;
+
+    @TempDir
+    Path tmp;
+
+    @BeforeAll
+    static void makeData() throws Exception {
+        data = TestData.fmnistLike(shared.resolve("fm"), 240, 60, 6);
+    }
+
+    static String[] tiny(Path runDir, String... more) {
+        List<String> a = new ArrayList<>(List.of("train", "--backend", "reference", "--data", data.toString(), "-P", "3", "-K", "4",
+                "--run-dir", runDir.toString(), "--quiet"));
+        a.addAll(List.of(more));
+        return a.toArray(new String[0]);
+    }
+
+    static String[] run(String... args) {
+        StringWriter o = new StringWriter(), e = new StringWriter();
+        int c = Main.run(new PrintWriter(o, true), new PrintWriter(e, true), args);
+        return new String[] {Integer.toString(c), o.toString(), e.toString()};
+    }
+
+    @Test
+    void trainLeavesACompleteRunFolder() throws Exception {
+        Path rd = tmp.resolve("run");
+        String[] r = run(tiny(rd, "--steps", "3", "--checkpoint-every", "2"));
+        assertEquals("0", r[0], r[2]);
+        assertTrue(r[1].contains("Recall@1"), r[1]);
+        for (String f : new String[] {"config.json", "metrics.jsonl", "checkpoint.safetensors", "model.safetensors", "eval.json",
+                "summary.json", "training.png", "roc.png", "distances.png"})
+            assertTrue(Files.isRegularFile(rd.resolve(f)), f);
+        List<String> lines = Files.readAllLines(rd.resolve("metrics.jsonl"));
+        assertEquals(3, lines.size());
+        Map<String, Object> l = Json.parseObject(lines.get(2));
+        assertEquals(3L, l.get("step"));
+        for (String k : new String[] {"loss", "active_fraction", "positive_pairs", "semihard_found", "fallbacks", "mean_dap", "mean_dan",
+                "spread", "mean_norm", "lr", "images_per_s", "time_s", "grad_norm"})
+            assertTrue(l.containsKey(k), k);
+        assertEquals(3 * 4 * 3, ((Number) l.get("positive_pairs")).intValue(), "3 identities x 4 images x 3 positives: 36 ordered pairs");
+        Map<String, Object> s = Json.parseObject(Files.readString(rd.resolve("summary.json")));
+        Map<?, ?> ev = (Map<?, ?>) s.get("eval");
+        double r1 = ((Number) ev.get("recall_at_1")).doubleValue();
+        assertTrue(r1 >= 0 && r1 <= 1);
+        assertEquals(3000L, ev.get("pairs_same"));
+        byte[] png = Files.readAllBytes(rd.resolve("roc.png"));
+        assertEquals((byte) 0x89, png[0]);
+        assertEquals('P', png[1]);
+        assertEquals(3, Checkpoint.load(rd.resolve(Checkpoint.FILE), "fmnist-cnn").step());
+
+        // eval and embed on the result
+        String[] ev2 = run("eval", "--backend", "reference", "--data", data.toString(), rd.toString(), "--out", tmp.resolve("ev").toString(), "--no-plots");
+        assertEquals("0", ev2[0], ev2[2]);
+        assertTrue(ev2[1].contains("VAL@FAR=1e-3"), ev2[1]);
+        String[] em = run("embed", "--backend", "reference", "--data", data.toString(), rd.toString(), "--out", tmp.resolve("emb").toString(), "--limit", "10");
+        assertEquals("0", em[0], em[2]);
+        assertEquals(128 + 10 * 128 * 4, Files.size(tmp.resolve("emb/embeddings.npy")));
+
+        // the same folder again without --resume is refused
+        String[] again = run(tiny(rd, "--steps", "3"));
+        assertEquals("2", again[0]);
+        assertTrue(again[2].contains("--resume"), again[2]);
+    }
+
+    @Test
+    void nonFiniteGradientStopsNamingStepAndLayerAndKeepsTheCheckpoint() throws Exception {
+        Path rd = tmp.resolve("nan");
+        String[] r = run(tiny(rd, "--steps", "5", "--checkpoint-every", "2", "--debug-inject-nan", "3:conv1.weight", "--no-plots"));
+        assertEquals("1", r[0], r[2]);
+        assertTrue(r[2].contains("non-finite gradient at step 3 in layer conv1.weight"), r[2]);
+        assertTrue(r[2].contains("step 2"), r[2]);
+        Checkpoint.Loaded ck = Checkpoint.load(rd.resolve(Checkpoint.FILE), "fmnist-cnn");
+        assertEquals(2, ck.step());
+        for (float[] v : ck.modelState().values()) for (float x : v) assertTrue(Float.isFinite(x));
+
+        Path rd2 = tmp.resolve("nanloss");
+        String[] r2 = run(tiny(rd2, "--steps", "3", "--debug-inject-nan", "1", "--no-plots"));
+        assertEquals("1", r2[0], r2[2]);
+        // a NaN pixel: ReLU and max-pooling drop it in the forward pass, but the batch-norm statistics
+        // carry it into every gradient, so the check after backward stops the run at that step
+        assertTrue(r2[2].contains("non-finite") && r2[2].contains("at step 1"), r2[2]);
+        assertTrue(r2[2].contains("no checkpoint was written yet"), r2[2]);
+    }
+
+    @Test
+    void outOfMemorySaysWhichBatchSizeToTry() {
+        String[] r = run(tiny(tmp.resolve("oom"), "--steps", "3", "--debug-inject-oom", "2", "--no-plots"));
+        assertEquals("1", r[0], r[2]);
+        assertTrue(r[2].contains("out of memory at step 2 with batch size 12"), r[2]);
+        assertTrue(r[2].contains("-K 2") && r[2].contains("--two-pass-chunk"), r[2]);
+    }
+
+    @Test
+    void imageFolderWithCorruptFilesAndSingletons() throws Exception {
+        Path root = tmp.resolve("faces");
+        TestData.imageFolder(root.resolve("train"), new int[] {4, 4, 4, 1});
+        TestData.imageFolder(root.resolve("test"), new int[] {3, 3, 3});
+        Files.writeString(root.resolve("train/id0/corrupt.jpg"), "garbage");
+        String[] r = run("train", "--backend", "reference", "--data", root.toString(), "-P", "2", "-K", "2", "--extra-negatives", "1",
+                "--steps", "2", "--run-dir", tmp.resolve("run").toString(), "--no-plots");
+        assertEquals("0", r[0], r[2]);
+        String[] strict = run("train", "--backend", "reference", "--data", root.toString(), "-P", "2", "-K", "2", "--strict",
+                "--steps", "2", "--run-dir", tmp.resolve("run2").toString());
+        assertEquals("1", strict[0], strict[2]);
+        assertTrue(strict[2].contains("corrupt.jpg"), strict[2]);
+    }
+
+    @Test
+    void collapseWarning() {
+        Trainer.CollapseWatch w = new Trainer.CollapseWatch(0.2f);
+        String msg = null;
+        for (int i = 0; i < 25 && msg == null; i++) msg = w.add(0.2f, 0.01f);
+        assertNotNull(msg);
+        assertTrue(msg.contains("collapsing"));
+        Trainer.CollapseWatch ok = new Trainer.CollapseWatch(0.2f);
+        for (int i = 0; i < 40; i++) assertNull(ok.add(0.1f, 0.5f));
+    }
+}
