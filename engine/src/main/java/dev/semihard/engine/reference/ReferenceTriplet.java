@@ -58,9 +58,12 @@ import java.util.stream.IntStream;
  *   <li><b>Mining, per anchor</b> a (anchors are independent, so they run in parallel): the loss only
  *       ever needs row a of D. The kernel records dLoss/dD[a][j] in row a of a second B x B matrix G.
  *       <ul>
- *         <li>semihard: sort a's negatives once by (distance, index), O(B log B); each positive then
- *             finds n* with one binary search for the first distance &gt; d(a,p). Total
- *             O(B<sup>2</sup> log B) instead of the O(B<sup>3</sup>) of the masked formulation.</li>
+ *         <li>semihard: sort a's k positive distances; each negative finds, by binary search, how many
+ *             positives it is farther than (its "bucket"); the closest negative per bucket and suffix
+ *             minima over the buckets give every positive its n* (and the farthest negative, the
+ *             fallback, comes from the same pass). O(B log K) per anchor, O(B<sup>2</sup> log K) in
+ *             total, instead of the O(B<sup>3</sup>) of the masked formulation (and no sort of the B
+ *             negatives, which the simpler "sort the negatives, binary-search each positive" needs).</li>
  *         <li>batch-hard: one scan of the row, O(B<sup>2</sup>) in total.</li>
  *         <li>batch-all, hard margin: with a's negative distances sorted and prefix-summed, the active
  *             negatives of a positive form a prefix of the sorted list (found by binary search), so the
@@ -173,18 +176,35 @@ public final class ReferenceTriplet {
         final boolean soft = o.softMargin();
         switch (o.strategy()) {
             case SEMIHARD -> {
-                sortByDistance(neg, m, dist, row);      // ascending (distance, index): stable merge sort
-                int farthest = neg[0];                   // fallback: largest distance, lowest index on ties
-                for (int i = 0; i < m; i++) if (dist[row + neg[i]] > dist[row + farthest]) farthest = neg[i];
+                // n*(p) = the negative with the smallest (distance, index) among those with d(a,n) > d(a,p).
+                // Sort a's k positive distances: sp[0] <= ... <= sp[k-1]. A negative at distance v is
+                // farther than exactly the positives with sp < v; call their number its bucket t (binary
+                // search). A positive with c = #{sp <= d(a,p)} accepts exactly the negatives with bucket >= c.
+                // So: keep the closest negative of each bucket (one pass over the negatives), take suffix
+                // minima over the buckets, and read n* of each positive at its c. O(m log k) per anchor.
+                double[] sp = new double[k];
+                for (int i = 0; i < k; i++) sp[i] = dist[row + pos[i]];
+                Arrays.sort(sp);
+                int[] best = new int[k + 2];              // best[t]: closest negative with bucket >= t (-1: none)
+                Arrays.fill(best, -1);
+                int farthest = neg[0];                    // fallback: largest distance, lowest index on ties
+                for (int i = 0; i < m; i++) {             // index order + strict comparisons: lowest index wins ties
+                    int n = neg[i];
+                    double v = dist[row + n];
+                    if (v > dist[row + farthest]) farthest = n;
+                    int t = countBelow(sp, v);
+                    if (t > 0 && (best[t] < 0 || v < dist[row + best[t]])) best[t] = n;
+                }
+                for (int t = k - 1; t >= 1; t--)          // suffix minimum over buckets t..k
+                    if (best[t + 1] >= 0 && (best[t] < 0 || before(dist, row, best[t + 1], best[t]))) best[t] = best[t + 1];
                 for (int i = 0; i < k; i++) {
                     int p = pos[i];
                     double dAp = dist[row + p];
-                    int at = firstGreater(neg, m, dist, row, dAp);
+                    int c = countAtMost(sp, dAp);         // >= 1: p itself
                     int n;
-                    if (at < m) { n = neg[at]; part[q + P_FOUND]++; }
+                    if (best[c] >= 0) { n = best[c]; part[q + P_FOUND]++; }
                     else { n = farthest; part[q + P_FALLBACK]++; }
-                    double dAn = dist[row + n];
-                    unit(q, part, g, row, p, n, dAp, dAn, margin, soft);
+                    unit(q, part, g, row, p, n, dAp, dist[row + n], margin, soft);
                 }
             }
             case BATCH_HARD -> {
@@ -273,10 +293,11 @@ public final class ReferenceTriplet {
             for (int j = 0; j < m; j++) {
                 int n = neg[j];
                 double x = dAp - dist[row + n];
-                double h = softplus(x);
+                double z = Math.exp(-Math.abs(x));        // shared by softplus and sigmoid
+                double h = Math.max(x, 0) + Math.log1p(z);
                 if (h > 0) active++;
                 loss += h;
-                double s = sigmoid(x);
+                double s = x >= 0 ? 1 / (1 + z) : z / (1 + z);
                 wp += s;
                 g[row + n] -= s;
             }
@@ -453,33 +474,24 @@ public final class ReferenceTriplet {
         return z / (1 + z);
     }
 
-    /** First position in the sorted idx[0..m) whose distance is strictly greater than x (m when none). */
-    private static int firstGreater(int[] idx, int m, double[] dist, int row, double x) {
-        int lo = 0, hi = m;
-        while (lo < hi) {
-            int mid = (lo + hi) >>> 1;
-            if (dist[row + idx[mid]] > x) hi = mid; else lo = mid + 1;
-        }
+    /** Number of values of the ascending array a that are strictly less than x. */
+    private static int countBelow(double[] a, double x) {
+        int lo = 0, hi = a.length;
+        while (lo < hi) { int mid = (lo + hi) >>> 1; if (a[mid] < x) lo = mid + 1; else hi = mid; }
         return lo;
     }
 
-    /**
-     * Stable bottom-up merge sort of idx[0..m) by dist[row + idx]; idx starts in index order, so equal
-     * distances stay in ascending index order (the tie rule).
-     */
-    private static void sortByDistance(int[] idx, int m, double[] dist, int row) {
-        int[] src = idx, dst = new int[m];
-        for (int width = 1; width < m; width *= 2) {
-            for (int lo = 0; lo < m; lo += 2 * width) {
-                int mid = Math.min(lo + width, m), hi = Math.min(lo + 2 * width, m);
-                int i = lo, j = mid, o = lo;
-                while (i < mid && j < hi) dst[o++] = dist[row + src[j]] < dist[row + src[i]] ? src[j++] : src[i++];
-                while (i < mid) dst[o++] = src[i++];
-                while (j < hi) dst[o++] = src[j++];
-            }
-            int[] t = src; src = dst; dst = t;
-        }
-        if (src != idx) System.arraycopy(src, 0, idx, 0, m);
+    /** Number of values of the ascending array a that are &lt;= x. */
+    private static int countAtMost(double[] a, double x) {
+        int lo = 0, hi = a.length;
+        while (lo < hi) { int mid = (lo + hi) >>> 1; if (a[mid] <= x) lo = mid + 1; else hi = mid; }
+        return lo;
+    }
+
+    /** Whether row x comes before row y in (distance from the anchor, index) order. */
+    private static boolean before(double[] dist, int row, int x, int y) {
+        double dx = dist[row + x], dy = dist[row + y];
+        return dx < dy || (dx == dy && x < y);
     }
 
     private static void rows(int n, java.util.function.IntConsumer body) {
