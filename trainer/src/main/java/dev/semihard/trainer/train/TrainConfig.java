@@ -80,6 +80,9 @@ public final class TrainConfig {
         if (extraNegatives < 0) throw new IllegalArgumentException("--extra-negatives must be >= 0, got " + extraNegatives);
         if (twoPassChunk < 0) throw new IllegalArgumentException("--two-pass-chunk must be >= 0 (0 = off), got " + twoPassChunk);
         if (offlineRemineEvery < 0) throw new IllegalArgumentException("--offline-remine-every must be >= 0 (0 = off), got " + offlineRemineEvery);
+        if (offlineRemineEvery > 0 && twoPassChunk > 0)
+            throw new IllegalArgumentException("--offline-remine-every and --two-pass-chunk cannot be combined: two-pass mines inside the batch,"
+                    + " offline mining trains on triplets chosen beforehand");
         if (offlinePool < 2) throw new IllegalArgumentException("--offline-pool must be >= 2, got " + offlinePool);
         if (!Optimizers.NAMES.contains(optimizer)) throw new IllegalArgumentException("--optimizer: unknown '" + optimizer + "': use one of " + Optimizers.NAMES);
         if (!(lr > 0) || Double.isInfinite(lr)) throw new IllegalArgumentException("--lr must be a finite number > 0, got " + lr);

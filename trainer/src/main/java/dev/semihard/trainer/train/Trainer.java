@@ -9,7 +9,9 @@ import dev.semihard.engine.backend.Strategy;
 import dev.semihard.engine.backend.TripletOptions;
 import dev.semihard.engine.backend.TripletStats;
 import dev.semihard.engine.loss.TripletLoss;
+import dev.semihard.engine.mining.OfflineMiner;
 import dev.semihard.engine.mining.PKSampler;
+import dev.semihard.engine.mining.TwoPass;
 import dev.semihard.engine.nn.EmbeddingModel;
 import dev.semihard.engine.nn.Models;
 import dev.semihard.engine.optim.LrSchedule;
@@ -75,6 +77,9 @@ public final class Trainer {
     private final Backend backend;
     private final Path runDir;
     private final Debug debug;
+    private TwoPass twoPass;
+    /** Share of offline-mined triplets that get a random negative (FaceNet keeps some to keep the space intact). */
+    static final double OFFLINE_RANDOM_SHARE = 0.1;
 
     public Trainer(TrainConfig cfg, Backend backend, Path runDir, Debug debug) {
         this.cfg = cfg;
@@ -146,14 +151,44 @@ public final class Trainer {
             long trainStart = System.nanoTime();
             double imagesDone = 0;
             final PKSampler fs = sampler;
-            BatchLoader.IndexSampler adapter = new BatchLoader.IndexSampler() {
-                public BatchLoader.Sampled next() {
-                    PKSampler.Batch b = fs.next();
-                    return new BatchLoader.Sampled(b.indices(), b.anchorRows());
-                }
-                public long[] state() { return new long[] {fs.state()}; }
-                public void restore(long[] s) { fs.setState(s[0]); }
-            };
+            BatchLoader.IndexSampler adapter;
+            final Dataset trainSet = train;
+            if (cfg.offlineRemineEvery > 0) {
+                // offline re-mining (H3's OfflineMiner): a pool of P' x K images embedded with the current
+                // model every N steps; batches are explicit (anchor, positive, negative) triples
+                int poolP = Math.max(2, Math.min(sampler.eligibleIdentities(), cfg.offlinePool / cfg.k));
+                OfflineMiner.Options mo = new OfflineMiner.Options(cfg.offlineRemineEvery, poolP, cfg.k,
+                        Math.max(1, cfg.batchSize() / 3),
+                        Strategy.parse(cfg.strategy) == Strategy.SEMIHARD ? OfflineMiner.Choice.SEMIHARD : OfflineMiner.Choice.HARDEST,
+                        OFFLINE_RANDOM_SHARE, Distance.parse(cfg.distance));
+                // the miner's state cannot be restored: a resumed run re-mines at once, with a seed derived from its step
+                OfflineMiner miner = new OfflineMiner(train.labels(), mo,
+                        idx -> Evaluator.embed(model, trainSet.subset(idx, "pool"), backend, 256),
+                        BatchLoader.mix(cfg.seed ^ 0x0FF1_14E5L, start));
+                Log.info("offline mining: re-mine a pool of " + poolP + " x " + cfg.k + " images every " + cfg.offlineRemineEvery
+                        + " steps, " + mo.tripletsPerBatch() + " triplets per step (" + mo.choice() + " negatives, "
+                        + (int) (OFFLINE_RANDOM_SHARE * 100) + "% random)");
+                adapter = new BatchLoader.IndexSampler() {
+                    public BatchLoader.Sampled next() {
+                        OfflineMiner.TripletBatch b = miner.next();
+                        return new BatchLoader.Sampled(b.indices(), b.indices().length);
+                    }
+                    public long[] state() { return new long[] {miner.state()}; }
+                    public void restore(long[] s) { throw new UnsupportedOperationException("offline miner state"); }
+                };
+            } else {
+                adapter = new BatchLoader.IndexSampler() {
+                    public BatchLoader.Sampled next() {
+                        PKSampler.Batch b = fs.next();
+                        return new BatchLoader.Sampled(b.indices(), b.anchorRows());
+                    }
+                    public long[] state() { return new long[] {fs.state()}; }
+                    public void restore(long[] s) { fs.setState(s[0]); }
+                };
+            }
+            twoPass = cfg.twoPassChunk > 0 && cfg.twoPassChunk < cfg.batchSize() ? new TwoPass(model, cfg.twoPassChunk) : null;
+            if (twoPass != null)
+                Log.info("two-pass: mining over all " + cfg.batchSize() + " images, back-propagating " + cfg.twoPassChunk + " at a time");
             model.train(true);
             try (BatchLoader loader = new BatchLoader(train, adapter, Augment.parse(cfg.augment), cfg.seed, start,
                     cfg.workers, cfg.prefetch);
@@ -276,15 +311,20 @@ public final class Trainer {
         double sumSq = 0;
         TripletStats stats;
         try (Arena a = Arena.open()) {
-            Tensor xt = Tensor.of(backend, x, batch.size(), shape[0], shape[1], shape[2]);
-            Tensor e = model.forward(xt);
-            TripletLoss.Result r = TripletLoss.compute(e, batch.labels(), topt.withAnchorRows(batch.anchorRows()));
-            stats = r.stats();
-            if (!Float.isFinite(stats.loss()) || !Float.isFinite(stats.meanNorm()) || !Float.isFinite(stats.spread()))
-                throw new TrainingFailure("non-finite loss at step " + step + " (loss " + stats.loss() + ", mean embedding norm "
-                        + stats.meanNorm() + ": the forward pass produced NaN or infinity); " + lastGood(lastCk)
-                        + ". Check the input data, or lower --lr (now " + cfg.lr + ")");
-            r.loss().backward();
+            TripletOptions o = topt.withAnchorRows(batch.anchorRows());
+            if (twoPass != null && cfg.offlineRemineEvery == 0) {
+                int per = shape[0] * shape[1] * shape[2];
+                stats = twoPass.step(batch.size(), batch.labels(), o, (start, n) ->
+                        Tensor.of(backend, java.util.Arrays.copyOfRange(x, start * per, (start + n) * per), n, shape[0], shape[1], shape[2]));
+                checkFinite(stats, step, lastCk);
+            } else {
+                Tensor xt = Tensor.of(backend, x, batch.size(), shape[0], shape[1], shape[2]);
+                Tensor e = model.forward(xt);
+                TripletLoss.Result r = cfg.offlineRemineEvery > 0 ? TripletLoss.explicitTriplets(e, o) : TripletLoss.compute(e, batch.labels(), o);
+                stats = r.stats();
+                checkFinite(stats, step, lastCk);
+                if (r.loss().requiresGrad()) r.loss().backward();
+            }
             float[] out = new float[2];
             for (Parameter p : model.parameters()) {
                 Tensor g = p.grad();
@@ -303,6 +343,13 @@ public final class Trainer {
             opt.zeroGrad();
         }
         return new StepResult(stats, Math.sqrt(sumSq));
+    }
+
+    private void checkFinite(TripletStats stats, int step, int lastCk) {
+        if (!Float.isFinite(stats.loss()) || !Float.isFinite(stats.meanNorm()) || !Float.isFinite(stats.spread()))
+            throw new TrainingFailure("non-finite loss at step " + step + " (loss " + stats.loss() + ", mean embedding norm "
+                    + stats.meanNorm() + ": the forward pass produced NaN or infinity); " + lastGood(lastCk)
+                    + ". Check the input data, or lower --lr (now " + cfg.lr + ")");
     }
 
     private String lastGood(int lastCk) {

@@ -130,6 +130,27 @@ class TrainCommandTest {
     }
 
     @Test
+    void twoPassAndOfflineMining() throws Exception {
+        Path tp = tmp.resolve("twopass");
+        String[] r = run(tiny(tp, "--steps", "2", "--two-pass-chunk", "5", "--no-plots"));
+        assertEquals("0", r[0], r[2]);
+        Map<String, Object> l = Json.parseObject(Files.readAllLines(tp.resolve("metrics.jsonl")).get(0));
+        assertEquals(36L, ((Number) l.get("positive_pairs")).longValue(), "mining sees the whole batch of 12, not a chunk of 5");
+        assertTrue(((Number) l.get("grad_norm")).doubleValue() > 0);
+
+        Path off = tmp.resolve("offline");
+        String[] o = run(tiny(off, "--steps", "3", "--offline-remine-every", "2", "--offline-pool", "40", "--no-plots"));
+        assertEquals("0", o[0], o[2]);
+        assertEquals(3, Files.readAllLines(off.resolve("metrics.jsonl")).size());
+        Map<String, Object> ol = Json.parseObject(Files.readAllLines(off.resolve("metrics.jsonl")).get(0));
+        assertEquals(4L, ((Number) ol.get("units")).longValue(), "B = 12 -> 4 explicit triplets per step");
+
+        String[] both = run(tiny(tmp.resolve("both"), "--two-pass-chunk", "4", "--offline-remine-every", "2"));
+        assertEquals("2", both[0], both[2]);
+        assertTrue(both[2].contains("cannot be combined"), both[2]);
+    }
+
+    @Test
     void collapseWarning() {
         Trainer.CollapseWatch w = new Trainer.CollapseWatch(0.2f);
         String msg = null;
