@@ -85,7 +85,8 @@ import java.util.stream.IntStream;
  *
  * <h2>Degenerate batches</h2>
  * No unit (no positive pair, or no negative, B = 0 or 1, one class): loss 0, dE = 0,
- * {@code DEGENERATE} = 1, the other statistics still describe the batch. Nothing can produce NaN from
+ * {@code DEGENERATE} = 1; {@code POSITIVE_PAIRS}, {@code MEAN_NORM} and {@code SPREAD} still describe the
+ * batch, every other slot is 0 (so {@code UNITS} = 0 even when a one-class batch has positive pairs). Nothing can produce NaN from
  * finite input: l2 has gradient 0 at distance 0, cosine clamps norms, the soft margin is evaluated stably.
  */
 public final class ReferenceTriplet {
