@@ -61,40 +61,47 @@ public final class BenchCommand {
 
     /** Runs the workloads and writes the two files; returns the exit code. */
     public static int run(Config cfg, PrintStream log) {
-        Backend be;
-        try {
-            be = cfg.backend().equals("auto")
-                    ? dev.semihard.engine.backend.Backends.create("auto",
+        Workloads.BackendFactory factory = cfg.backend().equals("auto")
+                ? () -> dev.semihard.engine.backend.Backends.create("auto",
                         new dev.semihard.engine.backend.BackendOptions(null, "fp32", cfg.threads(), Map.of()))
-                    : BenchBackends.open(cfg.backend(), cfg.threads());
+                : () -> BenchBackends.open(cfg.backend(), cfg.threads());
+        String name, device;
+        try (Backend probe = factory.open()) {
+            name = probe.name();
+            device = probe.deviceDescription();
         } catch (BenchBackends.BackendSkipped | dev.semihard.engine.backend.Backends.BackendUnavailableException e) {
             log.println("semihard bench: " + e.getMessage());
             return 2;
         }
-        try (be) {
-            Workloads.Options d = Workloads.Options.defaults(be.name(), cfg.quick());
+        if (cfg.backend().equals("auto")) {
+            String chosen = name;
+            factory = () -> BenchBackends.open(chosen, cfg.threads());
+        }
+        Workloads.BackendFactory backends = factory;
+        try {
+            Workloads.Options d = Workloads.Options.defaults(name, cfg.quick());
             Workloads.Options o = new Workloads.Options(cfg.quick(), cfg.maxBatch() >= 0 ? cfg.maxBatch() : d.maxBatch(),
                     cfg.w3Batch(), d.plan());
-            log.println("semihard bench: backend " + be.name() + " (" + be.deviceDescription() + "), workloads "
+            log.println("semihard bench: backend " + name + " (" + device + "), workloads "
                     + cfg.workloads() + (cfg.quick() ? ", quick" : ""));
             double loadBefore = loadAverage();
             List<BenchResult> results = new ArrayList<>();
             for (String w : cfg.workloads()) {
                 switch (w) {
-                    case "W1" -> results.addAll(Workloads.w1(be, o, log::println));
-                    case "W2" -> results.addAll(Workloads.w2(be, o, log::println));
-                    case "W3" -> results.addAll(Workloads.w3(be, o, log::println));
+                    case "W1" -> results.addAll(Workloads.w1(backends, o, log::println));
+                    case "W2" -> results.addAll(Workloads.w2(backends, o, log::println));
+                    case "W3" -> results.addAll(Workloads.w3(backends, o, log::println));
                     default -> throw new IllegalStateException(w);
                 }
             }
-            Map<String, Object> doc = document(cfg, be, o, results);
+            Map<String, Object> doc = document(cfg, name, device, o, results);
             @SuppressWarnings("unchecked") Map<String, Object> m = (Map<String, Object>) doc.get("machine");
             m.put("loadavg_before", loadBefore < 0 ? null : Math.round(loadBefore * 100) / 100.0);
             double after = loadAverage();
             m.put("loadavg_after", after < 0 ? null : Math.round(after * 100) / 100.0);
             Files.createDirectories(cfg.outDir());
-            Path json = cfg.outDir().resolve("semihard-" + be.name() + ".json");
-            Path md = cfg.outDir().resolve("semihard-" + be.name() + ".md");
+            Path json = cfg.outDir().resolve("semihard-" + name + ".json");
+            Path md = cfg.outDir().resolve("semihard-" + name + ".md");
             Files.writeString(json, Json.write(doc), StandardCharsets.UTF_8);
             String table = markdown(doc, results);
             Files.writeString(md, table, StandardCharsets.UTF_8);
@@ -109,12 +116,12 @@ public final class BenchCommand {
         }
     }
 
-    static Map<String, Object> document(Config cfg, Backend be, Workloads.Options o, List<BenchResult> results) {
+    static Map<String, Object> document(Config cfg, String name, String device, Workloads.Options o, List<BenchResult> results) {
         Map<String, Object> doc = new LinkedHashMap<>();
         doc.put("schema", SCHEMA);
         doc.put("tool", "semihard");
-        doc.put("backend", be.name());
-        doc.put("device", be.deviceDescription());
+        doc.put("backend", name);
+        doc.put("device", device);
         doc.put("precision", "fp32");
         doc.put("threads", cfg.threads() == 0 ? Runtime.getRuntime().availableProcessors() : cfg.threads());
         doc.put("quick", cfg.quick());

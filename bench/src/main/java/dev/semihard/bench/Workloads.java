@@ -39,6 +39,15 @@ import java.util.function.Consumer;
 public final class Workloads {
     private Workloads() {}
 
+    /**
+     * Opens a fresh backend. Every case runs on its own backend instance, closed after the case,
+     * so {@link Backend#peakBytes()} is that case's peak device memory (inputs included).
+     */
+    @FunctionalInterface
+    public interface BackendFactory {
+        Backend open();
+    }
+
     /** W2 sizes under --quick (model, B, P, K); the same in bench_torch.py. */
     public static final List<Shapes.TrainCase> W2_QUICK = List.of(
             new Shapes.TrainCase("fmnist-cnn", 128, 16, 8),
@@ -72,7 +81,7 @@ public final class Workloads {
 
     // ------------------------------------------------------------------ W1
 
-    public static List<BenchResult> w1(Backend be, Options o, Consumer<String> log) {
+    public static List<BenchResult> w1(BackendFactory backends, Options o, Consumer<String> log) {
         List<BenchResult> out = new ArrayList<>();
         int d = Shapes.D;
         for (int[] pk : Shapes.W1_PK) {
@@ -97,7 +106,7 @@ public final class Workloads {
                     TripletOptions opt = new TripletOptions(s, Distance.SQUARED_L2, 0.2f, false, b);
                     int[] labels = Shapes.pkLabels(p, k);
                     float[] host = BenchBackends.unitRows(b, d, 7);
-                    try (Buffer e = be.allocate((long) b * d); Buffer dE = be.allocate((long) b * d);
+                    try (Backend be = backends.open(); Buffer e = be.allocate((long) b * d); Buffer dE = be.allocate((long) b * d);
                          Buffer stats = be.allocate(TripletStats.SIZE)) {
                         be.upload(host, 0, e, 0, host.length);
                         Timing t = Timing.measure(be, o.plan(), () -> be.tripletLoss(b, d, labels, opt, e, dE, stats));
@@ -115,12 +124,12 @@ public final class Workloads {
 
     // ------------------------------------------------------------------ W2
 
-    public static List<BenchResult> w2(Backend be, Options o, Consumer<String> log) {
-        return w2(be, o, o.quick() ? W2_QUICK : Shapes.W2, log);
+    public static List<BenchResult> w2(BackendFactory backends, Options o, Consumer<String> log) {
+        return w2(backends, o, o.quick() ? W2_QUICK : Shapes.W2, log);
     }
 
     /** W2 on the given cases (tests use tiny ones). */
-    public static List<BenchResult> w2(Backend be, Options o, List<Shapes.TrainCase> cases, Consumer<String> log) {
+    public static List<BenchResult> w2(BackendFactory backends, Options o, List<Shapes.TrainCase> cases, Consumer<String> log) {
         List<BenchResult> out = new ArrayList<>();
         for (Shapes.TrainCase c : cases) {
             String key = "W2/" + c.model() + "/B" + c.batch();
@@ -133,7 +142,7 @@ public final class Workloads {
             params.put("optimizer", "sgd lr 0.01 momentum 0.9");
             log.accept(String.format("W2 %-13s B = %d ...", c.model(), c.batch()));
             out.add(guard("W2", key, "engine", params, () -> {
-                try (EmbeddingModel model = Models.create(c.model(), be, 0)) {
+                try (Backend be = backends.open(); EmbeddingModel model = Models.create(c.model(), be, 0)) {
                     model.train(true);
                     Sgd opt = new Sgd(model.parameters(), 0.01f, 0.9f, false, 0f);
                     int[] in = model.inputShape();
@@ -173,7 +182,7 @@ public final class Workloads {
 
     // ------------------------------------------------------------------ W3
 
-    public static List<BenchResult> w3(Backend be, Options o, Consumer<String> log) {
+    public static List<BenchResult> w3(BackendFactory backends, Options o, Consumer<String> log) {
         List<BenchResult> out = new ArrayList<>();
         int nOverride = o.w3Batch() > 0 ? o.w3Batch() : o.quick() ? W3_QUICK_BATCH : 0;
         for (int i = 0; i < Shapes.W3_NCHWK.length; i++) {
@@ -194,7 +203,7 @@ public final class Workloads {
                 params.put("gflop", flops / 1e9);
                 log.accept(String.format("W3 layer %d %-6s %s ...", i + 1, pass, shape));
                 out.add(guard("W3", key, "kernel", params, () -> {
-                    try (Buffer x = BenchBackends.uniform(be, g.inputSize(), -1f, 1f, 1);
+                    try (Backend be = backends.open(); Buffer x = BenchBackends.uniform(be, g.inputSize(), -1f, 1f, 1);
                          Buffer w = BenchBackends.uniform(be, g.weightSize(), -0.1f, 0.1f, 2);
                          Buffer y = be.allocate(g.outputSize());
                          Buffer dy = BenchBackends.uniform(be, g.outputSize(), -1f, 1f, 3);

@@ -24,9 +24,9 @@ class WorkloadsTest {
 
     @Test
     void w1RunsEveryStrategyUpToTheCapAndSkipsTheRest() {
-        try (Backend be = new ReferenceBackend(1)) {
+        {
             List<String> log = new ArrayList<>();
-            List<BenchResult> r = Workloads.w1(be, new Workloads.Options(false, 256, 0, ONE), log::add);
+            List<BenchResult> r = Workloads.w1(() -> new ReferenceBackend(1), new Workloads.Options(false, 256, 0, ONE), log::add);
             assertEquals(Shapes.W1_PK.length * 3, r.size());
             for (BenchResult x : r) {
                 int b = (Integer) x.params().get("B");
@@ -45,8 +45,8 @@ class WorkloadsTest {
 
     @Test
     void w2TrainsATinyBatchAndReportsImagesPerSecond() {
-        try (Backend be = new ReferenceBackend(1)) {
-            List<BenchResult> r = Workloads.w2(be, new Workloads.Options(true, 0, 0, ONE),
+        {
+            List<BenchResult> r = Workloads.w2(() -> new ReferenceBackend(1), new Workloads.Options(true, 0, 0, ONE),
                     List.of(new Shapes.TrainCase("fmnist-cnn", 8, 4, 2)), s -> {});
             assertEquals(1, r.size());
             BenchResult x = r.get(0);
@@ -61,8 +61,8 @@ class WorkloadsTest {
 
     @Test
     void w3CountsThreeGemmsForwardAndBackward() {
-        try (Backend be = new ReferenceBackend(1)) {
-            List<BenchResult> r = Workloads.w3(be, new Workloads.Options(false, 0, 1, ONE), s -> {});
+        {
+            List<BenchResult> r = Workloads.w3(() -> new ReferenceBackend(1), new Workloads.Options(false, 0, 1, ONE), s -> {});
             assertEquals(12, r.size());
             for (int i = 0; i < r.size(); i += 2) {
                 BenchResult f = r.get(i), fb = r.get(i + 1);
@@ -71,6 +71,10 @@ class WorkloadsTest {
                 assertTrue(f.key().startsWith("W3/fwd/1x") && fb.key().startsWith("W3/fwdbwd/1x"), f.key() + " " + fb.key());
                 assertEquals(3 * (Double) f.params().get("gflop"), (Double) fb.params().get("gflop"), 1e-12);
                 assertEquals("GFLOP/s", f.rateUnit());
+                // a fresh backend per case: the peak is this layer's own x, w, y, dy, dx, dw
+                var g = Shapes.w3(i / 2, 1);
+                long own = 4 * (2 * g.inputSize() + 2 * g.weightSize() + 2 * g.outputSize());
+                assertEquals(own, (long) f.peakBytes(), f.key());
             }
         }
     }
