@@ -43,8 +43,9 @@ import java.util.Locale;
  * </ul>
  *
  * <p>The default set ({@link #checks()}) uses small shapes so it runs in seconds on a CPU OpenCL
- * device; {@link #checks(boolean) checks(true)} adds the full-size workload shapes (W3 conv layers,
- * full batches) for GPU self-tests.
+ * device; {@link #checks(boolean) checks(true)} adds the full-size workload shapes (the W3 conv
+ * layers, W2 batch sizes; tensors of the 96x96 stem are cut to N = 32 so no tensor exceeds about
+ * 20M elements) for GPU self-tests, where the reference side takes a minute or two on 16 cores.
  */
 public final class Conformance {
     /** Extra elements after every output buffer, set to NaN, to catch writes past the end. */
@@ -457,7 +458,7 @@ public final class Conformance {
                     {256, 64, 24, 24, 64}, {256, 128, 12, 12, 128}, {256, 256, 6, 6, 256}};
             for (int[] s : w3) cases.add(new Case(new ConvGeometry(s[0], s[1], s[2], s[3], s[4], 3, 3, 1, 1), false));
             cases.add(new Case(new ConvGeometry(1024, 1, 28, 28, 32, 3, 3, 1, 1), false));
-            cases.add(new Case(new ConvGeometry(256, 3, 96, 96, 32, 3, 3, 1, 1), false));
+            cases.add(new Case(new ConvGeometry(32, 3, 96, 96, 32, 3, 3, 1, 1), false));   // stem, N cut to keep y < 10M
             cases.add(new Case(new ConvGeometry(256, 64, 24, 24, 128, 1, 1, 2, 0), false));
             cases.add(new Case(new ConvGeometry(256, 64, 24, 24, 128, 3, 3, 2, 1), false));
         }
@@ -501,7 +502,7 @@ public final class Conformance {
         if (large) {
             cases.add(new PoolGeometry(1024, 32, 28, 28, 2, 2));
             cases.add(new PoolGeometry(1024, 128, 7, 7, 2, 2));
-            cases.add(new PoolGeometry(256, 32, 96, 96, 2, 2));
+            cases.add(new PoolGeometry(32, 32, 96, 96, 2, 2));      // face-resnet10 stem pool, N cut to 32
         }
         for (PoolGeometry g : cases) {
             String shape = String.format(Locale.ROOT, "n%d c%d %dx%d size %d stride %d", g.n(), g.c(), g.h(), g.w(), g.size(), g.stride());
@@ -555,7 +556,7 @@ public final class Conformance {
                 new int[]{4, 3, 25}, new int[]{2, 16, 49}, new int[]{8, 5, 1}, new int[]{1, 4, 9}, new int[]{3, 32, 196}));
         if (large) {
             cases.add(new int[]{1024, 32, 28 * 28});
-            cases.add(new int[]{256, 32, 96 * 96});
+            cases.add(new int[]{32, 32, 96 * 96});                // face-resnet10 stem, N cut to 32
             cases.add(new int[]{256, 256, 36});
         }
         float eps = 1e-5f, momentum = 0.1f;
@@ -776,8 +777,9 @@ public final class Conformance {
     /**
      * L2-normalized random rows, redrawn until the mining decisions are unambiguous: within every
      * anchor's row of the distance matrix, any two distances that are not exactly equal differ by
-     * more than 2e-5 (relative), and no hinge argument d(a,p) - d(a,n) + margin is within 2e-5 of 0
-     * (float32 distances of unit rows in <= 16 dimensions are off by ~1e-6 at most).
+     * more than 5e-6 (relative), and no hinge argument d(a,p) - d(a,n) + margin is within 5e-6 of 0
+     * (float32 distances of unit rows in <= 16 dimensions are off by ~3e-7 at most, so this leaves a
+     * 15x margin; any tighter and large batches find no clean draw).
      * Otherwise float32 rounding could legitimately pick another negative than the reference does.
      * Exact ties (duplicate rows) are kept: their winner is defined (the lowest row index).
      */
@@ -803,7 +805,7 @@ public final class Conformance {
     private static boolean wellSeparated(float[] v, int b, int dim, Layout lay, TripletOptions o) {
         double[] e = new double[v.length];
         for (int i = 0; i < v.length; i++) e[i] = v[i];
-        double gap = 2e-5;
+        double gap = 5e-6;
         double[] row = new double[b];
         for (int a = 0; a < Math.min(lay.anchorRows, b); a++) {
             for (int j = 0; j < b; j++) row[j] = ReferenceBackend.distance(o.distance(), e, dim, a, j);
