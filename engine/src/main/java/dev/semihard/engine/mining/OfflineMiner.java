@@ -36,7 +36,9 @@ import java.util.Locale;
  * "hard" ones become easy): the more often the refresh, the more "online" it is, at the price of an extra
  * forward pass over the pool.
  *
- * <p>Determinism: one {@link Rng}; {@link #state()} saves it. A resumed run re-mines at its first step.
+ * <p>Determinism: everything comes from the seed; {@link #fullState()} / {@link #restore(long[])} save and
+ * restore the generators and the step count for checkpoints. A restored miner re-mines at its first
+ * step (the model it restarts with is the checkpoint's), then continues on the same schedule.
  */
 public final class OfflineMiner {
     /** How the mined (non-random) negative is chosen. */
@@ -99,6 +101,7 @@ public final class OfflineMiner {
     private long step;
     private int refreshes;
     private int dimension;
+    private boolean stale = true;
 
     public OfflineMiner(int[] labels, Options options, Embedder embedder, long seed) {
         if (embedder == null) throw new IllegalArgumentException("offline mining: an embedder is required");
@@ -112,7 +115,7 @@ public final class OfflineMiner {
     /** The next batch of triplets; re-mines first on steps 0, N, 2N, ... */
     public TripletBatch next() {
         boolean refreshed = false;
-        if (step % o.refreshEvery() == 0) { refresh(); refreshed = true; }
+        if (stale || step % o.refreshEvery() == 0) { refresh(); refreshed = true; }
         step++;
         int t = o.tripletsPerBatch();
         int[] idx = new int[3 * t], lab = new int[3 * t];
@@ -161,6 +164,7 @@ public final class OfflineMiner {
         triplets = out;
         cursor = 0;
         refreshes++;
+        stale = false;
     }
 
     private int choose(double[] dist, int row, List<Integer> negs, double dAp) {
@@ -196,8 +200,21 @@ public final class OfflineMiner {
     /** Embedding dimension seen at the last refresh (0 before the first). */
     public int dimension() { return dimension; }
 
-    /** Generator state of the miner (the pool sampler is derived from the seed), for logs and checkpoints. */
+    /** The miner's own generator state (for logs; checkpoints use {@link #fullState()}). */
     public long state() { return rng.state(); }
+
+    /** {miner generator, pool sampler generator, steps served}, for checkpoints. */
+    public long[] fullState() { return new long[] {rng.state(), poolSampler.state(), step}; }
+
+    /** Restores a {@link #fullState()}; the next {@link #next()} re-mines with the current model. */
+    public void restore(long[] s) {
+        if (s == null || s.length != 3) throw new IllegalArgumentException("offline mining: a saved state has 3 values, got "
+                + (s == null ? "null" : s.length));
+        rng.setState(s[0]);
+        poolSampler.setState(s[1]);
+        step = s[2];
+        stale = true;
+    }
 
     /** One line for the log. */
     public String describe() {

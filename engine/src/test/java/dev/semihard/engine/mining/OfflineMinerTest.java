@@ -126,6 +126,21 @@ class OfflineMinerTest {
     }
 
     @Test
+    void restoredStateContinuesTheSchedule() {
+        OfflineMiner.Options opt = new OfflineMiner.Options(4, 3, 3, 2, OfflineMiner.Choice.SEMIHARD, 0.3, Distance.SQUARED_L2);
+        OfflineMiner a = new OfflineMiner(labels(), opt, new FakeModel(), 8);
+        for (int i = 0; i < 4; i++) a.next();            // steps 0..3, refreshed at 0
+        long[] saved = a.fullState();
+        OfflineMiner b = new OfflineMiner(labels(), opt, new FakeModel(), 123);
+        b.restore(saved);
+        assertEquals(4, b.steps());
+        assertTrue(b.next().refreshed(), "a restored miner re-mines first");
+        assertFalse(b.next().refreshed());
+        assertEquals(6, b.steps());
+        assertThrows(IllegalArgumentException.class, () -> b.restore(new long[2]));
+    }
+
+    @Test
     void badOptions() {
         assertThrows(IllegalArgumentException.class, () -> new OfflineMiner.Options(0, 2, 2, 1, OfflineMiner.Choice.HARDEST, 0, Distance.L2));
         assertThrows(IllegalArgumentException.class, () -> new OfflineMiner.Options(1, 2, 2, 1, OfflineMiner.Choice.HARDEST, 1.5, Distance.L2));
