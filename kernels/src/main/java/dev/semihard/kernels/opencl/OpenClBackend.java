@@ -51,8 +51,8 @@ public final class OpenClBackend implements Backend {
     static final String[] SOURCES = {"gemm.cl", "conv.cl", "elementwise.cl", "pool.cl", "batchnorm.cl", "embed.cl",
             "triplet.cl", "optim.cl"};
     private static final String BUILD_OPTIONS = "-cl-std=CL1.2";
-    private static final int GEMM_TILE = 64, GEMM_WG = 8, GEMM_TK = 16;
-    private static final int EW_LOCAL = 64;
+    private static final int GEMM_TN = 64, GEMM_WG = 8, GEMM_TK = 16;
+    static int ewLocal = 256;
 
     /** One context and built program per device, shared by every backend on it. */
     private static final Map<Long, long[]> CONTEXTS = new HashMap<>();
@@ -139,7 +139,8 @@ public final class OpenClBackend implements Backend {
             IntBuffer err = st.mallocInt(1);
             long program = clCreateProgramWithSource(context, loadSources(), err);
             OpenClRuntime.check(err.get(0), "clCreateProgramWithSource");
-            int rc = clBuildProgram(program, device, BUILD_OPTIONS, null, 0);
+            String options = BUILD_OPTIONS + " " + System.getProperty("semihard.opencl.buildOptions", "");
+            int rc = clBuildProgram(program, device, options.trim(), null, 0);
             if (rc != CL_SUCCESS) {
                 String log = buildLog(program, device);
                 throw new IllegalStateException("OpenCL: building the kernels (" + String.join(", ", SOURCES) + ") failed with "
@@ -406,16 +407,26 @@ public final class OpenClBackend implements Backend {
         }
     }
 
-    /** One work-item per element, groups of {@value #EW_LOCAL}. */
+    /** One work-item per element, groups of {@value #ewLocal}. */
     private void launch1(String name, long n, Object... args) {
-        if (n > 0) launch(name, new long[]{n}, new long[]{EW_LOCAL}, args);
+        if (n > 0) launch(name, new long[]{n}, new long[]{ewLocal}, args);
     }
 
     private void launchGemm(String name, int m, int n, int splits, Object... args) {
-        long gx = (long) ceilDiv(n, GEMM_TILE) * GEMM_WG, gy = (long) ceilDiv(m, GEMM_TILE) * GEMM_WG;
-        if (splits <= 1) launch(name, new long[]{gx, gy}, new long[]{GEMM_WG, GEMM_WG}, args);
-        else launch(name, new long[]{gx, gy, splits}, new long[]{GEMM_WG, GEMM_WG, 1}, args);
+        launchGemmWy(name, m, n, splits, GEMM_WG, args);
     }
+
+    /** A GEMM kernel on tiles of (wy * 8) x GEMM_TN: work-groups (8, wy[, 1]), one per tile (and split). */
+    private void launchGemmWy(String name, int m, int n, int splits, int wy, Object... args) {
+        long gx = (long) ceilDiv(n, GEMM_TN) * GEMM_WG, gy = (long) ceilDiv(m, wy * 8L) * wy;
+        if (splits <= 1) launch(name, new long[]{gx, gy}, new long[]{GEMM_WG, wy}, args);
+        else launch(name, new long[]{gx, gy, splits}, new long[]{GEMM_WG, wy, 1}, args);
+    }
+
+    /** The conv kernel for m output rows: the "M32" variant (32-row tiles) when m <= 32. */
+    private static String convKernel(String name, int m) { return m <= 32 ? name + "M32" : name; }
+
+    private static int convWy(int m) { return m <= 32 ? 4 : GEMM_WG; }
 
     private static int ceilDiv(long a, long b) { return (int) ((a + b - 1) / b); }
 
@@ -476,12 +487,12 @@ public final class OpenClBackend implements Backend {
 
     @Override
     public synchronized void sumSquares(long n, Buffer x, float[] out) {
-        int groups = (int) Math.max(1, Math.min(64, (n + EW_LOCAL - 1) / EW_LOCAL));
+        int groups = (int) Math.max(1, Math.min(64, (n + ewLocal - 1) / ewLocal));
         long partial = scratch("sumSquares", 2L * groups);
         Object xa = arg(x);
         if (n > 0) {
-            launch("sumSquares", new long[]{(long) groups * EW_LOCAL}, new long[]{EW_LOCAL}, n, xa, mem(partial),
-                    new Local(2L * EW_LOCAL * 4));
+            launch("sumSquares", new long[]{(long) groups * ewLocal}, new long[]{ewLocal}, n, xa, mem(partial),
+                    new Local(2L * ewLocal * 4));
         }
         double sum = 0, bad = 0;
         if (n > 0) {
@@ -530,7 +541,7 @@ public final class OpenClBackend implements Backend {
         Object xp = padded(g, x);
         long rowTab = rowTable(g.c(), g.r(), g.s(), hp, wp);
         int kd = g.c() * g.r() * g.s();
-        launchGemm("conv2dForward", g.k(), g.n() * g.outH() * g.outW(), 1,
+        launchGemmWy(convKernel("conv2dForward", g.k()), g.k(), g.n() * g.outH() * g.outW(), 1, convWy(g.k()),
                 g.n(), g.c(), hp, wp, g.k(), kd, g.stride(), g.outH(), g.outW(),
                 xp, arg(w), mem(rowTab), arg(bias), bias == null ? 0 : 1, arg(y));
     }
@@ -547,7 +558,7 @@ public final class OpenClBackend implements Backend {
         launch1("conv2dFlipWeights", g.weightSize(), g.k(), g.c(), g.r(), g.s(), arg(w), mem(wt));
         long rowTab = rowTable(g.k(), g.r(), g.s(), hp, wp);
         int kd = g.k() * g.r() * g.s();
-        launchGemm("conv2dBackwardData", g.c(), g.n() * g.h() * g.w(), 1,
+        launchGemmWy(convKernel("conv2dBackwardData", g.c()), g.c(), g.n() * g.h() * g.w(), 1, convWy(g.c()),
                 g.n(), g.k(), hp, wp, g.c(), kd, 1, g.h(), g.w(), mem(dyp), mem(wt), mem(rowTab), arg(dx));
     }
 
@@ -572,17 +583,19 @@ public final class OpenClBackend implements Backend {
             return t;
         });
         // split the long reduction so that about 32 work-groups run; fixed by the geometry, so deterministic
-        int tiles = ceilDiv(crs, GEMM_TILE) * ceilDiv(k, GEMM_TILE);
+        int tiles = ceilDiv(crs, GEMM_TN) * ceilDiv(k, convWy(k) * 8);
         int maxSplits = ceilDiv(kd, GEMM_TK * 8);
         int splits = Math.max(1, Math.min(maxSplits, ceilDiv(32, tiles)));
         int chunk = ceilDiv(ceilDiv(kd, splits), GEMM_TK) * GEMM_TK;
         splits = ceilDiv(kd, chunk);
         long len = (long) k * crs;
         if (splits == 1) {
-            launchGemm("conv2dBackwardFilter", k, crs, 1, k, crs, kd, p, chunk, arg(dy), xp, mem(rowTab), mem(qTab), arg(dw));
+            launchGemmWy(convKernel("conv2dBackwardFilter", k), k, crs, 1, convWy(k), k, crs, kd, p, chunk, arg(dy), xp,
+                    mem(rowTab), mem(qTab), arg(dw));
         } else {
             long part = scratch("conv.part", len * splits);
-            launchGemm("conv2dBackwardFilter", k, crs, splits, k, crs, kd, p, chunk, arg(dy), xp, mem(rowTab), mem(qTab), mem(part));
+            launchGemmWy(convKernel("conv2dBackwardFilter", k), k, crs, splits, convWy(k), k, crs, kd, p, chunk, arg(dy), xp,
+                    mem(rowTab), mem(qTab), mem(part));
             launch1("conv2dReduceSplits", len, (int) len, splits, mem(part), arg(dw));
         }
         if (dbias != null) launch1("conv2dBackwardBias", k, n, k, p, arg(dy), arg(dbias));
@@ -592,14 +605,20 @@ public final class OpenClBackend implements Backend {
 
     @Override
     public synchronized void maxPool2dForward(PoolGeometry g, Buffer x, Buffer y) {
-        launch("maxPool2dForward", new long[]{g.outW(), g.outH(), (long) g.n() * g.c()}, null,
-                g.h(), g.w(), g.outH(), g.outW(), g.size(), g.stride(), arg(x), arg(y));
+        int rows = i32((long) g.n() * g.c() * g.outH(), "pooling rows");
+        launch1("maxPool2dForward", rows, rows, g.h(), g.w(), g.outH(), g.outW(), g.size(), g.stride(), arg(x), arg(y));
     }
 
     @Override
     public synchronized void maxPool2dBackward(PoolGeometry g, Buffer x, Buffer dy, Buffer dx) {
-        launch("maxPool2dBackward", new long[]{g.w(), g.h(), (long) g.n() * g.c()}, null,
-                g.h(), g.w(), g.outH(), g.outW(), g.size(), g.stride(), arg(x), arg(dy), arg(dx));
+        if (g.stride() >= g.size()) {   // windows never overlap: each work-item owns its input rows
+            int rows = i32((long) g.n() * g.c() * g.outH(), "pooling rows");
+            launch1("maxPool2dBackward", rows, rows, g.h(), g.w(), g.outH(), g.outW(), g.size(), g.stride(), arg(x), arg(dy), arg(dx));
+        } else {
+            int rows = i32((long) g.n() * g.c() * g.h(), "pooling rows");
+            launch1("maxPool2dBackwardOverlap", rows, rows, g.h(), g.w(), g.outH(), g.outW(), g.size(), g.stride(),
+                    arg(x), arg(dy), arg(dx));
+        }
     }
 
     @Override
@@ -609,7 +628,7 @@ public final class OpenClBackend implements Backend {
 
     @Override
     public synchronized void globalAvgPoolBackward(int n, int c, int hw, Buffer dy, Buffer dx) {
-        launch("globalAvgPoolBackward", new long[]{hw, (long) n * c}, null, hw, arg(dy), arg(dx));
+        launch1("globalAvgPoolBackward", (long) n * c, n * c, hw, arg(dy), arg(dx));
     }
 
     // ------------------------------------------------------------------ batch norm
@@ -624,15 +643,13 @@ public final class OpenClBackend implements Backend {
                     + count + "; use a batch larger than 1 or eval mode");
         launch("batchNormStatistics", new long[]{(long) c * 64}, new long[]{64},
                 n, c, hw, eps, momentum, arg(x), arg(saveMean), arg(saveInvStd), arg(runningMean), arg(runningVar));
-        launch("batchNormApply", new long[]{hw, (long) n * c}, null,
-                c, hw, arg(x), arg(saveMean), arg(saveInvStd), arg(gamma), arg(beta), arg(y));
+        launch1("batchNormApply", (long) n * c, n * c, c, hw, arg(x), arg(saveMean), arg(saveInvStd), arg(gamma), arg(beta), arg(y));
     }
 
     @Override
     public synchronized void batchNormForwardInference(int n, int c, int hw, float eps, Buffer x, Buffer gamma, Buffer beta,
                                                        Buffer runningMean, Buffer runningVar, Buffer y) {
-        launch("batchNormForwardInference", new long[]{hw, (long) n * c}, null,
-                c, hw, eps, arg(x), arg(gamma), arg(beta), arg(runningMean), arg(runningVar), arg(y));
+        launch1("batchNormForwardInference", (long) n * c, n * c, c, hw, eps, arg(x), arg(gamma), arg(beta), arg(runningMean), arg(runningVar), arg(y));
     }
 
     @Override
@@ -640,8 +657,7 @@ public final class OpenClBackend implements Backend {
                                                Buffer saveInvStd, Buffer dx, Buffer dgamma, Buffer dbeta) {
         launch("batchNormBackwardReduce", new long[]{(long) c * 64}, new long[]{64},
                 n, c, hw, arg(x), arg(dy), arg(saveMean), arg(saveInvStd), arg(dgamma), arg(dbeta));
-        launch("batchNormBackward", new long[]{hw, (long) n * c}, null,
-                n, c, hw, arg(x), arg(dy), arg(gamma), arg(saveMean), arg(saveInvStd), arg(dgamma), arg(dbeta), arg(dx));
+        launch1("batchNormBackward", (long) n * c, n, c, hw, arg(x), arg(dy), arg(gamma), arg(saveMean), arg(saveInvStd), arg(dgamma), arg(dbeta), arg(dx));
     }
 
     // ------------------------------------------------------------------ linear

@@ -5,14 +5,25 @@
  * Version 1: the per-channel reductions use one work-group of BN_LOCAL = 64 work-items per channel
  * (each work-item walks the channel's N*HW elements in a fixed order, then a fixed reduction tree),
  * two passes (mean, then sum of squared deviations) for accuracy; the elementwise parts use one work-item
- * per element on an NDRange (HW, N*C) so no division is needed per element. Deterministic.
+ * per (n, c) row of HW elements (version 1 had one per element, and PoCL spent its time scheduling). Deterministic.
  */
 
 #define BN_LOCAL 64
 
-/* Walks channel c's elements: element t of this work-item is (img, i) with flat index t*L + lid. */
+/*
+ * Walks channel c's elements in a fixed order: with n >= L images each work-item takes whole images
+ * lid, lid + L, ... (contiguous inner loops); otherwise element t of this work-item is flat index t*L + lid.
+ */
 #define BN_FOR_CHANNEL(n, C, hw, c, body)                                     \
-    {                                                                         \
+    if ((n) >= get_local_size(0)) {                                           \
+        for (int img = get_local_id(0); img < (n); img += get_local_size(0)) { \
+            const size_t base = ((size_t)img * (C) + (c)) * (hw);             \
+            for (int i = 0; i < (hw); ++i) {                                  \
+                const size_t idx = base + i;                                  \
+                body                                                          \
+            }                                                                 \
+        }                                                                     \
+    } else {                                                                  \
         const int L = get_local_size(0), lid = get_local_id(0);               \
         const int stepImg = L / (hw), stepI = L % (hw);                       \
         int img = lid / (hw), i = lid % (hw);                                 \
@@ -66,29 +77,33 @@ __kernel void batchNormStatistics(const int n, const int C, const int hw, const 
     }
 }
 
-/* batchNormApply (training forward, part 2): NDRange (hw, N*C); y = (x - mean[c]) * invStd[c] * gamma[c] + beta[c]. */
-__kernel void batchNormApply(const int C, const int hw, __global const float* x, __global const float* mean,
+/* batchNormApply (training forward, part 2): one work-item per row (n, c) of hw elements;
+ * y = (x - mean[c]) * invStd[c] * gamma[c] + beta[c]. */
+__kernel void batchNormApply(const int rows, const int C, const int hw, __global const float* x, __global const float* mean,
                              __global const float* invStd, __global const float* gamma, __global const float* beta,
                              __global float* y)
 {
-    const int i = get_global_id(0), row = get_global_id(1);
-    if (i >= hw) return;
+    const int row = get_global_id(0);
+    if (row >= rows) return;
     const int c = row % C;
-    const size_t idx = (size_t)row * hw + i;
-    y[idx] = (x[idx] - mean[c]) * (invStd[c] * gamma[c]) + beta[c];
+    const float m = mean[c], sc = invStd[c] * gamma[c], sh = beta[c];
+    const size_t base = (size_t)row * hw;
+    for (int i = 0; i < hw; ++i) y[base + i] = (x[base + i] - m) * sc + sh;
 }
 
-/* batchNormForwardInference: NDRange (hw, N*C); y = (x - runningMean) / sqrt(runningVar + eps) * gamma + beta. */
-__kernel void batchNormForwardInference(const int C, const int hw, const float eps, __global const float* x,
+/* batchNormForwardInference: one work-item per row (n, c);
+ * y = (x - runningMean) / sqrt(runningVar + eps) * gamma + beta. */
+__kernel void batchNormForwardInference(const int rows, const int C, const int hw, const float eps, __global const float* x,
                                         __global const float* gamma, __global const float* beta,
                                         __global const float* runningMean, __global const float* runningVar,
                                         __global float* y)
 {
-    const int i = get_global_id(0), row = get_global_id(1);
-    if (i >= hw) return;
+    const int row = get_global_id(0);
+    if (row >= rows) return;
     const int c = row % C;
-    const size_t idx = (size_t)row * hw + i;
-    y[idx] = (x[idx] - runningMean[c]) * (gamma[c] / sqrt(runningVar[c] + eps)) + beta[c];
+    const float m = runningMean[c], sc = gamma[c] / sqrt(runningVar[c] + eps), sh = beta[c];
+    const size_t base = (size_t)row * hw;
+    for (int i = 0; i < hw; ++i) y[base + i] = (x[base + i] - m) * sc + sh;
 }
 
 /*
@@ -117,7 +132,7 @@ __kernel void batchNormBackwardReduce(const int n, const int C, const int hw, __
 }
 
 /*
- * batchNormBackward (part 2): NDRange (hw, N*C);
+ * batchNormBackward (part 2): one work-item per row (n, c);
  * dx = gamma * invStd / count * (count * dy - dbeta - xhat * dgamma).
  */
 __kernel void batchNormBackward(const int n, const int C, const int hw, __global const float* x,
@@ -125,12 +140,14 @@ __kernel void batchNormBackward(const int n, const int C, const int hw, __global
                                 __global const float* invStd, __global const float* dgamma,
                                 __global const float* dbeta, __global float* dx)
 {
-    const int i = get_global_id(0), row = get_global_id(1);
-    if (i >= hw) return;
+    const int row = get_global_id(0);
+    if (row >= n * C) return;
     const int c = row % C;
     const float count = (float)n * (float)hw;
-    const size_t idx = (size_t)row * hw + i;
-    const float is = invStd[c];
-    const float xhat = (x[idx] - mean[c]) * is;
-    dx[idx] = gamma[c] * is / count * (count * dy[idx] - dbeta[c] - xhat * dgamma[c]);
+    const float is = invStd[c], m = mean[c], k = gamma[c] * is / count, db = dbeta[c], dg = dgamma[c];
+    const size_t base = (size_t)row * hw;
+    for (int i = 0; i < hw; ++i) {
+        const float xhat = (x[base + i] - m) * is;
+        dx[base + i] = k * (count * dy[base + i] - db - xhat * dg);
+    }
 }

@@ -62,25 +62,30 @@ __kernel void conv2dFlipWeights(const int K, const int C, const int R, const int
 #define CONV_GEMM_PADDED_BODY(HAS_BIAS)                                                   \
     GEMM_DECLARE                                                                          \
     const int P = OH * OW, N = Nimg * P;                                                  \
-    const int bcol = n0 + lid;                                                            \
-    int colBase = 0;                                                                      \
-    if (bcol < N) {                                                                       \
-        const int img = bcol / P, p = bcol - img * P;                                     \
-        const int oh = p / OW, ow = p - oh * OW;                                          \
-        colBase = img * Cin * Hp * Wp + oh * stride * Wp + ow * stride;                   \
+    int colBase[BCOLS];                                                                   \
+    for (int q = 0; q < BCOLS; ++q) {                                                     \
+        const int bcol = n0 + lid + WG * q;                                               \
+        colBase[q] = 0;                                                                   \
+        if (bcol < N) {                                                                   \
+            const int img = bcol / P, p = bcol - img * P;                                 \
+            const int oh = p / OW, ow = p - oh * OW;                                      \
+            colBase[q] = img * Cin * Hp * Wp + oh * stride * Wp + ow * stride;            \
+        }                                                                                 \
     }                                                                                     \
     for (int k0 = 0; k0 < Kd; k0 += TK) {                                                 \
         {                                                                                 \
-            const int kk = lid & (TK - 1);                                                \
+            const int kk = GEMM_A_KK;                                                     \
             const int gk = k0 + kk;                                                       \
-            for (int j = 0; j < TM / 4; ++j) {                                            \
-                const int mm = (lid >> 4) + 4 * j;                                        \
+            for (int j = 0; j < GEMM_A_ROWS_PER_ITEM; ++j) {                              \
+                const int mm = GEMM_A_ROW(j);                                             \
                 const int gm = m0 + mm;                                                   \
                 As[mm][kk] = (gm < Mout && gk < Kd) ? wm[(size_t)gm * Kd + gk] : 0.0f;    \
             }                                                                             \
             for (int r = 0; r < TK; ++r) {                                                \
                 const int gkb = k0 + r;                                                   \
-                Bs[r][lid] = gkb < Kd ? xp[colBase + rowTab[gkb]] : 0.0f;                 \
+                const int off = gkb < Kd ? rowTab[gkb] : -1;                              \
+                for (int q = 0; q < BCOLS; ++q)                                           \
+                    Bs[r][lid + WG * q] = off >= 0 ? xp[colBase[q] + off] : 0.0f;         \
             }                                                                             \
         }                                                                                 \
         barrier(CLK_LOCAL_MEM_FENCE);                                                     \
@@ -88,20 +93,20 @@ __kernel void conv2dFlipWeights(const int K, const int C, const int R, const int
         barrier(CLK_LOCAL_MEM_FENCE);                                                     \
     }                                                                                     \
     GEMM_ACC_TO_ARRAY(c)                                                                  \
-    for (int j = 0; j < 8; ++j) {                                                         \
-        const int col = n0 + tx * 8 + j;                                                  \
+    for (int j = 0; j < GEMM_VN; ++j) {                                                   \
+        const int col = n0 + tx * GEMM_VN + j;                                            \
         if (col >= N) break;                                                              \
         const int img = col / P, p = col - img * P;                                       \
-        for (int i = 0; i < 8; ++i) {                                                     \
-            const int row = m0 + ty * 8 + i;                                              \
+        for (int i = 0; i < RM; ++i) {                                                    \
+            const int row = m0 + ty * RM + i;                                             \
             if (row < Mout)                                                               \
-                out[((size_t)img * Mout + row) * P + p] = c[i * 8 + j] + (HAS_BIAS ? bias[row] : 0.0f); \
+                out[((size_t)img * Mout + row) * P + p] = c[i * GEMM_VN + j] + (HAS_BIAS ? bias[row] : 0.0f); \
         }                                                                                 \
     }
 
 /*
  * conv2dForward: y = conv(x, w) + bias, run on the padded input xp [Nimg, Cin, Hp, Wp] (pad already applied).
- *   wm = w viewed as [K, C*R*S]; Mout = K; out = y [Nimg, K, OH, OW]. NDRange (ceil(N/64)*8, ceil(K/64)*8).
+ *   wm = w viewed as [K, C*R*S]; Mout = K; out = y [Nimg, K, OH, OW]. NDRange (ceil(N/TN)*8, ceil(K/TM)*8).
  */
 __kernel void conv2dForward(const int Nimg, const int Cin, const int Hp, const int Wp, const int Mout,
                             const int Kd, const int stride, const int OH, const int OW,
@@ -129,48 +134,56 @@ __kernel void conv2dBackwardData(const int Nimg, const int Cin, const int Hp, co
  *   part[z, k, crs] = sum over q in slice z of dy[img, k, p] * xp[img, c, oh*stride + r, ow*stride + s]
  * GEMM M = K, N = C*R*S, Kd = Nimg*OH*OW (q = img*P + p); qTab[q] = (img*K*P + p, column base in xp);
  * A(k, q) = dy[qTab[q].x + k*P], B(q, crs) = xp[qTab[q].y + rowTab[crs]].
- * NDRange (ceil(CRS/64)*8, ceil(K/64)*8, splits); slice z covers [z*chunk, min((z+1)*chunk, Kd)).
+ * NDRange (ceil(CRS/TN)*8, ceil(K/TM)*8, splits); slice z covers [z*chunk, min((z+1)*chunk, Kd)).
  */
+#define CONV_BACKWARD_FILTER_BODY \
+    GEMM_DECLARE \
+    const int z = get_group_id(2); \
+    const int kBegin = z * chunk; \
+    const int kEnd = min(Kd, kBegin + chunk); \
+    int off[BCOLS]; \
+    for (int q = 0; q < BCOLS; ++q) { \
+        const int bcol = n0 + lid + WG * q; \
+        off[q] = bcol < CRS ? rowTab[bcol] : -1; \
+    } \
+    for (int k0 = kBegin; k0 < kEnd; k0 += TK) { \
+        { \
+            const int kk = GEMM_A_KK; \
+            const int gk = k0 + kk; \
+            const int dyBase = gk < kEnd ? qTab[gk].x : 0; \
+            for (int j = 0; j < GEMM_A_ROWS_PER_ITEM; ++j) { \
+                const int mm = GEMM_A_ROW(j); \
+                const int gm = m0 + mm; \
+                As[mm][kk] = (gm < K && gk < kEnd) ? dy[dyBase + gm * P] : 0.0f; \
+            } \
+            for (int r = 0; r < TK; ++r) { \
+                const int gkb = k0 + r; \
+                const int xb = gkb < kEnd ? qTab[gkb].y : -1; \
+                for (int q = 0; q < BCOLS; ++q) \
+                    Bs[r][lid + WG * q] = (xb >= 0 && off[q] >= 0) ? xp[xb + off[q]] : 0.0f; \
+            } \
+        } \
+        barrier(CLK_LOCAL_MEM_FENCE); \
+        GEMM_MULTIPLY_TILE \
+        barrier(CLK_LOCAL_MEM_FENCE); \
+    } \
+    GEMM_ACC_TO_ARRAY(c) \
+    __global float* dst = part + (size_t)z * K * CRS; \
+    for (int i = 0; i < RM; ++i) { \
+        const int row = m0 + ty * RM + i; \
+        if (row >= K) break; \
+        for (int j = 0; j < GEMM_VN; ++j) { \
+            const int col = n0 + tx * GEMM_VN + j; \
+            if (col < CRS) dst[(size_t)row * CRS + col] = c[i * GEMM_VN + j]; \
+        } \
+    } \
+
 __kernel void conv2dBackwardFilter(const int K, const int CRS, const int Kd, const int P, const int chunk,
                                    __global const float* dy, __global const float* xp,
                                    __global const int* rowTab, __global const int2* qTab,
                                    __global float* part)
 {
-    GEMM_DECLARE
-    const int z = get_group_id(2);
-    const int kBegin = z * chunk;
-    const int kEnd = min(Kd, kBegin + chunk);
-    const int bcol = n0 + lid;
-    const int off = bcol < CRS ? rowTab[bcol] : 0;
-    for (int k0 = kBegin; k0 < kEnd; k0 += TK) {
-        {
-            const int kk = lid & (TK - 1);
-            const int gk = k0 + kk;
-            const int dyBase = gk < kEnd ? qTab[gk].x : 0;
-            for (int j = 0; j < TM / 4; ++j) {
-                const int mm = (lid >> 4) + 4 * j;
-                const int gm = m0 + mm;
-                As[mm][kk] = (gm < K && gk < kEnd) ? dy[dyBase + gm * P] : 0.0f;
-            }
-            for (int r = 0; r < TK; ++r) {
-                const int gkb = k0 + r;
-                Bs[r][lid] = (bcol < CRS && gkb < kEnd) ? xp[qTab[gkb].y + off] : 0.0f;
-            }
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        GEMM_MULTIPLY_TILE
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    GEMM_ACC_TO_ARRAY(c)
-    __global float* dst = part + (size_t)z * K * CRS;
-    for (int i = 0; i < 8; ++i) {
-        const int row = m0 + ty * 8 + i;
-        if (row >= K) break;
-        for (int j = 0; j < 8; ++j) {
-            const int col = n0 + tx * 8 + j;
-            if (col < CRS) dst[(size_t)row * CRS + col] = c[i * 8 + j];
-        }
-    }
+    CONV_BACKWARD_FILTER_BODY
 }
 
 /* conv2dReduceSplits: dw[i] = sum over z < splits of part[z*len + i], in z order. */
@@ -197,3 +210,38 @@ __kernel void conv2dBackwardBias(const int Nimg, const int K, const int P, __glo
     }
     dbias[k] = s;
 }
+
+/*
+ * "M32" versions of the three GEMM kernels for layers with at most 32 output rows (K or C <= 32): the
+ * same code with work-groups of 8 x 4 work-items owning 32 x 64 tiles, so no half-empty 64-row tiles.
+ */
+#undef WY
+#define WY 4
+
+__kernel void conv2dForwardM32(const int Nimg, const int Cin, const int Hp, const int Wp, const int Mout,
+                               const int Kd, const int stride, const int OH, const int OW,
+                               __global const float* xp, __global const float* wm, __global const int* rowTab,
+                               __global const float* bias, const int hasBias, __global float* out)
+{
+    CONV_GEMM_PADDED_BODY(hasBias)
+}
+
+__kernel void conv2dBackwardDataM32(const int Nimg, const int Cin, const int Hp, const int Wp, const int Mout,
+                                    const int Kd, const int stride, const int OH, const int OW,
+                                    __global const float* xp, __global const float* wm, __global const int* rowTab,
+                                    __global float* out)
+{
+    __global const float* bias = wm; /* unused */
+    CONV_GEMM_PADDED_BODY(0)
+}
+
+__kernel void conv2dBackwardFilterM32(const int K, const int CRS, const int Kd, const int P, const int chunk,
+                                      __global const float* dy, __global const float* xp,
+                                      __global const int* rowTab, __global const int2* qTab,
+                                      __global float* part)
+{
+    CONV_BACKWARD_FILTER_BODY
+}
+
+#undef WY
+#define WY 8

@@ -2,10 +2,11 @@
  * pool.cl -- max pooling (square window, no padding, floor rounding) and global average pooling.
  *
  * Shapes: x [N, C, H, W], y [N, C, OH, OW], OH = (H - size)/stride + 1; global pool: x [N, C, HW] -> y [N, C].
- * Version 1: one work-item per output element (forward) or per input element (backward). The max-pool
- * backward is a gather, not a scatter: each input element recomputes the argmax of every window that
- * contains it and adds those windows' dy in window order, so overlapping windows need no atomics and
- * the result is deterministic. Ties go to the first maximum in row-major window order (the reference's rule).
+ * Version 2: one work-item per row of pixels (version 1 used one per pixel, and PoCL's CPU device spent
+ * more time scheduling the tiny work-groups than computing). Max-pool backward never scatters across
+ * work-items: without overlap each work-item owns the input rows of its output row; with overlap it is a
+ * gather (each input element re-finds the argmax of every window containing it), so no atomics are
+ * needed and the result is deterministic. Ties go to the first maximum in row-major window order (the reference's rule).
  */
 
 /* Offset (from the plane start) of the first maximum of the window with top-left (h0, w0). */
@@ -21,35 +22,66 @@ inline int poolArgMax(__global const float* plane, const int W, const int h0, co
     return best;
 }
 
-/* maxPool2dForward: NDRange (OW, OH, N*C); y[nc, oh, ow] = max of the window at (oh*stride, ow*stride). */
-__kernel void maxPool2dForward(const int H, const int W, const int OH, const int OW, const int size, const int stride,
-                               __global const float* x, __global float* y)
+/* maxPool2dForward: one work-item per output row (nc, oh), NDRange (N*C*OH); loops over ow. */
+__kernel void maxPool2dForward(const int rows, const int H, const int W, const int OH, const int OW, const int size,
+                               const int stride, __global const float* x, __global float* y)
 {
-    const int ow = get_global_id(0), oh = get_global_id(1), nc = get_global_id(2);
-    if (ow >= OW || oh >= OH) return;
+    const int row = get_global_id(0);
+    if (row >= rows) return;
+    const int nc = row / OH, oh = row - nc * OH;
     __global const float* plane = x + (size_t)nc * H * W;
-    y[((size_t)nc * OH + oh) * OW + ow] = plane[poolArgMax(plane, W, oh * stride, ow * stride, size)];
+    __global float* out = y + (size_t)row * OW;
+    for (int ow = 0; ow < OW; ++ow) out[ow] = plane[poolArgMax(plane, W, oh * stride, ow * stride, size)];
 }
 
-/* maxPool2dBackward: NDRange (W, H, N*C); dx[nc, h, w] = sum of dy over the windows whose argmax is (h, w). */
-__kernel void maxPool2dBackward(const int H, const int W, const int OH, const int OW, const int size, const int stride,
-                                __global const float* x, __global const float* dy, __global float* dx)
+/*
+ * maxPool2dBackward, windows that do not overlap (stride >= size): one work-item per output row (nc, oh)
+ * owns input rows [oh*stride, (oh+1)*stride) (the last one also the rows below, which no window covers):
+ * it zeroes them, then writes each window's dy at its argmax. No two work-items touch the same element.
+ * NDRange (N*C*OH).
+ */
+__kernel void maxPool2dBackward(const int rows, const int H, const int W, const int OH, const int OW, const int size,
+                                const int stride, __global const float* x, __global const float* dy, __global float* dx)
 {
-    const int w = get_global_id(0), h = get_global_id(1), nc = get_global_id(2);
-    if (w >= W || h >= H) return;
+    const int row = get_global_id(0);
+    if (row >= rows) return;
+    const int nc = row / OH, oh = row - nc * OH;
+    __global const float* plane = x + (size_t)nc * H * W;
+    __global float* dplane = dx + (size_t)nc * H * W;
+    const int h0 = oh * stride, h1 = oh == OH - 1 ? H : min(H, h0 + stride);
+    for (int i = h0 * W; i < h1 * W; ++i) dplane[i] = 0.0f;
+    if (oh == 0) for (int i = 0; i < h0 * W; ++i) dplane[i] = 0.0f;
+    __global const float* drow = dy + (size_t)row * OW;
+    for (int ow = 0; ow < OW; ++ow) dplane[poolArgMax(plane, W, h0, ow * stride, size)] = drow[ow];
+}
+
+/*
+ * maxPool2dBackwardOverlap, windows that overlap (stride < size): a gather, one work-item per input row
+ * (nc, h): each element recomputes the argmax of every window containing it and adds those windows' dy
+ * in window order. NDRange (N*C*H).
+ */
+__kernel void maxPool2dBackwardOverlap(const int rows, const int H, const int W, const int OH, const int OW,
+                                       const int size, const int stride, __global const float* x,
+                                       __global const float* dy, __global float* dx)
+{
+    const int row = get_global_id(0);
+    if (row >= rows) return;
+    const int nc = row / H, h = row - nc * H;
     __global const float* plane = x + (size_t)nc * H * W;
     __global const float* dplane = dy + (size_t)nc * OH * OW;
     /* windows containing h: oh*stride <= h < oh*stride + size */
     const int ohLo = h >= size ? (h - size) / stride + 1 : 0;
     const int ohHi = min(OH - 1, h / stride);
-    const int owLo = w >= size ? (w - size) / stride + 1 : 0;
-    const int owHi = min(OW - 1, w / stride);
-    const int me = h * W + w;
-    float s = 0.0f;
-    for (int oh = ohLo; oh <= ohHi; ++oh)
-        for (int ow = owLo; ow <= owHi; ++ow)
-            if (poolArgMax(plane, W, oh * stride, ow * stride, size) == me) s += dplane[oh * OW + ow];
-    dx[(size_t)nc * H * W + me] = s;
+    for (int w = 0; w < W; ++w) {
+        const int owLo = w >= size ? (w - size) / stride + 1 : 0;
+        const int owHi = min(OW - 1, w / stride);
+        const int me = h * W + w;
+        float s = 0.0f;
+        for (int oh = ohLo; oh <= ohHi; ++oh)
+            for (int ow = owLo; ow <= owHi; ++ow)
+                if (poolArgMax(plane, W, oh * stride, ow * stride, size) == me) s += dplane[oh * OW + ow];
+        dx[(size_t)nc * H * W + me] = s;
+    }
 }
 
 /* globalAvgPoolForward: y[p] = (sum of x[p, 0..hw)) / hw, one work-item per p = (n, c). */
@@ -62,10 +94,11 @@ __kernel void globalAvgPoolForward(const int nc, const int hw, __global const fl
     y[p] = s / hw;
 }
 
-/* globalAvgPoolBackward: NDRange (hw, N*C); dx[p, i] = dy[p] / hw. */
-__kernel void globalAvgPoolBackward(const int hw, __global const float* dy, __global float* dx)
+/* globalAvgPoolBackward: one work-item per p = (n, c); dx[p, i] = dy[p] / hw. */
+__kernel void globalAvgPoolBackward(const int nc, const int hw, __global const float* dy, __global float* dx)
 {
-    const int i = get_global_id(0), p = get_global_id(1);
-    if (i >= hw) return;
-    dx[(size_t)p * hw + i] = dy[p] / hw;
+    const int p = get_global_id(0);
+    if (p >= nc) return;
+    const float v = dy[p] / hw;
+    for (int i = 0; i < hw; ++i) dx[(size_t)p * hw + i] = v;
 }
