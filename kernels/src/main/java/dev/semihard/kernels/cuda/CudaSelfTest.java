@@ -1,0 +1,238 @@
+package dev.semihard.kernels.cuda;
+
+import dev.semihard.engine.backend.Backend;
+import dev.semihard.engine.backend.BackendOptions;
+import dev.semihard.engine.backend.Backends;
+import dev.semihard.engine.backend.Buffer;
+import dev.semihard.engine.backend.ConvGeometry;
+import dev.semihard.engine.backend.Distance;
+import dev.semihard.engine.backend.Strategy;
+import dev.semihard.engine.backend.TripletOptions;
+import dev.semihard.engine.backend.TripletStats;
+import dev.semihard.engine.conformance.CheckResult;
+import dev.semihard.engine.conformance.Conformance;
+import dev.semihard.engine.reference.ReferenceBackend;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * A self-contained GPU check that needs no Maven or JUnit (the GPU machine has neither): the
+ * conformance suite of every kernel against the reference backend, a full-size fused-loss check
+ * against the reference, then timings of workload W1 (the fused triplet loss, forward + backward)
+ * and one W3 convolution layer with device events, printed as a table last.
+ *
+ * <pre>
+ *   java -cp 'lib/*' dev.semihard.kernels.cuda.CudaSelfTest [--backend cuda] [--large] [--no-bench] [--quick]
+ * </pre>
+ * Exit status: 0 when every check passed, 1 on any mismatch, 2 when the backend is unavailable.
+ */
+public final class CudaSelfTest {
+    private CudaSelfTest() {}
+
+    public static void main(String[] args) {
+        String name = "cuda";
+        boolean large = false, bench = true, quick = false;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--backend" -> name = args[++i];
+                case "--large" -> large = true;
+                case "--no-bench" -> bench = false;
+                case "--quick" -> quick = true;
+                case "--help", "-h" -> {
+                    System.out.println("usage: CudaSelfTest [--backend cuda|opencl|reference] [--large] [--no-bench] [--quick]");
+                    return;
+                }
+                default -> { System.err.println("unknown option " + args[i] + " (try --help)"); System.exit(2); }
+            }
+        }
+        Backend cand;
+        try {
+            cand = Backends.create(name);
+        } catch (Backends.BackendUnavailableException e) {
+            System.err.println("selftest: " + e.getMessage());
+            System.exit(2);
+            return;
+        }
+        int failures = 0;
+        List<String> table = new ArrayList<>();
+        try (Backend ref = new ReferenceBackend()) {
+            System.out.println("selftest: " + cand.name() + " = " + cand.deviceDescription() + "; reference = " + ref.deviceDescription());
+            long t0 = System.nanoTime();
+            List<CheckResult> results = Conformance.runAll(ref, cand, large);
+            int passed = 0, failed = 0, skipped = 0;
+            for (CheckResult r : results) {
+                if (r.skipped()) skipped++;
+                else if (r.passed()) passed++;
+                else { failed++; System.out.println("FAIL " + r.name() + ": " + r.detail()); }
+            }
+            for (CheckResult r : results) if (r.skipped()) System.out.println("SKIPPED " + r.name() + ": " + r.detail());
+            System.out.printf(Locale.ROOT, "conformance: %d passed, %d FAILED, %d skipped of %d checks (%.1f s)%n",
+                    passed, failed, skipped, results.size(), (System.nanoTime() - t0) / 1e9);
+            failures += failed + skipped;
+            table.add(String.format(Locale.ROOT, "| conformance | %d checks | %d passed, %d failed, %d skipped | |",
+                    results.size(), passed, failed, skipped));
+
+            // the fused loss at a real size against the reference (FaceNet's batch of 1800)
+            for (Strategy st : new Strategy[]{Strategy.SEMIHARD, Strategy.BATCH_HARD, Strategy.BATCH_ALL}) {
+                String r = compareLoss(ref, cand, quick ? 45 * 8 : 1800, quick ? 8 : 40, st);
+                System.out.println(r);
+                if (r.startsWith("FAIL")) failures++;
+                table.add("| W1 check " + st.cliName + " B=" + (quick ? 360 : 1800) + " | " + r + " | | |");
+            }
+            if (bench) table.addAll(benchmarks(cand, quick));
+        } catch (RuntimeException e) {
+            e.printStackTrace(System.out);
+            failures++;
+            table.add("| error | " + e + " | | |");
+        } finally {
+            cand.close();
+        }
+        System.out.println();
+        System.out.println("| what | size | result | rate |");
+        System.out.println("| --- | --- | --- | --- |");
+        for (String row : table) System.out.println(row);
+        System.out.println(failures == 0 ? "SELFTEST PASSED" : "SELFTEST FAILED (" + failures + " problems)");
+        System.exit(failures == 0 ? 0 : 1);
+    }
+
+    /** L2-normalized Gaussian rows. */
+    static float[] embeddings(int b, int d, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        float[] e = new float[b * d];
+        for (int i = 0; i < b; i++) {
+            double sq = 0;
+            double[] row = new double[d];
+            for (int j = 0; j < d; j++) {
+                double u1 = 1 - r.nextDouble(), u2 = r.nextDouble();
+                row[j] = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+                sq += row[j] * row[j];
+            }
+            for (int j = 0; j < d; j++) e[i * d + j] = (float) (row[j] / Math.sqrt(sq));
+        }
+        return e;
+    }
+
+    static int[] labels(int p, int k) {
+        int[] y = new int[p * k];
+        for (int i = 0; i < y.length; i++) y[i] = i / k;
+        return y;
+    }
+
+    /** Runs the fused loss on both backends; returns a one-line verdict (loss, stats and dE errors). */
+    static String compareLoss(Backend ref, Backend cand, int b, int k, Strategy st) {
+        int d = 128;
+        float[] e = embeddings(b, d, 7 + b);
+        int[] y = labels(b / k, k);
+        TripletOptions o = new TripletOptions(st, Distance.SQUARED_L2, 0.2f, false, b);
+        float[][] got = new float[2][], stats = new float[2][];
+        Backend[] both = {ref, cand};
+        for (int i = 0; i < 2; i++) {
+            Backend be = both[i];
+            try (Buffer eb = be.allocate((long) b * d); Buffer dE = be.allocate((long) b * d); Buffer s = be.allocate(TripletStats.SIZE)) {
+                be.upload(e, 0, eb, 0, e.length);
+                be.tripletLoss(b, d, y, o, eb, dE, s);
+                got[i] = new float[b * d];
+                stats[i] = new float[TripletStats.SIZE];
+                be.download(dE, 0, got[i], 0, got[i].length);
+                be.download(s, 0, stats[i], 0, stats[i].length);
+            }
+        }
+        double maxErr = 0, maxRef = 0;
+        int worst = -1, mismatched = 0;
+        for (int i = 0; i < got[0].length; i++) {
+            double err = Math.abs(got[0][i] - got[1][i]);
+            maxRef = Math.max(maxRef, Math.abs(got[0][i]));
+            if (!(err <= 1e-6 + 1e-3 * Math.abs(got[0][i]))) mismatched++;
+            if (!(err <= maxErr)) { maxErr = err; worst = i; }
+        }
+        double lossErr = Math.abs(stats[0][TripletStats.LOSS] - stats[1][TripletStats.LOSS]);
+        boolean countsOk = stats[0][TripletStats.UNITS] == stats[1][TripletStats.UNITS]
+                && stats[0][TripletStats.POSITIVE_PAIRS] == stats[1][TripletStats.POSITIVE_PAIRS];
+        // a handful of rows may legitimately differ where float32 rounding flips a near-tie choice
+        boolean ok = lossErr <= 1e-4 * (1 + Math.abs(stats[0][TripletStats.LOSS])) && countsOk
+                && mismatched <= Math.max(2 * d, got[0].length / 1000) && Double.isFinite(maxErr);
+        return String.format(Locale.ROOT, "%s %s B=%d: loss ref %.6f got %.6f, active %.0f/%.0f, dE max err %.2e (max |dE| %.2e, at %d), %d elements off",
+                ok ? "PASS" : "FAIL", st.cliName, b, stats[0][TripletStats.LOSS], stats[1][TripletStats.LOSS],
+                stats[1][TripletStats.ACTIVE], stats[0][TripletStats.ACTIVE], maxErr, maxRef, worst, mismatched);
+    }
+
+    /** Median milliseconds of {@code reps} runs of {@code body} after {@code warm} warm-up runs. */
+    static double time(Backend b, int warm, int reps, Runnable body) {
+        for (int i = 0; i < warm; i++) body.run();
+        double[] ms = new double[reps];
+        if (b instanceof CudaBackend cb) {
+            try (CudaBackend.Timer t = cb.timer()) {
+                for (int i = 0; i < reps; i++) { t.start(); body.run(); ms[i] = t.stopMillis(); }
+            }
+        } else {
+            for (int i = 0; i < reps; i++) {
+                b.synchronize();
+                long t0 = System.nanoTime();
+                body.run();
+                b.synchronize();
+                ms[i] = (System.nanoTime() - t0) / 1e6;
+            }
+        }
+        Arrays.sort(ms);
+        return ms[reps / 2];
+    }
+
+    static List<String> benchmarks(Backend cand, boolean quick) {
+        List<String> rows = new ArrayList<>();
+        int[][] w1 = quick ? new int[][]{{45, 8}} : new int[][]{{32, 8}, {45, 40}, {128, 32}, {512, 32}};
+        for (Strategy st : new Strategy[]{Strategy.SEMIHARD, Strategy.BATCH_HARD, Strategy.BATCH_ALL}) {
+            for (int[] pk : w1) {
+                int b = pk[0] * pk[1], d = 128;
+                if (st == Strategy.BATCH_ALL && b > 4096) continue;
+                float[] e = embeddings(b, d, 11);
+                int[] y = labels(pk[0], pk[1]);
+                TripletOptions o = new TripletOptions(st, Distance.SQUARED_L2, 0.2f, false, b);
+                cand.synchronize();
+                long before = cand.peakBytes();
+                try (Buffer eb = cand.allocate((long) b * d); Buffer dE = cand.allocate((long) b * d); Buffer s = cand.allocate(TripletStats.SIZE)) {
+                    cand.upload(e, 0, eb, 0, e.length);
+                    int reps = b >= 16384 ? 10 : 30;
+                    double ms = time(cand, 3, reps, () -> cand.tripletLoss(b, d, y, o, eb, dE, s));
+                    String row = String.format(Locale.ROOT, "| W1 %s fwd+bwd | P=%d K=%d B=%d | %.3f ms | peak %.0f MiB |",
+                            st.cliName, pk[0], pk[1], b, ms, Math.max(before, cand.peakBytes()) / 1048576.0);
+                    System.out.println(row);
+                    rows.add(row);
+                }
+            }
+        }
+        int[][] w3 = quick ? new int[][]{{8, 64, 24, 24, 64}} : new int[][]{{1024, 32, 14, 14, 64}, {256, 64, 24, 24, 64}, {256, 256, 6, 6, 256}};
+        List<Backend> variants = new ArrayList<>(List.of(cand));
+        if (cand instanceof CudaBackend) variants.add(new CudaBackend(new BackendOptions(null, "tf32", 0, Map.of())));
+        for (Backend be : variants) {
+            String prec = be instanceof CudaBackend cb && cb.tf32() ? "tf32" : "fp32";
+            for (int[] s : w3) {
+                ConvGeometry g = new ConvGeometry(s[0], s[1], s[2], s[3], s[4], 3, 3, 1, 1);
+                float[] x = embeddings(1, (int) g.inputSize(), 3), w = embeddings(1, (int) g.weightSize(), 4);
+                try (Buffer xb = be.allocate(g.inputSize()); Buffer wb = be.allocate(g.weightSize());
+                     Buffer yb = be.allocate(g.outputSize()); Buffer dx = be.allocate(g.inputSize());
+                     Buffer dw = be.allocate(g.weightSize())) {
+                    be.upload(x, 0, xb, 0, x.length);
+                    be.upload(w, 0, wb, 0, w.length);
+                    double fwd = time(be, 3, 20, () -> be.conv2dForward(g, xb, wb, null, yb));
+                    double all = time(be, 3, 20, () -> {
+                        be.conv2dForward(g, xb, wb, null, yb);
+                        be.conv2dBackwardData(g, yb, wb, dx);
+                        be.conv2dBackwardFilter(g, xb, yb, dw, null);
+                    });
+                    double f = g.forwardFlops();
+                    String row = String.format(Locale.ROOT, "| W3 conv %s | N%d C%d %dx%d K%d | fwd %.3f ms, fwd+bwd %.3f ms | %.1f / %.1f TFLOP/s |",
+                            prec, s[0], s[1], s[2], s[3], s[4], fwd, all, f / fwd / 1e9, 3 * f / all / 1e9);
+                    System.out.println(row);
+                    rows.add(row);
+                }
+            }
+            if (be != cand) be.close();
+        }
+        return rows;
+    }
+}
