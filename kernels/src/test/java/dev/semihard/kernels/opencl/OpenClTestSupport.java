@@ -18,6 +18,15 @@ final class OpenClTestSupport {
         return req != null && req.toLowerCase(Locale.ROOT).contains("opencl");
     }
 
+    /** Skips unless libOpenCL.so.1 exists (the "no platform" test needs a loader without a driver). */
+    static void assumeLoaderPresent() {
+        boolean found = false;
+        for (String dir : new String[]{"/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/lib/x86_64-linux-gnu"})
+            found |= new java.io.File(dir, "libOpenCL.so.1").exists();
+        if (!found && required()) throw new AssertionError("SEMIHARD_REQUIRE=opencl but libOpenCL.so.1 is missing");
+        Assumptions.assumeTrue(found, "no libOpenCL.so.1 on this machine");
+    }
+
     static void assumeOpenCl() {
         Availability a = OpenClRuntime.probe();
         if (!a.available() && required())
