@@ -90,6 +90,41 @@ class ReferenceBackendTest {
         assertArrayEquals(new double[]{1, 2, 10, 20, -8.5, -17.5}, get(y), 0);
     }
 
+    /** The forward kernel's loop order is tuned for speed; it must equal the textbook 7-loop sum. */
+    @Test
+    void conv2dForwardEqualsTheTextbookSum() {
+        dev.semihard.engine.Rng rng = new dev.semihard.engine.Rng(3);
+        ConvGeometry[] shapes = {
+                new ConvGeometry(2, 3, 7, 6, 4, 3, 3, 1, 1), new ConvGeometry(1, 2, 9, 8, 3, 3, 3, 2, 1),
+                new ConvGeometry(2, 4, 5, 5, 2, 1, 1, 2, 0), new ConvGeometry(1, 2, 6, 7, 3, 3, 2, 3, 2),
+                new ConvGeometry(1, 1, 4, 4, 2, 5, 5, 1, 2)};
+        for (ConvGeometry g : shapes) {
+            double[] xv = new double[(int) g.inputSize()], wv = new double[(int) g.weightSize()], bv = new double[g.k()];
+            for (int i = 0; i < xv.length; i++) xv[i] = rng.nextGaussian();
+            for (int i = 0; i < wv.length; i++) wv[i] = rng.nextGaussian();
+            for (int i = 0; i < bv.length; i++) bv[i] = rng.nextGaussian();
+            double[] want = new double[(int) g.outputSize()];
+            int C = g.c(), H = g.h(), W = g.w(), K = g.k(), R = g.r(), S = g.s(), OH = g.outH(), OW = g.outW();
+            for (int n = 0; n < g.n(); n++)
+                for (int k = 0; k < K; k++)
+                    for (int oh = 0; oh < OH; oh++)
+                        for (int ow = 0; ow < OW; ow++) {
+                            double sum = bv[k];
+                            for (int c = 0; c < C; c++)
+                                for (int r = 0; r < R; r++)
+                                    for (int s = 0; s < S; s++) {
+                                        int ih = oh * g.stride() - g.pad() + r, iw = ow * g.stride() - g.pad() + s;
+                                        if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+                                            sum += wv[((k * C + c) * R + r) * S + s] * xv[((n * C + c) * H + ih) * W + iw];
+                                    }
+                            want[((n * K + k) * OH + oh) * OW + ow] = sum;
+                        }
+            Buffer y = be.allocate(want.length);
+            be.conv2dForward(g, buf(xv), buf(wv), buf(bv), y);
+            assertArrayEquals(want, get(y), 1e-12, g.toString());
+        }
+    }
+
     // ------------------------------------------------------------------ pooling
 
     @Test
