@@ -12,7 +12,8 @@
 //   4. tripletMine       one block per anchor a: reads row a of D once per pass, finds the units of
 //                        the strategy and writes row a of G = dLoss/dD (before the 1/units scale;
 //                        divided by d for l2) and the anchor's partial statistics.
-//                        semihard: a's positives are sorted by (d, index) in shared memory; each
+//                        semihard: a's positives (gathered in the first pass when there are at most
+//                        CAP = 512, else in rounds in index order) are sorted by (d, index); each
 //                        negative n falls into bucket b = #{positives p : d(a,p) < d(a,n)} (binary
 //                        search) and keeps the per-bucket minimum of the key (d(a,n), n) with a 64-bit
 //                        shared atomicMin (order-independent, so deterministic); a suffix minimum
@@ -233,7 +234,7 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
     __syncthreads();
 
     // pass 1: zero the G row; count negatives and positives; farthest / nearest negative, farthest positive
-    int negC = 0, posC = 0;
+    int negC = 0;
     u64 far = 0ull, near = ~0ull, hp = 0ull;
     double negSum = 0.0, posSum = 0.0;
     for (int j = tid; j < B; j += blockDim.x) {
@@ -246,12 +247,14 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
             far = max(far, fk | (0xffffffffu - (unsigned)j));
             near = min(near, fk | (unsigned)j);
         } else if (j < A && j != a) {
-            posC++; posSum += dj;
+            // positives land in sk in arbitrary order; they are sorted by (d, index) before use
+            int slot = atomicAdd(&s_pos, 1);
+            if (slot < CAP) sk[slot] = fk | (unsigned)j;
+            posSum += dj;
             hp = max(hp, fk | (0xffffffffu - (unsigned)j));
         }
     }
     atomicAdd(&s_neg, negC);
-    atomicAdd(&s_pos, posC);
     atomicMax(&s_far, far);
     atomicMin(&s_near, near);
     atomicMax(&s_hp, hp);
@@ -277,7 +280,7 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
                 const int cnt = min(CAP, k - base);
                 int p2 = 1;
                 while (p2 < cnt) p2 <<= 1;
-                sh_collect_positives(drow, labels, a, ya, A, base, sk, warpCnt, &run);
+                if (k > CAP) sh_collect_positives(drow, labels, a, ya, A, base, sk, warpCnt, &run);
                 for (int i = cnt + tid; i < p2; i += blockDim.x) sk[i] = ~0ull;
                 for (int i = tid; i <= cnt; i += blockDim.x) bmin[i] = ~0ull;
                 __syncthreads();
@@ -332,7 +335,12 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
             if (tid == 0) { units = (double)k * m; dap = posSum * m; dan = negSum * k; }
             for (int base = 0; base < k; base += CAP) {
                 const int cnt = min(CAP, k - base);
-                sh_collect_positives(drow, labels, a, ya, A, base, sk, warpCnt, &run);
+                int p2 = 1;
+                while (p2 < cnt) p2 <<= 1;
+                if (k > CAP) sh_collect_positives(drow, labels, a, ya, A, base, sk, warpCnt, &run);
+                for (int i = cnt + tid; i < p2; i += blockDim.x) sk[i] = ~0ull;
+                __syncthreads();
+                sh_bitonic(sk, p2);      // a fixed order, so the float sums below are reproducible
                 for (int r = tid; r < cnt; r += blockDim.x) sl[r] = sh_funkey((unsigned)(sk[r] >> 32));
                 __syncthreads();
                 // per negative: minus the sum of slopes over the positives; loss and active count

@@ -88,6 +88,7 @@ public final class CudaBackend implements Backend {
     private final CUevent[] stageEvent = new CUevent[STAGE_SLOTS];
     private int stageSlot;
     private long stageOff;
+    private boolean stagingBroken;
 
     private boolean closed;
 
@@ -259,8 +260,8 @@ public final class CudaBackend implements Backend {
                     + b.size() + " floats");
     }
 
-    /** Pinned staging region of {@code bytes} (<= one slot), ordered after earlier copies from it. */
-    private Pointer stageRegion(long bytes) {
+    /** Reserves {@code bytes} (<= one slot) of pinned staging, ordered after earlier copies from it; returns the offset in {@link #stageSlot}. */
+    private long stageRegion(long bytes) {
         if (stage[0] == null) {
             for (int i = 0; i < STAGE_SLOTS; i++) {
                 stage[i] = new Pointer();
@@ -275,13 +276,18 @@ public final class CudaBackend implements Backend {
             stageOff = 0;
             cuEventSynchronize(stageEvent[stageSlot]);   // the copies that last read this slot are done
         }
-        Pointer p = stage[stageSlot].withByteOffset(stageOff);
+        long off = stageOff;
         stageOff += (bytes + 255) & ~255L;
-        return p;
+        return off;
     }
 
-    private void stageCopy(CUdeviceptr dst, Pointer src, long bytes) {
-        cuMemcpyHtoDAsync(dst, src, bytes, stream);
+    /** The host view of a staging region (native byte order). */
+    private java.nio.ByteBuffer stageView(long off, long bytes) {
+        return stage[stageSlot].getByteBuffer(off, bytes).order(ByteOrder.nativeOrder());
+    }
+
+    private void stageCopy(CUdeviceptr dst, long off, long bytes) {
+        cuMemcpyHtoDAsync(dst, stage[stageSlot].withByteOffset(off), bytes, stream);
         cuEventRecord(stageEvent[stageSlot], stream);
     }
 
@@ -292,28 +298,38 @@ public final class CudaBackend implements Backend {
         if (n == 0) return;
         long bytes = 4L * n;
         CUdeviceptr d = ptr(dst, dstOff);
-        if (bytes > STAGE_SLOT) {           // large: synchronous copy straight from the array
-            cuStreamSynchronize(stream);
-            cuMemcpyHtoD(d, Pointer.to(src).withByteOffset(4L * srcOff), bytes);
-            return;
+        if (bytes <= STAGE_SLOT && !stagingBroken) {
+            try {
+                long off = stageRegion(bytes);
+                stageView(off, bytes).asFloatBuffer().put(src, srcOff, n);
+                stageCopy(d, off, bytes);
+                return;
+            } catch (RuntimeException e) {
+                stagingBroken = true;      // fall back to synchronous copies from now on
+                System.err.println("cuda: pinned staging unusable (" + e + "); uploads are synchronous");
+            }
         }
-        Pointer p = stageRegion(bytes);
-        p.getByteBuffer(0, bytes).order(ByteOrder.nativeOrder()).asFloatBuffer().put(src, srcOff, n);
-        stageCopy(d, p, bytes);
+        cuStreamSynchronize(stream);        // large or no staging: synchronous copy straight from the array
+        cuMemcpyHtoD(d, Pointer.to(src).withByteOffset(4L * srcOff), bytes);
     }
 
     private CudaBuffer uploadInts(int[] src, int n) {
         CudaBuffer b = alloc(Math.max(n, 1));
         long bytes = 4L * n;
         if (n == 0) return b;
-        if (bytes > STAGE_SLOT) {
-            cuStreamSynchronize(stream);
-            cuMemcpyHtoD(b.ptr, Pointer.to(src), bytes);
-            return b;
+        if (bytes <= STAGE_SLOT && !stagingBroken) {
+            try {
+                long off = stageRegion(bytes);
+                stageView(off, bytes).asIntBuffer().put(src, 0, n);
+                stageCopy(b.ptr, off, bytes);
+                return b;
+            } catch (RuntimeException e) {
+                stagingBroken = true;
+                System.err.println("cuda: pinned staging unusable (" + e + "); uploads are synchronous");
+            }
         }
-        Pointer p = stageRegion(bytes);
-        p.getByteBuffer(0, bytes).order(ByteOrder.nativeOrder()).asIntBuffer().put(src, 0, n);
-        stageCopy(b.ptr, p, bytes);
+        cuStreamSynchronize(stream);
+        cuMemcpyHtoD(b.ptr, Pointer.to(src), bytes);
         return b;
     }
 
@@ -421,48 +437,47 @@ public final class CudaBackend implements Backend {
         if (n > 0) launch(name, grid(n), 1, 1, T, args);
     }
 
+    /** How a GEMM-shaped problem is launched: kernel suffix, tile size, split of the reduction. */
+    private record GemmPlan(String suffix, int tile, int splits, int kChunk) {}
+
     /**
-     * Launches a GEMM-shaped kernel family (name, name_small, name_tf32) for C[m, n] over kDim,
-     * choosing the tile and the split of kDim; returns the number of splits used (partials when > 1).
+     * Tile: TF32 64x64 when asked for; fp32 128x128 (8x8 per thread) when both sides are >= 128 and
+     * there are enough tiles (counting split-K) to fill the GPU; else fp32 64x64. Split-K (fixed
+     * partials, added in order by splitKReduce) when the tiles alone leave SMs idle, each split at
+     * least 256 deep.
+     */
+    private GemmPlan plan(boolean allowTf32, int m, int n, int kDim, int maxSplits) {
+        boolean useTf32 = allowTf32 && tf32;
+        int maxUseful = Math.max(1, Math.min(maxSplits, kDim / 256));
+        long bigTiles = (long) ceil(m, 128) * ceil(n, 128);
+        boolean big = !useTf32 && m >= 128 && n >= 128 && bigTiles * maxUseful >= smCount;
+        int tile = big ? 128 : 64;
+        long tiles = (long) ceil(m, tile) * ceil(n, tile);
+        int splits = 1;
+        if (maxSplits > 1 && tiles < 2L * smCount)
+            splits = (int) Math.min(maxUseful, Math.max(1, (2L * smCount + tiles - 1) / tiles));
+        int kChunk = ceil(ceil(Math.max(kDim, 1), splits), 16) * 16;
+        splits = Math.max(1, ceil(Math.max(kDim, 1), kChunk));
+        return new GemmPlan(useTf32 ? "_tf32" : big ? "" : "_small", tile, splits, kChunk);
+    }
+
+    /**
+     * Launches a GEMM-shaped kernel family (name, name_small, name_tf32) for C[m, n] over kDim with
+     * {@link #plan}; returns the number of splits (partials when > 1).
      */
     private int gemm(String name, boolean allowTf32, int m, int n, int kDim, int maxSplits, Object... rest) {
         if (m <= 0 || n <= 0) return 1;
-        boolean useTf32 = allowTf32 && tf32;
-        int bm = 64, bn = 64;
-        long bigTiles = (long) ceil(m, 128) * ceil(n, 128);
-        String kernel = name + (useTf32 ? "_tf32" : "_small");
-        if (!useTf32 && m >= 128 && n >= 128 && bigTiles >= smCount) { kernel = name; bm = 128; bn = 128; }
-        long tiles = (long) ceil(m, bm) * ceil(n, bn);
-        int splits = 1;
-        if (maxSplits > 1 && tiles < 2L * smCount) {
-            splits = (int) Math.min(maxSplits, Math.max(1, (2L * smCount + tiles - 1) / tiles));
-            splits = Math.max(1, Math.min(splits, Math.max(1, kDim / 256)));
-        }
-        int kChunk = ceil(Math.max(kDim, 1), splits);
-        kChunk = ceil(kChunk, 16) * 16;
-        splits = Math.max(1, ceil(Math.max(kDim, 1), kChunk));
+        GemmPlan p = plan(allowTf32, m, n, kDim, maxSplits);
         Object[] args = new Object[4 + rest.length];
-        args[0] = m; args[1] = n; args[2] = kDim; args[3] = kChunk;
+        args[0] = m; args[1] = n; args[2] = kDim; args[3] = p.kChunk();
         System.arraycopy(rest, 0, args, 4, rest.length);
-        launch(kernel, ceil(n, bn), ceil(m, bm), splits, T, args);
-        return splits;
+        launch(name + p.suffix(), ceil(n, p.tile()), ceil(m, p.tile()), p.splits(), T, args);
+        return p.splits();
     }
 
-    /** The number of splits {@link #gemm} would use (so the caller can size the partials first). */
+    /** The number of splits {@link #gemm} will use (so the caller can size the partials first). */
     private int gemmSplits(boolean allowTf32, int m, int n, int kDim, int maxSplits) {
-        boolean useTf32 = allowTf32 && tf32;
-        int bm = 64, bn = 64;
-        long bigTiles = (long) ceil(m, 128) * ceil(n, 128);
-        if (!useTf32 && m >= 128 && n >= 128 && bigTiles >= smCount) { bm = 128; bn = 128; }
-        long tiles = (long) ceil(m, bm) * ceil(n, bn);
-        int splits = 1;
-        if (maxSplits > 1 && tiles < 2L * smCount) {
-            splits = (int) Math.min(maxSplits, Math.max(1, (2L * smCount + tiles - 1) / tiles));
-            splits = Math.max(1, Math.min(splits, Math.max(1, kDim / 256)));
-        }
-        int kChunk = ceil(Math.max(kDim, 1), splits);
-        kChunk = ceil(kChunk, 16) * 16;
-        return Math.max(1, ceil(Math.max(kDim, 1), kChunk));
+        return plan(allowTf32, m, n, kDim, maxSplits).splits();
     }
 
     private static int ceil(long a, long b) { return (int) ((a + b - 1) / b); }
