@@ -211,7 +211,7 @@ public final class Trainer {
                         throw e;
                     }
                     double ms = (System.nanoTime() - st) / 1e6;
-                    recentMs[s % recentMs.length] = ms;
+                    recentMs[(s - start) % recentMs.length] = ms;
                     imagesDone += batch.size();
                     int filled = Math.min(s - start + 1, recentMs.length);
                     double mean = 0;
@@ -360,7 +360,7 @@ public final class Trainer {
     static boolean isOom(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
             String m = String.valueOf(t.getMessage()).toUpperCase(java.util.Locale.ROOT);
-            if (t instanceof OutOfMemoryError || m.contains("OUT_OF_MEMORY") || m.contains("OUT OF MEMORY")
+            if (t instanceof OutOfMemoryError || m.contains("OUT_OF_MEMORY") || m.contains("OUT OF MEMORY") || m.contains("OUT OF DEVICE MEMORY")
                     || m.contains("MEM_OBJECT_ALLOCATION_FAILURE") || m.contains("OUT_OF_RESOURCES")) return true;
         }
         return false;

@@ -115,6 +115,27 @@ class TrainCommandTest {
     }
 
     @Test
+    void deviceOutOfMemoryMessagesAreRecognized() {
+        assertTrue(Trainer.isOom(new IllegalStateException("cuda: out of device memory: asked for 12.0 MiB")));
+        assertTrue(Trainer.isOom(new IllegalStateException("opencl: out of device memory allocating 3 MiB (CL_MEM_OBJECT_ALLOCATION_FAILURE)")));
+        assertTrue(Trainer.isOom(new RuntimeException("wrapped", new IllegalStateException("clEnqueueNDRangeKernel: CL_OUT_OF_RESOURCES"))));
+        assertTrue(Trainer.isOom(new OutOfMemoryError("Java heap space")));
+        assertFalse(Trainer.isOom(new IllegalArgumentException("conv2d: expected 1 channel, got 3")));
+    }
+
+    @Test
+    void resumeCanExtendARun() throws Exception {
+        Path rd = tmp.resolve("ext");
+        assertEquals("0", run(tiny(rd, "--steps", "2", "--no-plots"))[0]);
+        String[] r = run("train", "--resume", rd.toString(), "--steps", "3", "--backend", "reference", "--quiet");
+        assertEquals("0", r[0], r[2]);
+        List<String> lines = Files.readAllLines(rd.resolve("metrics.jsonl"));
+        assertEquals(3, lines.size());
+        assertEquals(3L, Json.parseObject(lines.get(2)).get("step"));
+        assertEquals(3, Checkpoint.load(rd.resolve(Checkpoint.FILE), "fmnist-cnn").step());
+    }
+
+    @Test
     void imageFolderWithCorruptFilesAndSingletons() throws Exception {
         Path root = tmp.resolve("faces");
         TestData.imageFolder(root.resolve("train"), new int[] {4, 4, 4, 1});
