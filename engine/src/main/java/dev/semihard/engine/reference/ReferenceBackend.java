@@ -207,23 +207,31 @@ public final class ReferenceBackend implements Backend {
 
     /**
      * y[n,k,oh,ow] = bias[k] + sum over c, r, s of w[k,c,r,s] * x[n,c, oh*stride - pad + r, ow*stride - pad + s]
-     * (terms outside the input are zero padding).
-     *
-     * <p>Loop order, for speed only: one task per output row (n, oh) keeps an accumulator
-     * acc[ow][k] for that row; for each input value x[n,c,ih,iw] it adds x times the weights of
-     * all K filters at (c, r, s), a contiguous row of the transposed weights wT[c][r][s][k], so the
-     * innermost loop runs over k in contiguous memory. Each output still sums c, r, s in order.
+     * (terms outside the input are zero padding). Computed by {@link #convRows}.
      */
     @Override
     public void conv2dForward(ConvGeometry g, Buffer x, Buffer w, Buffer bias, Buffer y) {
-        double[] xs = data(x), ws = data(w), ys = data(y), bs = bias == null ? null : data(bias);
-        final int C = g.c(), H = g.h(), W = g.w(), K = g.k(), R = g.r(), S = g.s();
-        final int stride = g.stride(), pad = g.pad(), OH = g.outH(), OW = g.outW();
-        final int CRS = C * R * S;
+        double[] ws = data(w);
+        final int K = g.k(), CRS = g.c() * g.r() * g.s();
         double[] wT = new double[CRS * K];                 // wT[(c*R + r)*S + s][k] = w[k][c][r][s]
         for (int k = 0; k < K; k++)
             for (int i = 0; i < CRS; i++) wT[i * K + k] = ws[k * CRS + i];
-        parallelFor(g.n() * OH, (long) g.n() * OH * OW * K * CRS, task -> {
+        convRows(g, data(x), wT, bias == null ? null : data(bias), data(y));
+    }
+
+    /**
+     * The convolution y = conv(x, w) + bias of {@link #conv2dForward}, given the weights transposed
+     * to wT[(c*R + r)*S + s][k].
+     *
+     * <p>Loop order, for speed only: one task per output row (n, oh) keeps an accumulator
+     * acc[ow][k] for that row; for each input value x[n,c,ih,iw] it adds x times the weights of
+     * all K filters at (c, r, s), a contiguous row of wT, so the innermost loop runs over k in
+     * contiguous memory. Each output sums c, r, s in order, then adds the bias.
+     */
+    private void convRows(ConvGeometry g, double[] xs, double[] wT, double[] bs, double[] ys) {
+        final int C = g.c(), H = g.h(), W = g.w(), K = g.k(), R = g.r(), S = g.s();
+        final int stride = g.stride(), pad = g.pad(), OH = g.outH(), OW = g.outW();
+        parallelFor(g.n() * OH, (long) g.n() * OH * OW * K * C * R * S, task -> {
             int n = task / OH, oh = task % OH;
             double[] acc = new double[OW * K];             // acc[ow][k]
             for (int c = 0; c < C; c++) {
@@ -251,15 +259,33 @@ public final class ReferenceBackend implements Backend {
     }
 
     /**
-     * For each (image n, input channel c), one input-gradient plane: every output position (oh, ow)
-     * of every filter k sends dy[n,k,oh,ow] * w[k,c,r,s] back to the input position it read,
-     * (oh*stride - pad + r, ow*stride - pad + s); padding positions receive nothing.
+     * dx[n,c,ih,iw] = sum over k, r, s of w[k,c,r,s] * dy[n,k,oh,ow] over the (oh, ow) with
+     * oh*stride - pad + r = ih and ow*stride - pad + s = iw: every output position sends its
+     * gradient back to the input positions it read; padding positions receive nothing.
+     *
+     * <p>With stride 1 and a square kernel (pad <= r - 1) this is itself a convolution: dx is dy
+     * convolved with the filters transposed (k <-> c) and flipped (r -> R-1-r, s -> S-1-s), padding
+     * R-1-pad; from 8 input channels up it is computed that way by the fast {@link #convRows}.
+     * Otherwise a direct loop: for each (image n, input channel c), every (k, r, s) adds a weight
+     * times a row of dy into a row of dx.
      */
     @Override
     public void conv2dBackwardData(ConvGeometry g, Buffer dy, Buffer w, Buffer dx) {
         double[] dys = data(dy), ws = data(w), dxs = data(dx);
         final int C = g.c(), H = g.h(), W = g.w(), K = g.k(), R = g.r(), S = g.s();
         final int stride = g.stride(), pad = g.pad(), OH = g.outH(), OW = g.outW();
+        if (stride == 1 && R == S && pad <= R - 1 && C >= 8) {   // (its inner loop runs over c: worth it from 8)
+            // dx = conv(dy, w'), w'[c][k][r][s] = w[k][c][R-1-r][S-1-s], as wT'[(k*R + r)*S + s][c]
+            ConvGeometry t = new ConvGeometry(g.n(), K, OH, OW, C, R, S, 1, R - 1 - pad);
+            double[] wT = new double[K * R * S * C];
+            for (int k = 0; k < K; k++)
+                for (int c = 0; c < C; c++)
+                    for (int r = 0; r < R; r++)
+                        for (int s = 0; s < S; s++)
+                            wT[((k * R + r) * S + s) * C + c] = ws[((k * C + c) * R + (R - 1 - r)) * S + (S - 1 - s)];
+            convRows(t, dys, wT, null, dxs);
+            return;
+        }
         parallelFor(g.n() * C, (long) g.weightSize() * OH * OW, task -> {
             int n = task / C, c = task % C;
             int dxBase = (n * C + c) * H * W;
@@ -285,14 +311,44 @@ public final class ReferenceBackend implements Backend {
     }
 
     /**
-     * For each filter k: dw[k,c,r,s] = sum over n, oh, ow of dy[n,k,oh,ow] * x[n,c, oh*stride - pad + r,
-     * ow*stride - pad + s] and dbias[k] = sum over n, oh, ow of dy[n,k,oh,ow]; summed over n in order.
+     * dw[k,c,r,s] = sum over n, oh, ow of dy[n,k,oh,ow] * x[n,c, oh*stride - pad + r, ow*stride - pad + s]
+     * and dbias[k] = sum over n, oh, ow of dy[n,k,oh,ow].
+     *
+     * <p>With stride 1 this is itself a stride-1 convolution, computed by the fast {@link #convRows}:
+     * the input is x with batch and channels swapped ([c][n][h][w]), the "filters" are dy
+     * ([k][n][oh][ow], an OH x OW kernel), the padding is pad, and the output is [c][k][r][s].
+     * Otherwise a direct loop per filter k, summing over n in order.
      */
     @Override
     public void conv2dBackwardFilter(ConvGeometry g, Buffer x, Buffer dy, Buffer dw, Buffer dbias) {
         double[] xs = data(x), dys = data(dy), dws = data(dw), dbs = dbias == null ? null : data(dbias);
         final int N = g.n(), C = g.c(), H = g.h(), W = g.w(), K = g.k(), R = g.r(), S = g.s();
         final int stride = g.stride(), pad = g.pad(), OH = g.outH(), OW = g.outW();
+        if (stride == 1) {
+            ConvGeometry t = new ConvGeometry(C, N, H, W, K, OH, OW, 1, pad);   // t.outH() = R, t.outW() = S
+            double[] xT = new double[N * C * H * W];                            // xT[c][n][h][w] = x[n][c][h][w]
+            for (int n = 0; n < N; n++)
+                for (int c = 0; c < C; c++)
+                    System.arraycopy(xs, (n * C + c) * H * W, xT, (c * N + n) * H * W, H * W);
+            double[] dyT = new double[N * OH * OW * K];                         // dyT[(n*OH + oh)*OW + ow][k]
+            for (int n = 0; n < N; n++)
+                for (int k = 0; k < K; k++)
+                    for (int i = 0; i < OH * OW; i++) dyT[(n * OH * OW + i) * K + k] = dys[(n * K + k) * OH * OW + i];
+            double[] out = new double[C * K * R * S];                           // out[c][k][r][s]
+            convRows(t, xT, dyT, null, out);
+            for (int k = 0; k < K; k++)
+                for (int c = 0; c < C; c++)
+                    System.arraycopy(out, (c * K + k) * R * S, dws, (k * C + c) * R * S, R * S);
+            if (dbs != null) {
+                for (int k = 0; k < K; k++) {
+                    double db = 0.0;
+                    for (int n = 0; n < N; n++)
+                        for (int i = 0; i < OH * OW; i++) db += dys[(n * K + k) * OH * OW + i];
+                    dbs[k] = db;
+                }
+            }
+            return;
+        }
         parallelFor(K, (long) g.weightSize() * N * OH * OW, k -> {
             int wkBase = k * C * R * S;
             for (int i = 0; i < C * R * S; i++) dws[wkBase + i] = 0.0;

@@ -93,6 +93,12 @@ class ReferenceGradientTest {
         convCase(new ConvGeometry(1, 2, 5, 5, 2, 3, 2, 2, 0));   // non-square kernel, pad 0
         convCase(new ConvGeometry(1, 3, 4, 4, 2, 1, 1, 2, 0));   // 1x1 stride 2 (a shortcut)
         convCase(new ConvGeometry(1, 1, 3, 3, 1, 3, 3, 3, 2));   // stride 3, pad 2
+        // stride 1 with >= 8 input channels: backward data is computed as a convolution
+        convCase(new ConvGeometry(2, 8, 6, 5, 4, 3, 3, 1, 0));   // pad 0
+        convCase(new ConvGeometry(1, 9, 5, 5, 3, 3, 3, 1, 1));   // pad 1
+        convCase(new ConvGeometry(1, 8, 3, 4, 3, 1, 1, 1, 0));   // 1x1
+        convCase(new ConvGeometry(1, 8, 6, 6, 2, 5, 5, 1, 2));   // 5x5, pad 2
+        convCase(new ConvGeometry(1, 2, 5, 5, 2, 3, 3, 1, 3));   // pad larger than r - 1: the direct loop
     }
 
     // ------------------------------------------------------------------ pooling
