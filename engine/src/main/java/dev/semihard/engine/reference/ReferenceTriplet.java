@@ -74,8 +74,9 @@ import java.util.stream.IntStream;
  *             so the kernel visits every (a, p, n): O(B &middot; K &middot; B) time for K images per
  *             identity (cubic only when one identity fills the batch), still O(B<sup>2</sup>) memory.</li>
  *       </ul></li>
- *   <li><b>Gradient</b>: D is symmetric, so dE_i = sum_j (G[i][j] + G[j][i]) &part;d(e_i,e_j)/&part;e_i,
- *       one row per thread with no write conflicts, O(B<sup>2</sup>D) time (pairs with a zero
+ *   <li><b>Gradient</b>: D is symmetric, so dE_i = sum_j (G[i][j] + G[j][i]) &part;d(e_i,e_j)/&part;e_i;
+ *       G is made symmetric in place (G + G<sup>T</sup>, tile by tile), then each row i is one task
+ *       with no write conflicts, O(B<sup>2</sup>D) time (pairs with a zero
  *       coefficient are skipped, which makes semihard and batch-hard cheap). Distance derivatives:
  *       squared-l2 2(e_i - e_j); l2 (e_i - e_j)/d, and 0 where d = 0; cosine with norms clamped at
  *       {@link #COSINE_EPS} like {@code l2Normalize} (a clamped norm is a constant).</li>
@@ -154,6 +155,7 @@ public final class ReferenceTriplet {
         if (denom == 0) return;                 // batch-all with no active triplet: loss 0, dE 0
 
         // 3. gradient through the distances: dE_i = sum_j (G[i][j] + G[j][i]) * dd(i,j)/de_i
+        symmetric(g, b, true);                  // g := G + G^T, so row i holds every coefficient of e_i
         final double scale = 1.0 / denom;
         rows(b, i -> gradientRow(i, b, d, o.distance(), scale, e, norms, dist, g, dE));
     }
@@ -314,7 +316,7 @@ public final class ReferenceTriplet {
                                     double[] dist, double[] g, double[] dE) {
         final int ei = i * d;
         for (int j = 0; j < b; j++) {
-            double s = g[i * b + j] + g[j * b + i];
+            double s = g[i * b + j];            // already G[i][j] + G[j][i]
             if (s == 0 || j == i) continue;
             s *= scale;
             final int ej = j * d;
@@ -362,13 +364,37 @@ public final class ReferenceTriplet {
     private static double[] distances(int b, int d, Distance metric, double[] e, double[] norms) {
         double[] dist = new double[b * b];
         rows(b, i -> {
-            for (int j = i + 1; j < b; j++) {
-                double v = pair(i, j, d, metric, e, norms);
-                dist[i * b + j] = v;
-                dist[j * b + i] = v;
-            }
+            for (int j = i + 1; j < b; j++) dist[i * b + j] = pair(i, j, d, metric, e, norms);
         });
+        symmetric(dist, b, false);             // copy the upper triangle into the lower one
         return dist;
+    }
+
+    /** Tile edge of {@link #symmetric}: two 64 x 64 double tiles fit in the L1/L2 cache. */
+    private static final int TILE = 64;
+
+    /**
+     * Makes the b x b matrix m symmetric, tile by tile so that both the row-wise and the column-wise
+     * accesses stay in cache: {@code add} true: m[i][j] = m[j][i] = m[i][j] + m[j][i] (i != j);
+     * false: m[j][i] = m[i][j] for i &lt; j (mirror the upper triangle). Tile row I owns the tiles
+     * (I, J) and (J, I) for J &gt;= I, so tile rows run in parallel without conflicts.
+     */
+    private static void symmetric(double[] m, int b, boolean add) {
+        int tiles = (b + TILE - 1) / TILE;
+        java.util.function.IntConsumer tileRow = ti -> {
+            int i0 = ti * TILE, i1 = Math.min(i0 + TILE, b);
+            for (int j0 = i0; j0 < b; j0 += TILE) {
+                int j1 = Math.min(j0 + TILE, b);
+                for (int i = i0; i < i1; i++)
+                    for (int j = Math.max(j0, i + 1); j < j1; j++) {
+                        double v = add ? m[i * b + j] + m[j * b + i] : m[i * b + j];
+                        m[i * b + j] = v;
+                        m[j * b + i] = v;
+                    }
+            }
+        };
+        if (b >= PARALLEL_ROWS) IntStream.range(0, tiles).parallel().forEach(tileRow);
+        else for (int t = 0; t < tiles; t++) tileRow.accept(t);
     }
 
     private static double pair(int i, int j, int d, Distance metric, double[] e, double[] norms) {

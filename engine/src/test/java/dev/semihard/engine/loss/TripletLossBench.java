@@ -49,6 +49,11 @@ public final class TripletLossBench {
                 be.upload(e, 0, eb, 0, e.length);
                 for (Object[] v : new Object[][] {{Strategy.SEMIHARD, false}, {Strategy.BATCH_HARD, false}, {Strategy.BATCH_ALL, false},
                         {Strategy.BATCH_ALL, true}}) {
+                    if ((Boolean) v[1] && b > 2048 && !Boolean.getBoolean("bench.soft")) {
+                        System.out.printf(Locale.ROOT, "%-10s %6d %-20s  skipped above B = 2048 (O(B K B) time; -Dbench.soft=true runs it)%n",
+                                pk[0] + " x " + pk[1], b, "batch-all (soft)");
+                        continue;
+                    }
                     TripletOptions o = new TripletOptions((Strategy) v[0], Distance.SQUARED_L2, 0.2f, (Boolean) v[1], b);
                     be.tripletLoss(b, d, labels, o, eb, gb, sb);   // warm-up
                     int runs = b <= 1024 ? 7 : 3;
