@@ -42,6 +42,7 @@ public final class Plots {
                 .xAxisTitle("false accept rate").yAxisTitle("true accept rate").build();
         style(c);
         c.getStyler().setXAxisMin(0.0).setXAxisMax(1.0).setYAxisMin(0.0).setYAxisMax(1.0);
+        c.getStyler().setLegendPosition(Styler.LegendPosition.InsideSE);
         XYSeries s = c.addSeries("ROC", far, tar);
         s.setMarker(SeriesMarkers.NONE);
         XYSeries d = c.addSeries("chance", new double[] {0, 1}, new double[] {0, 1});
