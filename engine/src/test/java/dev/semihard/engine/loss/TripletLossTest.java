@@ -127,6 +127,22 @@ class TripletLossTest {
     }
 
     @Test
+    void theGuidesWorkedExampleAgreesWithTheKernel() {
+        java.io.ByteArrayOutputStream buf = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.out;
+        System.setOut(new java.io.PrintStream(buf, true));
+        try {
+            TripletExample.main(new String[0]);
+        } finally {
+            System.setOut(old);
+        }
+        String out = buf.toString();
+        assertEquals(3, out.split("\\(matches\\)", -1).length - 1, out);
+        assertFalse(out.contains("DIFFERS"), out);
+        assertTrue(out.contains("semi-hard found 4, fallbacks 2"), out);   // the numbers quoted in docs/online-triplet-mining.md
+    }
+
+    @Test
     void explicitTripletsBackward() {
         int t = 4, d = 3;
         float[] x = randomRows(new Rng(6), 3 * t, d);
