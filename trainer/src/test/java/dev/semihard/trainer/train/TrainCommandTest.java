@@ -48,7 +48,7 @@ class TrainCommandTest {
     @Test
     void trainLeavesACompleteRunFolder() throws Exception {
         Path rd = tmp.resolve("run");
-        String[] r = run(tiny(rd, "--steps", "3", "--checkpoint-every", "2"));
+        String[] r = run(tiny(rd, "--steps", "3", "--checkpoint-every", "2", "--eval-every", "2"));
         assertEquals("0", r[0], r[2]);
         assertTrue(r[1].contains("Recall@1"), r[1]);
         for (String f : new String[] {"config.json", "metrics.jsonl", "checkpoint.safetensors", "model.safetensors", "eval.json",
@@ -56,6 +56,9 @@ class TrainCommandTest {
             assertTrue(Files.isRegularFile(rd.resolve(f)), f);
         List<String> lines = Files.readAllLines(rd.resolve("metrics.jsonl"));
         assertEquals(3, lines.size());
+        List<String> evals = Files.readAllLines(rd.resolve("evals.jsonl"));
+        assertEquals(1, evals.size(), "--eval-every 2 over 3 steps: one evaluation during training");
+        assertEquals(2L, Json.parseObject(evals.get(0)).get("step"));
         Map<String, Object> l = Json.parseObject(lines.get(2));
         assertEquals(3L, l.get("step"));
         for (String k : new String[] {"loss", "active_fraction", "positive_pairs", "semihard_found", "fallbacks", "mean_dap", "mean_dan",
@@ -131,6 +134,9 @@ class TrainCommandTest {
         assertEquals("0", r[0], r[2]);
         List<String> lines = Files.readAllLines(rd.resolve("metrics.jsonl"));
         assertEquals(3, lines.size());
+        List<String> evals = Files.readAllLines(rd.resolve("evals.jsonl"));
+        assertEquals(1, evals.size(), "--eval-every 2 over 3 steps: one evaluation during training");
+        assertEquals(2L, Json.parseObject(evals.get(0)).get("step"));
         assertEquals(3L, Json.parseObject(lines.get(2)).get("step"));
         assertEquals(3, Checkpoint.load(rd.resolve(Checkpoint.FILE), "fmnist-cnn").step());
     }
