@@ -163,6 +163,10 @@ public class Tensor implements AutoCloseable {
             Tensor t = order.get(i);
             if (t.creator == null || t.grad == null) continue;
             t.creator.backward.apply(t.grad);
+            // Like PyTorch, only leaves keep their gradient: an intermediate's gradient is consumed
+            // here, so a second backward() over the same graph adds exactly one more gradient.
+            t.grad.close();
+            t.grad = null;
         }
     }
 
