@@ -697,17 +697,34 @@ public final class OpenClBackend implements Backend {
         return norms;
     }
 
+    /** The tiled distance kernel: dist [n, n] from e [n, d]. */
+    private void distances(int n, int d, Distance metric, Object e, long norms, Object dist) {
+        launchGemm("pairwiseDistanceForward", n, n, 1, n, d, metric.ordinal(), e, mem(norms), dist);
+    }
+
+    /** g [n, n] becomes g + g^T in place. */
+    private void symmetrize(int n, long g) {
+        long t = (long) ceilDiv(n, 16) * 16;
+        launch("symmetrizeInPlace", new long[]{t, t}, new long[]{16, 16}, n, mem(g));
+    }
+
     @Override
     public synchronized void pairwiseDistanceForward(int n, int d, Distance metric, Buffer e, Buffer dist) {
         i32((long) n * n, "distance matrix size");
         long norms = norms(n, d, metric, arg(e), "pair.norms");
-        launch("pairwiseDistanceForward", new long[]{n, n}, null, n, d, metric.ordinal(), arg(e), mem(norms), arg(dist));
+        distances(n, d, metric, arg(e), norms, arg(dist));
     }
 
     @Override
     public synchronized void pairwiseDistanceBackward(int n, int d, Distance metric, Buffer e, Buffer dist, Buffer dDist, Buffer dE) {
         long norms = norms(n, d, metric, arg(e), "pair.norms");
-        launch1("pairwiseDistanceBackward", n, n, d, metric.ordinal(), arg(e), mem(norms), arg(dist), arg(dDist), arg(dE));
+        long nn = (long) i32((long) n * n, "distance matrix size");
+        long s = scratch("pair.s", nn);
+        if (nn > 0) {
+            OpenClRuntime.check(clEnqueueCopyBuffer(queue, buf(dDist).mem, s, 0, 0, nn * 4, null, null), "clEnqueueCopyBuffer");
+            symmetrize(n, s);
+        }
+        launch1("pairwiseDistanceBackward", n, n, d, metric.ordinal(), arg(e), mem(norms), arg(dist), mem(s), arg(dE));
     }
 
     // ------------------------------------------------------------------ the fused triplet loss
@@ -744,14 +761,16 @@ public final class OpenClBackend implements Backend {
         long part = scratch("triplet.part", (long) b * 8);
         long scale = scratch("triplet.scale", 1);
         if (b > 0) {
-            launch("pairwiseDistanceForward", new long[]{b, b}, null, b, d, metric.ordinal(), ea, mem(norms), mem(dist));
+            distances(b, d, metric, ea, norms, mem(dist));
             launch1("tripletLossMine", b, b, anchors, mem(lab), options.strategy().ordinal(), options.margin(),
                     options.softMargin() ? 1 : 0, mem(dist), mem(g), mem(part));
         }
         launch("tripletLossReduce", new long[]{64}, new long[]{64}, b, d, anchors, options.strategy().ordinal(), ea, mem(part),
                 arg(stats), mem(scale));
-        if (b > 0)
+        if (b > 0) {
+            symmetrize(b, g);
             launch1("tripletLossBackward", b, b, d, metric.ordinal(), ea, mem(norms), mem(dist), mem(g), mem(scale), arg(dE));
+        }
     }
 
     // ------------------------------------------------------------------ optimizer updates

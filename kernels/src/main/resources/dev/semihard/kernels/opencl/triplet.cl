@@ -5,17 +5,18 @@
  * Shapes: e, dE [B, D]; labels [B] (int); dist, G [B, B]; part [B, 8]; stats [16] (TripletStats layout).
  * Rows [0, anchors) may be anchors and positives; rows [anchors, B) are extra negatives only.
  *
- * Version 1, four launches, O(B^2) memory, deterministic (each row owned by one work-item, every sum in a
+ * Version 1, five launches, O(B^2) memory, deterministic (each row owned by one work-item, every sum in a
  * fixed order, no atomics):
- *   1. pairwiseDistanceForward (embed.cl): the B x B distance matrix.
+ *   1. pairwiseDistanceForward (embed.cl, tiled like a GEMM): the B x B distance matrix.
  *   2. tripletLossMine: one work-item per anchor row a scans row a of dist and writes row a of G =
  *      dLoss/ddist[a, *] before the 1/denominator scale, plus its partial sums part[a, 0..8).
  *      semihard: per positive p, one scan of the negatives for the closest one farther than d(a,p)
  *      (else the farthest), O(K B) per anchor; batch-hard: one scan; batch-all: every (p, n), O(K B).
  *   3. tripletLossReduce: one work-group adds the partials in anchor order, computes the loss, the
  *      statistics, the embedding norm and spread, and the gradient scale 1/denominator (0 if none).
- *   4. tripletLossBackward: dE_i = scale * sum_j (G[i,j] + G[j,i]) d dist(i,j)/d e_i (embed.cl's
- *      pairGradientRow, zero coefficients skipped), one work-item per row.
+ *   4. symmetrizeInPlace (embed.cl): G becomes S = G + G^T, so the next step reads rows, not columns.
+ *   5. tripletLossBackward: dE_i = scale * sum_j S[i,j] d dist(i,j)/d e_i (embed.cl's pairGradientRow,
+ *      zero coefficients skipped), one work-item per row.
  * Ties: lowest row index wins (strict comparisons in index order); semihard needs d(a,n) > d(a,p) strictly;
  * a hinge term at exactly x + margin = 0 is inactive with gradient 0.
  */
@@ -219,10 +220,10 @@ __kernel void tripletLossReduce(const int b, const int d, const int anchors, con
     if (denom > 0.0f) scaleOut[0] = 1.0f / denom;
 }
 
-/* tripletLossBackward: NDRange (B); dE_i = scale[0] * sum_j (G[i,j] + G[j,i]) d dist(i,j)/d e_i. */
+/* tripletLossBackward: NDRange (B); dE_i = scale[0] * sum_j S[i,j] d dist(i,j)/d e_i, S = G + G^T (symmetrizeInPlace). */
 __kernel void tripletLossBackward(const int b, const int d, const int metric, __global const float* e,
                                   __global const float* norms, __global const float* dist,
-                                  __global const float* G, __global const float* scale, __global float* dE)
+                                  __global const float* S, __global const float* scale, __global float* dE)
 {
     const int i = get_global_id(0);
     if (i >= b) return;
@@ -231,5 +232,5 @@ __kernel void tripletLossBackward(const int b, const int d, const int metric, __
         for (int k = 0; k < d; ++k) dE[(size_t)i * d + k] = 0.0f;
         return;
     }
-    pairGradientRow(i, b, d, metric, s, e, norms, dist, G, dE);
+    pairGradientRow(i, b, d, metric, s, e, norms, dist, S, dE);
 }
