@@ -134,9 +134,6 @@ class TrainCommandTest {
         assertEquals("0", r[0], r[2]);
         List<String> lines = Files.readAllLines(rd.resolve("metrics.jsonl"));
         assertEquals(3, lines.size());
-        List<String> evals = Files.readAllLines(rd.resolve("evals.jsonl"));
-        assertEquals(1, evals.size(), "--eval-every 2 over 3 steps: one evaluation during training");
-        assertEquals(2L, Json.parseObject(evals.get(0)).get("step"));
         assertEquals(3L, Json.parseObject(lines.get(2)).get("step"));
         assertEquals(3, Checkpoint.load(rd.resolve(Checkpoint.FILE), "fmnist-cnn").step());
     }
