@@ -6,7 +6,8 @@
 Each sub-folder holds the JSON files of one run on one machine (`semihard bench` and
 bench_torch.py side by side); the page shows, per folder, the machine, date, commit and commands
 of each run, the headline figures, the side-by-side table (PyTorch ms / semihard ms) and each
-run's own table. Generated, never edited by hand: rerun this script after adding results.
+run's own table, after the folder's NOTES.md when it has one (how and why it was run that way).
+Generated, never edited by hand: rerun this script after adding results.
 """
 import argparse
 import os
@@ -53,6 +54,10 @@ def describe(doc):
 def section(folder, docs):
     m = docs[0]["machine"]
     out = [f"## {os.path.basename(folder)}: {m.get('cpu_model')}, {m.get('cpus')} CPUs, {m.get('os')}", ""]
+    notes = os.path.join(folder, "NOTES.md")
+    if os.path.exists(notes):
+        with open(notes) as fh:
+            out += [fh.read().strip(), ""]
     out += [describe(d) for d in docs]
     out.append("")
     for w in compare.warnings(docs):
