@@ -23,11 +23,15 @@
 //                        batch-all: every (p, n) of the anchor, per-negative and per-positive sums.
 //   5. tripletFinish     one block: sums the partials in anchor order, writes the statistics and the
 //                        scale 1/units (batch-all: 1/active; 0 when degenerate) to device memory.
-//   6. tripletColSum     column sums of G (with the row sums, the row sums of S = G + G^T).
-//   7. tripletBackward_* T = S X as a GEMM (X = E, or Ehat for cosine), S read from G and G^T tiles.
-//   8. tripletGrad       one warp per row: dE_i = scale * 2 (rs_i e_i - T_i) (squared-l2),
+//   6. semihard, batch-hard (G has ~2K nonzeros per row): tripletRowGather (one warp per row of G)
+//      and tripletColGather (8 warps per 32 columns, each over a slice of the rows) add up only the
+//      nonzeros: T = S X with S = G + G^T, X = E (Ehat for cosine), and the row sums of S.
+//      batch-all (S dense): tripletColSum (column sums of G), then tripletBackward_* computes T = S X
+//      as a GEMM, S read from G and G^T tiles.
+//   7. tripletGrad       one warp per row: dE_i = scale * 2 (rs_i e_i - T_i) (squared-l2),
 //                        scale * (rs_i e_i - T_i) (l2, S already divided by d), or
 //                        scale / n_i * (-T_i + [|e_i| > eps] (ehat_i . T_i) ehat_i) (cosine).
+// The distances of a square problem are computed for the upper triangle only and mirrored.
 // Every sum is a fixed-order tree or loop: the result is reproducible bit for bit.
 #include "gemm.cuh"
 
@@ -72,9 +76,11 @@ extern "C" __global__ void l2NormalizeBackward(const float* __restrict__ y, cons
 
 // dist[m * ld + n] for m < M (rows), n < N; e [*, K]. mode: 0 squared-l2 from differences, 1 l2 from
 // differences, 2 cosine (dot / clamped norms), 3 squared-l2 from norms, 4 l2 from norms. dist[i,i] = 0.
+// sym (M == N only): tiles below the diagonal exit at once and each upper value is also stored at
+// its mirror position, so half the arithmetic and an exactly symmetric matrix.
 struct DistP {
     int M, N, K, kChunk;
-    const float* e; float* dist; const double* sq; const float* nc; int ld; int mode;
+    const float* e; float* dist; const double* sq; const float* nc; int ld; int mode; int sym;
     static constexpr int A_MODE = 0, B_MODE = 1;
     __device__ float a(int m, int k) const { return e[(size_t)m * K + k]; }
     __device__ float b(int k, int n) const { return e[(size_t)n * K + k]; }
@@ -88,18 +94,22 @@ struct DistP {
             float s = fmaxf((float)(sq[m] + sq[n]) - 2.f * v, 0.f);
             r = mode == 3 ? s : sqrtf(s);
         }
+        if (sym) {
+            if (m > n) return;
+            if (m < n) dist[(size_t)n * ld + m] = r;
+        }
         dist[(size_t)m * ld + n] = r;
     }
 };
-#define DIST_PARAMS (int M, int N, int K, int kChunk, const float* e, float* dist, const double* sq, const float* nc, int ld, int mode)
+#define DIST_PARAMS (int M, int N, int K, int kChunk, const float* e, float* dist, const double* sq, const float* nc, int ld, int mode, int sym)
 extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_diff DIST_PARAMS {
-    DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode}; sh_gemm_body<DistP, 128, 128, 8, 8, true>(p); }
+    if (sym && blockIdx.y > blockIdx.x) return; DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode, sym}; sh_gemm_body<DistP, 128, 128, 8, 8, true>(p); }
 extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_diff_small DIST_PARAMS {
-    DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode}; sh_gemm_body<DistP, 64, 64, 4, 4, true>(p); }
+    if (sym && blockIdx.y > blockIdx.x) return; DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode, sym}; sh_gemm_body<DistP, 64, 64, 4, 4, true>(p); }
 extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_dot DIST_PARAMS {
-    DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode}; sh_gemm_body<DistP, 128, 128, 8, 8, false>(p); }
+    if (sym && blockIdx.y > blockIdx.x) return; DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode, sym}; sh_gemm_body<DistP, 128, 128, 8, 8, false>(p); }
 extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_dot_small DIST_PARAMS {
-    DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode}; sh_gemm_body<DistP, 64, 64, 4, 4, false>(p); }
+    if (sym && blockIdx.y > blockIdx.x) return; DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode, sym}; sh_gemm_body<DistP, 64, 64, 4, 4, false>(p); }
 
 // Row statistics, one warp per row: sqd[i] = |e_i|^2 (double), nrm[i] = |e_i|, nc[i] = max(|e_i|, 1e-12);
 // ehat (when not null) = e_i / nc[i].
@@ -497,16 +507,93 @@ extern "C" __global__ void __launch_bounds__(256) tripletBackward TB_PARAMS {
 extern "C" __global__ void __launch_bounds__(256) tripletBackward_small TB_PARAMS {
     TripBwd p{M, N, K, kChunk, G, X, part, A, B}; sh_gemm_body<TripBwd, 64, 64, 4, 4, false>(p); }
 
+// ---- sparse backward (semihard, batch-hard: G has about 2K nonzeros per row) -------------------
+// T_i = sum_j G[i, j] X_j + sum_a G[a, i] X_a without a B x B x d product: one pass over G by rows
+// and one by columns, accumulating only the nonzeros, each output owned by one warp (race-free,
+// in a fixed order, so deterministic).
+
+// Trow[i, :] = sum_j G[i, j] X_j for i < A (0 for the extra rows); one warp per row
+extern "C" __global__ void tripletRowGather(const float* __restrict__ G, const float* __restrict__ X,
+                                            float* __restrict__ Trow, int A, int B, int d) {
+    int i = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (i >= B) return;
+    float* t = Trow + (size_t)i * d;
+    for (int c = lane; c < d; c += 32) t[c] = 0.f;
+    __syncwarp();
+    if (i >= A) return;
+    const float* g = G + (size_t)i * B;
+    for (int j0 = 0; j0 < B; j0 += 128) {
+        float v[4];
+        #pragma unroll
+        for (int u = 0; u < 4; u++) { int j = j0 + u * 32 + lane; v[u] = j < B ? g[j] : 0.f; }
+        #pragma unroll
+        for (int u = 0; u < 4; u++) {
+            unsigned mask = __ballot_sync(0xffffffffu, v[u] != 0.f);
+            while (mask) {
+                int l = __ffs(mask) - 1;
+                mask &= mask - 1;
+                float cf = __shfl_sync(0xffffffffu, v[u], l);
+                const float* x = X + (size_t)(j0 + u * 32 + l) * d;
+                for (int c = lane; c < d; c += 32) t[c] = fmaf(cf, x[c], t[c]);
+            }
+        }
+    }
+}
+
+#define COL_WARPS 8
+// Block of 8 warps per 32 columns i0..i0+31 (lane = column); warp w scans the anchor rows of its
+// slice [w*A/8, (w+1)*A/8) in order: Tcol[w, i, :] = sum_a G[a, i] X_a, csum[w * B + i] = sum_a G[a, i].
+extern "C" __global__ void tripletColGather(const float* __restrict__ G, const float* __restrict__ X,
+                                            float* __restrict__ Tcol, double* __restrict__ csum, int A, int B, int d) {
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+    const int i0 = blockIdx.x * 32, col = i0 + lane;
+    float* tw = Tcol + (size_t)w * B * d;
+    for (int l = 0; l < 32 && i0 + l < B; l++)
+        for (int c = lane; c < d; c += 32) tw[(size_t)(i0 + l) * d + c] = 0.f;
+    __syncwarp();
+    const int chunk = (A + COL_WARPS - 1) / COL_WARPS, aBeg = w * chunk, aEnd = min(A, aBeg + chunk);
+    double s = 0.0;
+    for (int a0 = aBeg; a0 < aEnd; a0 += 8) {
+        float v[8];
+        #pragma unroll
+        for (int u = 0; u < 8; u++) { int a = a0 + u; v[u] = (a < aEnd && col < B) ? G[(size_t)a * B + col] : 0.f; }
+        #pragma unroll
+        for (int u = 0; u < 8; u++) {
+            s += v[u];
+            unsigned mask = __ballot_sync(0xffffffffu, v[u] != 0.f);
+            while (mask) {
+                int l = __ffs(mask) - 1;
+                mask &= mask - 1;
+                float cf = __shfl_sync(0xffffffffu, v[u], l);
+                const float* x = X + (size_t)(a0 + u) * d;
+                float* t = tw + (size_t)(i0 + l) * d;
+                for (int c = lane; c < d; c += 32) t[c] = fmaf(cf, x[c], t[c]);
+                __syncwarp();
+            }
+        }
+    }
+    if (col < B) csum[(size_t)w * B + col] = s;
+}
+
 // dE from T (see the file header); one warp per row. ws[0] = scale.
-extern "C" __global__ void tripletGrad(const float* __restrict__ T, const float* __restrict__ e,
+extern "C" __global__ void tripletGrad(float* T, const float* __restrict__ e,
                                        const float* __restrict__ ehat, const double* __restrict__ grow,
                                        const double* __restrict__ gcol, int colChunks, const float* __restrict__ nrm,
                                        const float* __restrict__ nc, const float* __restrict__ ws,
-                                       float* __restrict__ dE, int B, int A, int d, int metric) {
+                                       float* __restrict__ dE, int B, int A, int d, int metric,
+                                       const float* __restrict__ Tcol, int tcolSlices) {
     int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (row >= B) return;
     const float scale = ws[0];
     size_t o = (size_t)row * d;
+    if (tcolSlices > 0) {   // sparse path: T = Trow + sum of the column slices, in slice order
+        for (int j = lane; j < d; j += 32) {
+            float v = T[o + j];
+            for (int w = 0; w < tcolSlices; w++) v += Tcol[(size_t)w * B * d + o + j];
+            T[o + j] = v;      // each element is read back by the lane that wrote it
+        }
+        __syncwarp();
+    }
     if (metric == 2) {
         double s = 0.0;
         for (int j = lane; j < d; j += 32) s += (double)ehat[o + j] * T[o + j];

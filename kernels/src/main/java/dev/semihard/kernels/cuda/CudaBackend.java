@@ -664,7 +664,8 @@ public final class CudaBackend implements Backend {
     /** Distance GEMM: dist[m * ld + j] for m < rows, j < cols; see embedding.cu DistP for the modes. */
     private void distances(int rows, int cols, int d, Buffer e, Buffer dist, Buffer sq, Buffer nc, int ld, int mode) {
         String name = mode <= 1 ? "pairwiseDistanceForward_diff" : "pairwiseDistanceForward_dot";
-        gemm(name, false, rows, cols, d, 1, e, dist, sq, nc, ld, mode);
+        int sym = rows == cols && SYMMETRIC_DISTANCES ? 1 : 0;     // square: compute the upper triangle, mirror it
+        gemm(name, false, rows, cols, d, 1, e, dist, sq, nc, ld, mode, sym);
     }
 
     @Override
@@ -750,11 +751,22 @@ public final class CudaBackend implements Backend {
                 fill(dE, 0, (long) b * d, 0f);
                 return;
             }
+            CudaBuffer x = metric == Distance.COSINE ? ehat : buf(e);
+            if (o.strategy() != Strategy.BATCH_ALL && !DENSE_BACKWARD) {
+                // G is sparse (about 2K nonzeros per row): gather the nonzeros by rows and by columns
+                CudaBuffer trow = take(scratch, (long) b * d), tcol = take(scratch, (long) COL_WARPS * b * d);
+                CudaBuffer csum = take(scratch, 2L * COL_WARPS * b);
+                launch("tripletRowGather", ceil(b, T / 32), 1, 1, T, g, x, trow, a, b, d);
+                launch("tripletColGather", ceil(b, 32), 1, 1, T, g, x, tcol, csum, a, b, d);
+                launch("tripletGrad", ceil(b, T / 32), 1, 1, T, trow, e, ehat, grow, csum, COL_WARPS, nrm, nc, ws, dE,
+                        b, a, d, metricCode, tcol, COL_WARPS);
+                return;
+            }
+            // batch-all: S = G + G^T is dense, T = S X as a GEMM
             int gChunks = Math.max(1, Math.min(64, ceil(a, 64)));
             int gRows = ceil(a, gChunks);
             CudaBuffer gcol = take(scratch, 2L * gChunks * b);
             launch("tripletColSum", ceil(b, T), gChunks, 1, T, g, a, b, gRows, gcol);
-            CudaBuffer x = metric == Distance.COSINE ? ehat : buf(e);
             int splits = gemmSplits(false, b, d, b, 16);
             CudaBuffer tpart = take(scratch, (long) splits * b * d);
             int s = gemm("tripletBackward", false, b, d, b, 16, g, x, tpart, a, b);
@@ -764,13 +776,20 @@ public final class CudaBackend implements Backend {
                 long count = (long) b * d;
                 launch("splitKReduce", grid(count), 1, 1, T, tpart, t, count, s);
             }
-            launch("tripletGrad", ceil(b, T / 32), 1, 1, T, t, e, ehat, grow, gcol, gChunks, nrm, nc, ws, dE, b, a, d, metricCode);
+            launch("tripletGrad", ceil(b, T / 32), 1, 1, T, t, e, ehat, grow, gcol, gChunks, nrm, nc, ws, dE, b, a, d,
+                    metricCode, null, 0);
         } finally {
             for (CudaBuffer c : scratch) c.close();
         }
     }
 
     private static final int P_N = 8;
+    /** Warps (column slices) of tripletColGather; must match COL_WARPS in embedding.cu. */
+    private static final int COL_WARPS = 8;
+    /** -Dsemihard.cuda.denseTripletBackward=true: use the GEMM backward for every strategy (a fallback). */
+    static final boolean DENSE_BACKWARD = Boolean.getBoolean("semihard.cuda.denseTripletBackward");
+    /** -Dsemihard.cuda.symmetricDistances=false: compute both triangles of square distance matrices (a fallback). */
+    static final boolean SYMMETRIC_DISTANCES = !"false".equals(System.getProperty("semihard.cuda.symmetricDistances"));
 
     private CudaBuffer take(List<CudaBuffer> scratch, long floats) {
         CudaBuffer c = alloc(Math.max(floats, 1));
