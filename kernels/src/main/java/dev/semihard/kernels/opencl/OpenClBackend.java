@@ -39,7 +39,9 @@ import static org.lwjgl.opencl.CL10.*;
  *
  * <p>Memory: a caching allocator keeps released buffers in per-size free lists, so a training step
  * allocates nothing from the driver after the first; scratch buffers (padded inputs, split-K partials,
- * the triplet loss's B x B matrices) are per backend and grow as needed. Every kernel is deterministic:
+ * the triplet loss's B x B matrices) and index tables are per backend and grow as needed.
+ * {@link #bytesInUse()} counts live buffers plus scratch and tables (not the free lists), so
+ * {@link #peakBytes()} shows e.g. the triplet loss's O(B^2) working memory. Every kernel is deterministic:
  * no float atomics, fixed reduction orders, so training on OpenCL is reproducible.
  *
  * <p>The queue is in order; only {@link #download}, {@link #sumSquares} and {@link #synchronize} wait.
@@ -100,6 +102,11 @@ public final class OpenClBackend implements Backend {
     /** The device this backend runs on. */
     public String deviceName() { return info.name().trim(); }
 
+    /** Compiles {@code source} on this backend's device (tests: build errors carry the compiler log). */
+    void compileForTest(String source) {
+        clReleaseProgram(buildProgram(context, info.device(), new String[]{source}));
+    }
+
     private static long[] contextFor(OpenClRuntime.DeviceInfo info) {
         synchronized (CONTEXTS) {
             long[] c = CONTEXTS.get(info.device());
@@ -135,9 +142,18 @@ public final class OpenClBackend implements Backend {
     }
 
     private static long buildProgram(long context, long device) {
+        return buildProgram(context, device, loadSources());
+    }
+
+    /**
+     * Builds {@code sources} for one device.
+     *
+     * @throws IllegalStateException with the compiler's log when the build fails
+     */
+    static long buildProgram(long context, long device, String[] sources) {
         try (MemoryStack st = MemoryStack.stackPush()) {
             IntBuffer err = st.mallocInt(1);
-            long program = clCreateProgramWithSource(context, loadSources(), err);
+            long program = clCreateProgramWithSource(context, sources, err);
             OpenClRuntime.check(err.get(0), "clCreateProgramWithSource");
             String options = BUILD_OPTIONS + " " + System.getProperty("semihard.opencl.buildOptions", "");
             int rc = clBuildProgram(program, device, options.trim(), null, 0);
@@ -210,10 +226,14 @@ public final class OpenClBackend implements Backend {
             mem = createMem(bytes);
         }
         ClBuffer b = new ClBuffer(mem, floats);
-        bytesInUse += bytes;
-        peakBytes = Math.max(peakBytes, bytesInUse);
+        track(bytes);
         if (floats > 0) fillMem(mem, 0, floats, 0f);
         return b;
+    }
+
+    private void track(long bytes) {
+        bytesInUse += bytes;
+        peakBytes = Math.max(peakBytes, bytesInUse);
     }
 
     private long createMem(long bytes) {
@@ -435,9 +455,10 @@ public final class OpenClBackend implements Backend {
         long bytes = Math.max(1, floats) * 4L;
         ClMem m = scratch.get(key);
         if (m == null || m.bytes() < bytes) {
-            if (m != null) clReleaseMemObject(m.mem());
+            if (m != null) { clReleaseMemObject(m.mem()); bytesInUse -= m.bytes(); }
             m = new ClMem(createMem(bytes), bytes);
             scratch.put(key, m);
+            track(bytes);
         }
         return m.mem();
     }
@@ -460,6 +481,7 @@ public final class OpenClBackend implements Backend {
             }
             m = new ClMem(mem, bytes);
             tables.put(key, m);
+            track(bytes);
         }
         return m.mem();
     }

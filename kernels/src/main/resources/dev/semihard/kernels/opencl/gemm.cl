@@ -31,7 +31,9 @@
 #define WG (WX * WY)
 #define TM (WY * RM)        /* 64 rows of C per work-group */
 #define TN (WX * GEMM_VN)   /* 64 columns of C per work-group */
+#ifndef TK
 #define TK 16               /* reduction slice staged in local memory */
+#endif
 #define BCOLS (TN / WG)     /* B columns each work-item stages */
 
 #if GEMM_VN == 16
@@ -88,7 +90,7 @@
 /* A slice: work-item lid stages column kk = lid % TK of rows lid/TK + (WG/TK)*j. */
 #define GEMM_A_ROWS_PER_ITEM (TM * TK / WG)
 #define GEMM_A_KK (lid & (TK - 1))
-#define GEMM_A_ROW(j) ((lid >> 4) + (WG / TK) * (j))
+#define GEMM_A_ROW(j) ((lid / TK) + (WG / TK) * (j))
 
 /*
  * Strided tile loads for plain matrices: A(m, k) = A[m*sam + k*sak], B(k, n) = B[k*sbk + n*sbn].

@@ -295,4 +295,28 @@ class OpenClKernelsTest {
         cl.conv2dBackwardFilter(g, bx, bdy, dw2, null);
         assertArrayEquals(down(cl, dw1), down(cl, dw2));
     }
+
+    @Test
+    void buildErrorsCarryTheCompilerLog() {
+        OpenClBackend b = (OpenClBackend) cl;
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> b.compileForTest("__kernel void broken(__global float* x) { x[0] = undefined_name; }"));
+        assertTrue(e.getMessage().contains("compiler log") && e.getMessage().contains("undefined_name"), e.getMessage());
+    }
+
+    @Test
+    void memoryIsTrackedAndReused() {
+        long before = cl.bytesInUse();
+        Buffer a = cl.allocate(1000);
+        assertEquals(before + 4000, cl.bytesInUse());
+        a.close();
+        a.close();   // idempotent
+        assertEquals(before, cl.bytesInUse());
+        long peak = cl.peakBytes();
+        Buffer again = cl.allocate(1000);   // from the free list: zero-filled like a new one
+        assertArrayEquals(new float[1000], down(cl, again));
+        assertEquals(peak, cl.peakBytes());
+        again.close();
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> cl.fill(again, 0, 1, 1f));
+    }
 }
