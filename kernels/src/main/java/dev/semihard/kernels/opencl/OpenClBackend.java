@@ -684,18 +684,28 @@ public final class OpenClBackend implements Backend {
 
     // ------------------------------------------------------------------ linear
 
+    /** The GEMM tiles index with 32-bit ints. */
+    private static void checkLinear(int n, int in, int out) {
+        i32((long) n * in, "linear input size");
+        i32((long) n * out, "linear output size");
+        i32((long) out * in, "linear weight size");
+    }
+
     @Override
     public synchronized void linearForward(int n, int in, int out, Buffer x, Buffer w, Buffer b, Buffer y) {
+        checkLinear(n, in, out);
         launchGemm("linearForward", n, out, 1, n, in, out, arg(x), arg(w), arg(b), b == null ? 0 : 1, arg(y));
     }
 
     @Override
     public synchronized void linearBackwardData(int n, int in, int out, Buffer dy, Buffer w, Buffer dx) {
+        checkLinear(n, in, out);
         launchGemm("linearBackwardData", n, in, 1, n, in, out, arg(dy), arg(w), arg(dx));
     }
 
     @Override
     public synchronized void linearBackwardWeight(int n, int in, int out, Buffer x, Buffer dy, Buffer dw, Buffer db) {
+        checkLinear(n, in, out);
         launchGemm("linearBackwardWeight", out, in, 1, n, in, out, arg(x), arg(dy), arg(dw));
         if (db != null) launch1("linearBackwardBias", out, n, out, arg(dy), arg(db));
     }

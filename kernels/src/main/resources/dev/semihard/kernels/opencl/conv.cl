@@ -74,13 +74,7 @@ __kernel void conv2dFlipWeights(const int K, const int C, const int R, const int
     }                                                                                     \
     for (int k0 = 0; k0 < Kd; k0 += TK) {                                                 \
         {                                                                                 \
-            const int kk = GEMM_A_KK;                                                     \
-            const int gk = k0 + kk;                                                       \
-            for (int j = 0; j < GEMM_A_ROWS_PER_ITEM; ++j) {                              \
-                const int mm = GEMM_A_ROW(j);                                             \
-                const int gm = m0 + mm;                                                   \
-                As[mm][kk] = (gm < Mout && gk < Kd) ? wm[(size_t)gm * Kd + gk] : 0.0f;    \
-            }                                                                             \
+            GEMM_LOAD_A_ROWMAJOR(Mout, Kd, wm)                                            \
             for (int r = 0; r < TK; ++r) {                                                \
                 const int gkb = k0 + r;                                                   \
                 const int off = gkb < Kd ? rowTab[gkb] : -1;                              \
@@ -148,13 +142,10 @@ __kernel void conv2dBackwardData(const int Nimg, const int Cin, const int Hp, co
     } \
     for (int k0 = kBegin; k0 < kEnd; k0 += TK) { \
         { \
-            const int kk = GEMM_A_KK; \
-            const int gk = k0 + kk; \
-            const int dyBase = gk < kEnd ? qTab[gk].x : 0; \
-            for (int j = 0; j < GEMM_A_ROWS_PER_ITEM; ++j) { \
-                const int mm = GEMM_A_ROW(j); \
-                const int gm = m0 + mm; \
-                As[mm][kk] = (gm < K && gk < kEnd) ? dy[dyBase + gm * P] : 0.0f; \
+            const int gm = m0 + lid; \
+            for (int kk = 0; kk < TK; ++kk) { \
+                const int gk = k0 + kk; \
+                As[lid][kk] = (gm < K && gk < kEnd) ? dy[qTab[gk].x + gm * P] : 0.0f; \
             } \
             for (int r = 0; r < TK; ++r) { \
                 const int gkb = k0 + r; \
