@@ -86,6 +86,10 @@ public final class BenchCommand {
                     + cfg.workloads() + (cfg.quick() ? ", quick" : ""));
             double loadBefore = loadAverage();
             List<BenchResult> results = new ArrayList<>();
+            Files.createDirectories(cfg.outDir());
+            Path json = cfg.outDir().resolve("semihard-" + name + ".json");
+            Path md = cfg.outDir().resolve("semihard-" + name + ".md");
+            String table = "";
             for (String w : cfg.workloads()) {
                 switch (w) {
                     case "W1" -> results.addAll(Workloads.w1(backends, o, log::println));
@@ -93,18 +97,16 @@ public final class BenchCommand {
                     case "W3" -> results.addAll(Workloads.w3(backends, o, log::println));
                     default -> throw new IllegalStateException(w);
                 }
+                // written after every workload, so a run cut short by a time limit keeps what it measured
+                Map<String, Object> doc = document(cfg, name, device, o, results);
+                @SuppressWarnings("unchecked") Map<String, Object> m = (Map<String, Object>) doc.get("machine");
+                m.put("loadavg_before", loadBefore < 0 ? null : Math.round(loadBefore * 100) / 100.0);
+                double after = loadAverage();
+                m.put("loadavg_after", after < 0 ? null : Math.round(after * 100) / 100.0);
+                Files.writeString(json, Json.write(doc), StandardCharsets.UTF_8);
+                table = markdown(doc, results);
+                Files.writeString(md, table, StandardCharsets.UTF_8);
             }
-            Map<String, Object> doc = document(cfg, name, device, o, results);
-            @SuppressWarnings("unchecked") Map<String, Object> m = (Map<String, Object>) doc.get("machine");
-            m.put("loadavg_before", loadBefore < 0 ? null : Math.round(loadBefore * 100) / 100.0);
-            double after = loadAverage();
-            m.put("loadavg_after", after < 0 ? null : Math.round(after * 100) / 100.0);
-            Files.createDirectories(cfg.outDir());
-            Path json = cfg.outDir().resolve("semihard-" + name + ".json");
-            Path md = cfg.outDir().resolve("semihard-" + name + ".md");
-            Files.writeString(json, Json.write(doc), StandardCharsets.UTF_8);
-            String table = markdown(doc, results);
-            Files.writeString(md, table, StandardCharsets.UTF_8);
             log.println();
             log.print(table);
             log.println("wrote " + json + " and " + md);
