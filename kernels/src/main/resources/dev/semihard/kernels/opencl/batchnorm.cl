@@ -11,16 +11,23 @@
 #define BN_LOCAL 64
 
 /*
- * Walks channel c's elements in a fixed order: with n >= L images each work-item takes whole images
- * lid, lid + L, ... (contiguous inner loops); otherwise element t of this work-item is flat index t*L + lid.
+ * Walks channel c's elements in a fixed order. With n >= L images each work-item takes whole images
+ * lid, lid + L, ... and runs VBODY on 8 contiguous elements at idx (then SBODY on the tail), so the
+ * sums use float8 partial sums instead of one long dependency chain; otherwise element t of this
+ * work-item is flat index t*L + lid (SBODY only).
  */
-#define BN_FOR_CHANNEL(n, C, hw, c, body)                                     \
+#define BN_FOR_CHANNEL8(n, C, hw, c, VBODY, SBODY)                            \
     if ((n) >= get_local_size(0)) {                                           \
         for (int img = get_local_id(0); img < (n); img += get_local_size(0)) { \
             const size_t base = ((size_t)img * (C) + (c)) * (hw);             \
-            for (int i = 0; i < (hw); ++i) {                                  \
+            int i = 0;                                                        \
+            for (; i + 8 <= (hw); i += 8) {                                   \
                 const size_t idx = base + i;                                  \
-                body                                                          \
+                VBODY                                                         \
+            }                                                                 \
+            for (; i < (hw); ++i) {                                           \
+                const size_t idx = base + i;                                  \
+                SBODY                                                         \
             }                                                                 \
         }                                                                     \
     } else {                                                                  \
@@ -29,11 +36,17 @@
         int img = lid / (hw), i = lid % (hw);                                 \
         while (img < (n)) {                                                   \
             const size_t idx = ((size_t)img * (C) + (c)) * (hw) + i;          \
-            body                                                              \
+            SBODY                                                             \
             img += stepImg; i += stepI;                                       \
             if (i >= (hw)) { i -= (hw); img++; }                              \
         }                                                                     \
     }
+
+/* The lanes of a float8 partial sum, added in a fixed order. */
+inline float bnHsum(const float8 v)
+{
+    return ((v.s0 + v.s1) + (v.s2 + v.s3)) + ((v.s4 + v.s5) + (v.s6 + v.s7));
+}
 
 /* Tree sum of red[0..L) into red[0]; every work-item must call it. */
 inline void bnReduce(__local float* red)
@@ -59,14 +72,17 @@ __kernel void batchNormStatistics(const int n, const int C, const int hw, const 
     const int c = get_group_id(0), lid = get_local_id(0);
     const float count = (float)n * (float)hw;
     float s = 0.0f;
-    BN_FOR_CHANNEL(n, C, hw, c, s += x[idx];)
-    red[lid] = s;
+    float8 s8 = (float8)(0.0f);
+    BN_FOR_CHANNEL8(n, C, hw, c, s8 += vload8(0, x + idx);, s += x[idx];)
+    red[lid] = s + bnHsum(s8);
     bnReduce(red);
     const float mean = red[0] / count;
     barrier(CLK_LOCAL_MEM_FENCE);
     float q = 0.0f;
-    BN_FOR_CHANNEL(n, C, hw, c, { const float d = x[idx] - mean; q = fma(d, d, q); })
-    red[lid] = q;
+    float8 q8 = (float8)(0.0f);
+    BN_FOR_CHANNEL8(n, C, hw, c, { const float8 d = vload8(0, x + idx) - mean; q8 = fma(d, d, q8); },
+                    { const float d = x[idx] - mean; q = fma(d, d, q); })
+    red[lid] = q + bnHsum(q8);
     bnReduce(red);
     if (lid == 0) {
         const float var = red[0] / count;
@@ -119,9 +135,12 @@ __kernel void batchNormBackwardReduce(const int n, const int C, const int hw, __
     const int c = get_group_id(0), lid = get_local_id(0);
     const float m = mean[c], is = invStd[c];
     float sdy = 0.0f, sdx = 0.0f;
-    BN_FOR_CHANNEL(n, C, hw, c, { const float d = dy[idx]; sdy += d; sdx = fma(d, (x[idx] - m) * is, sdx); })
-    red[lid] = sdy;
-    red2[lid] = sdx;
+    float8 sdy8 = (float8)(0.0f), sdx8 = (float8)(0.0f);
+    BN_FOR_CHANNEL8(n, C, hw, c,
+                    { const float8 d = vload8(0, dy + idx); sdy8 += d; sdx8 = fma(d, (vload8(0, x + idx) - m) * is, sdx8); },
+                    { const float d = dy[idx]; sdy += d; sdx = fma(d, (x[idx] - m) * is, sdx); })
+    red[lid] = sdy + bnHsum(sdy8);
+    red2[lid] = sdx + bnHsum(sdx8);
     barrier(CLK_LOCAL_MEM_FENCE);
     const int L = get_local_size(0);
     for (int h = L / 2; h > 0; h >>= 1) {
