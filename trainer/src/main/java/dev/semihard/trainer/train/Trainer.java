@@ -103,6 +103,8 @@ public final class Trainer {
                 throw new CheckpointException("no checkpoint to resume in " + runDir + " (" + Checkpoint.FILE
                         + " is missing: the run stopped before its first checkpoint; start it again)");
             ck = Checkpoint.load(ckFile, cfg.model);
+            // --resume --steps N may have changed the length: keep config.json the truth for the next resume
+            AtomicFiles.write(runDir.resolve("config.json"), (cfg.toJson() + "\n").getBytes(StandardCharsets.UTF_8));
         } else {
             AtomicFiles.write(runDir.resolve("config.json"), (cfg.toJson() + "\n").getBytes(StandardCharsets.UTF_8));
         }

@@ -136,6 +136,7 @@ class TrainCommandTest {
         assertEquals(3, lines.size());
         assertEquals(3L, Json.parseObject(lines.get(2)).get("step"));
         assertEquals(3, Checkpoint.load(rd.resolve(Checkpoint.FILE), "fmnist-cnn").step());
+        assertEquals(3L, Json.parseObject(Files.readString(rd.resolve("config.json"))).get("steps"), "the new length is remembered");
     }
 
     @Test
