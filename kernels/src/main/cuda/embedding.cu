@@ -110,6 +110,15 @@ extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_dot DI
     if (sym && blockIdx.y > blockIdx.x) return; DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode, sym}; sh_gemm_body<DistP, 128, 128, 8, 8, false>(p); }
 extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_dot_small DIST_PARAMS {
     if (sym && blockIdx.y > blockIdx.x) return; DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode, sym}; sh_gemm_body<DistP, 64, 64, 4, 4, false>(p); }
+// pipelined versions (sh_gemm_pf_body); the plain ones stay as a fallback (-Dsemihard.cuda.pipelinedGemm=false)
+extern "C" __global__ void __launch_bounds__(256, 2) pairwiseDistanceForward_diff_pf DIST_PARAMS {
+    if (sym && blockIdx.y > blockIdx.x) return; DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode, sym}; sh_gemm_pf_body<DistP, 128, 128, 8, 8, true>(p); }
+extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_diff_pf_small DIST_PARAMS {
+    if (sym && blockIdx.y > blockIdx.x) return; DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode, sym}; sh_gemm_pf_body<DistP, 64, 64, 4, 4, true>(p); }
+extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_dot_pf DIST_PARAMS {
+    if (sym && blockIdx.y > blockIdx.x) return; DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode, sym}; sh_gemm_pf_body<DistP, 128, 128, 8, 8, false>(p); }
+extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_dot_pf_small DIST_PARAMS {
+    if (sym && blockIdx.y > blockIdx.x) return; DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode, sym}; sh_gemm_pf_body<DistP, 64, 64, 4, 4, false>(p); }
 
 // Row statistics, one warp per row: sqd[i] = |e_i|^2 (double), nrm[i] = |e_i|, nc[i] = max(|e_i|, 1e-12);
 // ehat (when not null) = e_i / nc[i].

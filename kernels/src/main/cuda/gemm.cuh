@@ -114,6 +114,99 @@ __device__ __forceinline__ void sh_gemm_body(const P& p) {
         }
 }
 
+// The same fp32 tile with software pipelining: the next k-slice is loaded from global memory into
+// registers while the current one is multiplied from shared memory (two shared buffers, one
+// barrier per slice), so load latency hides behind arithmetic. For A_MODE / B_MODE 0 and 1.
+template <class P, int BM, int BN, int TM, int TN, bool DIFF>
+__device__ __forceinline__ void sh_gemm_pf_body(const P& p) {
+    static_assert((BM / TM) * (BN / TN) == 256, "256 threads per tile");
+    static_assert(P::A_MODE != 2, "custom A loaders are not pipelined");
+    constexpr int LDA = BM + 4, LDB = BN + 4, NA = BM * SH_BK / 256, NB = BN * SH_BK / 256;
+    __shared__ __align__(16) float As[2][SH_BK][LDA];
+    __shared__ __align__(16) float Bs[2][SH_BK][LDB];
+    const int tid = threadIdx.x;
+    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+    const int kBeg = blockIdx.z * p.kChunk;
+    const int kEnd = min(p.K, kBeg + p.kChunk);
+    const int tx = tid % (BN / TN), ty = tid / (BN / TN);
+    float ra[NA], rb[NB];
+    auto aIdx = [&](int u, int& mm, int& kk) {
+        int i = tid + u * 256;
+        if (P::A_MODE == 0) { kk = i % SH_BK; mm = i / SH_BK; } else { mm = i % BM; kk = i / BM; }
+    };
+    auto bIdx = [&](int u, int& nn, int& kk) {
+        int i = tid + u * 256;
+        if (P::B_MODE == 0) { nn = i % BN; kk = i / BN; } else { kk = i % SH_BK; nn = i / SH_BK; }
+    };
+    auto fetch = [&](int k0) {
+        #pragma unroll
+        for (int u = 0; u < NA; u++) {
+            int mm, kk; aIdx(u, mm, kk);
+            int m = m0 + mm, k = k0 + kk;
+            ra[u] = (m < p.M && k < kEnd) ? p.a(m, k) : 0.f;
+        }
+        #pragma unroll
+        for (int u = 0; u < NB; u++) {
+            int nn, kk; bIdx(u, nn, kk);
+            int n = n0 + nn, k = k0 + kk;
+            rb[u] = (n < p.N && k < kEnd) ? p.b(k, n) : 0.f;
+        }
+    };
+    auto put = [&](int buf) {
+        #pragma unroll
+        for (int u = 0; u < NA; u++) { int mm, kk; aIdx(u, mm, kk); As[buf][kk][mm] = ra[u]; }
+        #pragma unroll
+        for (int u = 0; u < NB; u++) { int nn, kk; bIdx(u, nn, kk); Bs[buf][kk][nn] = rb[u]; }
+    };
+    float acc[TM][TN];
+    #pragma unroll
+    for (int i = 0; i < TM; i++)
+        #pragma unroll
+        for (int j = 0; j < TN; j++) acc[i][j] = 0.f;
+
+    if (kBeg < kEnd) {
+        fetch(kBeg);
+        put(0);
+        __syncthreads();
+    }
+    int cur = 0;
+    for (int k0 = kBeg; k0 < kEnd; k0 += SH_BK) {
+        const bool more = k0 + SH_BK < kEnd;
+        if (more) fetch(k0 + SH_BK);
+        #pragma unroll
+        for (int kk = 0; kk < SH_BK; kk++) {
+            float av[TM], bv[TN];
+            #pragma unroll
+            for (int i = 0; i < TM; i += 4) {
+                float4 t = *reinterpret_cast<const float4*>(&As[cur][kk][ty * TM + i]);
+                av[i] = t.x; av[i + 1] = t.y; av[i + 2] = t.z; av[i + 3] = t.w;
+            }
+            #pragma unroll
+            for (int j = 0; j < TN; j += 4) {
+                float4 t = *reinterpret_cast<const float4*>(&Bs[cur][kk][tx * TN + j]);
+                bv[j] = t.x; bv[j + 1] = t.y; bv[j + 2] = t.z; bv[j + 3] = t.w;
+            }
+            #pragma unroll
+            for (int i = 0; i < TM; i++)
+                #pragma unroll
+                for (int j = 0; j < TN; j++) {
+                    if (DIFF) { float t = av[i] - bv[j]; acc[i][j] = fmaf(t, t, acc[i][j]); }
+                    else acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+                }
+        }
+        if (more) put(cur ^ 1);   // the other buffer was last read before the previous barrier
+        __syncthreads();
+        cur ^= 1;
+    }
+    #pragma unroll
+    for (int i = 0; i < TM; i++)
+        #pragma unroll
+        for (int j = 0; j < TN; j++) {
+            int m = m0 + ty * TM + i, n = n0 + tx * TN + j;
+            if (m < p.M && n < p.N) p.store(m, n, acc[i][j], blockIdx.z);
+        }
+}
+
 // TF32 tensor-core version: 64 x 64 tile, 8 warps as 4 (m) x 2 (n), each warp 16 x 32 (two 16x16
 // accumulators). A sits in shared memory as As[k][m] (column-major for wmma), B as Bs[k][n].
 template <class P>

@@ -663,7 +663,7 @@ public final class CudaBackend implements Backend {
 
     /** Distance GEMM: dist[m * ld + j] for m < rows, j < cols; see embedding.cu DistP for the modes. */
     private void distances(int rows, int cols, int d, Buffer e, Buffer dist, Buffer sq, Buffer nc, int ld, int mode) {
-        String name = mode <= 1 ? "pairwiseDistanceForward_diff" : "pairwiseDistanceForward_dot";
+        String name = (mode <= 1 ? "pairwiseDistanceForward_diff" : "pairwiseDistanceForward_dot") + (PIPELINED_GEMM ? "_pf" : "");
         int sym = rows == cols && SYMMETRIC_DISTANCES ? 1 : 0;     // square: compute the upper triangle, mirror it
         gemm(name, false, rows, cols, d, 1, e, dist, sq, nc, ld, mode, sym);
     }
@@ -789,6 +789,8 @@ public final class CudaBackend implements Backend {
     /** -Dsemihard.cuda.denseTripletBackward=true: use the GEMM backward for every strategy (a fallback). */
     static final boolean DENSE_BACKWARD = Boolean.getBoolean("semihard.cuda.denseTripletBackward");
     /** -Dsemihard.cuda.symmetricDistances=false: compute both triangles of square distance matrices (a fallback). */
+    /** -Dsemihard.cuda.pipelinedGemm=false: distance GEMMs without register prefetching (a fallback). */
+    static final boolean PIPELINED_GEMM = !"false".equals(System.getProperty("semihard.cuda.pipelinedGemm"));
     static final boolean SYMMETRIC_DISTANCES = !"false".equals(System.getProperty("semihard.cuda.symmetricDistances"));
 
     private CudaBuffer take(List<CudaBuffer> scratch, long floats) {
