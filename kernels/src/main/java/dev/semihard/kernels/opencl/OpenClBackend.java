@@ -54,7 +54,8 @@ public final class OpenClBackend implements Backend {
             "triplet.cl", "optim.cl"};
     private static final String BUILD_OPTIONS = "-cl-std=CL1.2";
     private static final int GEMM_TN = 64, GEMM_WG = 8, GEMM_TK = 16;
-    static int ewLocal = 256;
+    /** Work-group size of the one-work-item-per-element kernels: 256, or the device maximum if lower (a power of two). */
+    private final int ewLocal;
 
     /** One context and built program per device, shared by every backend on it. */
     private static final Map<Long, long[]> CONTEXTS = new HashMap<>();
@@ -96,6 +97,11 @@ public final class OpenClBackend implements Backend {
             this.queue = clCreateCommandQueue(context, info.device(), 0, err);
             OpenClRuntime.check(err.get(0), "clCreateCommandQueue");
         }
+        long maxWg = OpenClRuntime.deviceLong(info.device(), CL_DEVICE_MAX_WORK_GROUP_SIZE);
+        if (maxWg < 256)
+            throw new IllegalStateException("opencl: device " + deviceName() + " allows work-groups of only " + maxWg
+                    + " work-items; the kernels need 256");
+        this.ewLocal = 256;
         this.dummy = (ClBuffer) allocate(1);
     }
 
@@ -427,7 +433,7 @@ public final class OpenClBackend implements Backend {
         }
     }
 
-    /** One work-item per element, groups of {@value #ewLocal}. */
+    /** One work-item per element, groups of {@link #ewLocal}. */
     private void launch1(String name, long n, Object... args) {
         if (n > 0) launch(name, new long[]{n}, new long[]{ewLocal}, args);
     }
