@@ -143,9 +143,15 @@ __kernel void conv2dBackwardData(const int Nimg, const int Cin, const int Hp, co
     for (int k0 = kBegin; k0 < kEnd; k0 += TK) { \
         { \
             const int gm = m0 + lid; \
-            for (int kk = 0; kk < TK; ++kk) { \
-                const int gk = k0 + kk; \
-                As[lid][kk] = (gm < K && gk < kEnd) ? dy[qTab[gk].x + gm * P] : 0.0f; \
+            const int base0 = k0 + TK <= kEnd ? qTab[k0].x : -1; \
+            if (gm < K && base0 >= 0 && qTab[k0 + TK - 1].x == base0 + TK - 1) { \
+                /* the slice lies inside one image: its dy values are contiguous */ \
+                vstore16(vload16(0, dy + base0 + gm * P), 0, &As[lid][0]); \
+            } else { \
+                for (int kk = 0; kk < TK; ++kk) { \
+                    const int gk = k0 + kk; \
+                    As[lid][kk] = (gm < K && gk < kEnd) ? dy[qTab[gk].x + gm * P] : 0.0f; \
+                } \
             } \
             for (int r = 0; r < TK; ++r) { \
                 const int gkb = k0 + r; \
