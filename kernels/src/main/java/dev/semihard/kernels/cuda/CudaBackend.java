@@ -446,7 +446,7 @@ public final class CudaBackend implements Backend {
      * partials, added in order by splitKReduce) when the tiles alone leave SMs idle, each split at
      * least 256 deep.
      */
-    private GemmPlan plan(boolean allowTf32, int m, int n, int kDim, int maxSplits) {
+    private GemmPlan plan(boolean allowTf32, int m, int n, int kDim, int maxSplits, boolean pipelined) {
         boolean useTf32 = allowTf32 && tf32;
         int maxUseful = Math.max(1, Math.min(maxSplits, kDim / 256));
         long bigTiles = (long) ceil(m, 128) * ceil(n, 128);
@@ -458,7 +458,8 @@ public final class CudaBackend implements Backend {
             splits = (int) Math.min(maxUseful, Math.max(1, (2L * smCount + tiles - 1) / tiles));
         int kChunk = ceil(ceil(Math.max(kDim, 1), splits), 16) * 16;
         splits = Math.max(1, ceil(Math.max(kDim, 1), kChunk));
-        return new GemmPlan(useTf32 ? "_tf32" : big ? "" : "_small", tile, splits, kChunk);
+        String fp32 = pipelined ? "_pf" : "";
+        return new GemmPlan(useTf32 ? "_tf32" : big ? fp32 : fp32 + "_small", tile, splits, kChunk);
     }
 
     /**
@@ -467,7 +468,7 @@ public final class CudaBackend implements Backend {
      */
     private int gemm(String name, boolean allowTf32, int m, int n, int kDim, int maxSplits, Object... rest) {
         if (m <= 0 || n <= 0) return 1;
-        GemmPlan p = plan(allowTf32, m, n, kDim, maxSplits);
+        GemmPlan p = plan(allowTf32, m, n, kDim, maxSplits, PIPELINED_GEMM && !name.equals("tripletBackward"));
         Object[] args = new Object[4 + rest.length];
         args[0] = m; args[1] = n; args[2] = kDim; args[3] = p.kChunk();
         System.arraycopy(rest, 0, args, 4, rest.length);
@@ -477,7 +478,7 @@ public final class CudaBackend implements Backend {
 
     /** The number of splits {@link #gemm} will use (so the caller can size the partials first). */
     private int gemmSplits(boolean allowTf32, int m, int n, int kDim, int maxSplits) {
-        return plan(allowTf32, m, n, kDim, maxSplits).splits();
+        return plan(allowTf32, m, n, kDim, maxSplits, false).splits();
     }
 
     private static int ceil(long a, long b) { return (int) ((a + b - 1) / b); }
@@ -663,7 +664,7 @@ public final class CudaBackend implements Backend {
 
     /** Distance GEMM: dist[m * ld + j] for m < rows, j < cols; see embedding.cu DistP for the modes. */
     private void distances(int rows, int cols, int d, Buffer e, Buffer dist, Buffer sq, Buffer nc, int ld, int mode) {
-        String name = (mode <= 1 ? "pairwiseDistanceForward_diff" : "pairwiseDistanceForward_dot") + (PIPELINED_GEMM ? "_pf" : "");
+        String name = mode <= 1 ? "pairwiseDistanceForward_diff" : "pairwiseDistanceForward_dot";
         int sym = rows == cols && SYMMETRIC_DISTANCES ? 1 : 0;     // square: compute the upper triangle, mirror it
         gemm(name, false, rows, cols, d, 1, e, dist, sq, nc, ld, mode, sym);
     }
@@ -789,7 +790,7 @@ public final class CudaBackend implements Backend {
     /** -Dsemihard.cuda.denseTripletBackward=true: use the GEMM backward for every strategy (a fallback). */
     static final boolean DENSE_BACKWARD = Boolean.getBoolean("semihard.cuda.denseTripletBackward");
     /** -Dsemihard.cuda.symmetricDistances=false: compute both triangles of square distance matrices (a fallback). */
-    /** -Dsemihard.cuda.pipelinedGemm=false: distance GEMMs without register prefetching (a fallback). */
+    /** -Dsemihard.cuda.pipelinedGemm=false: fp32 GEMM tiles without register prefetching (a fallback). */
     static final boolean PIPELINED_GEMM = !"false".equals(System.getProperty("semihard.cuda.pipelinedGemm"));
     static final boolean SYMMETRIC_DISTANCES = !"false".equals(System.getProperty("semihard.cuda.symmetricDistances"));
 

@@ -10,7 +10,11 @@ import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -75,5 +79,35 @@ class CudaFatbinTest {
             assertEquals(0x55, bin[2] & 0xff);
             assertEquals(0xBA, bin[3] & 0xff);
         }
+    }
+
+    /**
+     * Every kernel CudaBackend can launch is in one of the fatbins (a misspelt name would otherwise
+     * only fail on a GPU): the literal names in launch(...) / elementwise(...) calls, and each GEMM
+     * family with the suffixes {@code gemm()} appends.
+     */
+    @Test
+    void everyKernelTheBackendLaunchesExists() throws Exception {
+        String java = Files.readString(Path.of("src/main/java/dev/semihard/kernels/cuda/CudaBackend.java"));
+        TreeSet<String> names = new TreeSet<>();
+        Matcher m = Pattern.compile("(?:launch|elementwise)\\(\"(\\w+)\"").matcher(java);
+        while (m.find()) names.add(m.group(1));
+        for (String g : List.of("conv2dForward", "conv2dBackwardData", "conv2dBackwardFilter", "linearForward",
+                "linearBackwardData", "linearBackwardWeight"))
+            for (String suffix : List.of("", "_small", "_tf32", "_pf", "_pf_small")) names.add(g + suffix);
+        for (String g : List.of("pairwiseDistanceForward_diff", "pairwiseDistanceForward_dot"))
+            for (String suffix : List.of("", "_small", "_pf", "_pf_small")) names.add(g + suffix);
+        names.add("tripletBackward");
+        names.add("tripletBackward_small");
+        assertTrue(names.size() > 40, "found only " + names);
+        List<String> bins = new ArrayList<>();
+        for (String mod : CudaBackend.MODULES)
+            bins.add(new String(CudaBackend.readResource(mod + ".fatbin"), StandardCharsets.ISO_8859_1));
+        List<String> missing = new ArrayList<>();
+        for (String n : names) {
+            // the kernel symbol is NUL-terminated in the ELF string table
+            if (bins.stream().noneMatch(b -> b.contains(n + "\0"))) missing.add(n);
+        }
+        assertEquals(List.of(), missing, "kernels launched by CudaBackend but absent from the fatbins");
     }
 }
