@@ -4,6 +4,7 @@
 # 1. unpacks the bundle made by tools/gpu/make-bundle.sh into a temporary folder;
 # 2. CUDA conformance against the reference backend + a full-size loss check + W1/W3 timings
 #    (bin/cuda-selftest); a mismatch fails the script loudly (exit 1);
+#    on failure it runs the checks again with the fallback code paths (FALLBACK_ON_FAIL=0 skips that);
 # 3. optionally `semihard bench` (SEMIHARD_BENCH=1) and PyTorch's W1/W3 from bench/python/bench_torch.py
 #    when python3 with torch and CUDA is there (TORCH_BENCH=0 skips it);
 # 4. prints a short table last. Full logs go to $OUT (or ./gpu-out).
@@ -24,7 +25,17 @@ status=0
 echo "=== CUDA self-test (conformance, full-size loss checks, W1/W3 timings)"
 timeout "${SELFTEST_TIMEOUT:-150}" "$B/bin/cuda-selftest" ${SELFTEST_ARGS:-} 2>&1 | tee "$OUT/selftest.log"
 rc=${PIPESTATUS[0]}
-if [ "$rc" -ne 0 ]; then echo "*** CUDA SELF-TEST FAILED (exit $rc): see $OUT/selftest.log" >&2; status=1; fi
+if [ "$rc" -ne 0 ]; then
+    echo "*** CUDA SELF-TEST FAILED (exit $rc): see $OUT/selftest.log" >&2; status=1
+    if [ "${FALLBACK_ON_FAIL:-1}" = 1 ]; then
+        # the same checks on the older code paths (plain GEMM tiles, full distance matrix, GEMM triplet
+        # backward): tells whether one of the newer paths is the culprit
+        echo "=== CUDA self-test again with the fallback paths"
+        JAVA_OPTS="${JAVA_OPTS:-} -Dsemihard.cuda.pipelinedGemm=false -Dsemihard.cuda.symmetricDistances=false -Dsemihard.cuda.denseTripletBackward=true" \
+            timeout "${SELFTEST_TIMEOUT:-150}" "$B/bin/cuda-selftest" --no-bench 2>&1 | tee "$OUT/selftest-fallback.log" \
+            | grep -E '^(FAIL|PASS|conformance|SELFTEST)'
+    fi
+fi
 
 if [ "${SEMIHARD_BENCH:-0}" = 1 ] && [ -x "$B/bin/semihard" ]; then
     echo "=== semihard bench --backend cuda"
