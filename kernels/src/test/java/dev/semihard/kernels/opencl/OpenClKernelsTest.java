@@ -319,4 +319,25 @@ class OpenClKernelsTest {
         again.close();
         org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> cl.fill(again, 0, 1, 1f));
     }
+
+    /** Batch norm with n >= 64 images (whole images per work-item, float8 partial sums, odd tails) and n < 64. */
+    @ParameterizedTest(name = "batch norm n={0} c={1} hw={2}")
+    @CsvSource({"70, 3, 13", "64, 2, 16", "130, 2, 1", "5, 3, 9"})
+    void batchNormShapesMatchReference(int n, int c, int hw) {
+        Random rnd = new Random(n * 7 + hw);
+        float[] x = random(rnd, n * c * hw), dy = random(rnd, n * c * hw), gamma = random(rnd, c), beta = random(rnd, c);
+        for (int i = 0; i < x.length; i++) x[i] = 2f + 1.5f * x[i];   // an offset, so the two-pass variance matters
+        float[][] res = new float[2][];
+        Backend[] bs = {ref, cl};
+        for (int i = 0; i < 2; i++) {
+            Backend b = bs[i];
+            Buffer bx = up(b, x), bdy = up(b, dy), g = up(b, gamma), be = up(b, beta);
+            Buffer y = b.allocate(x.length), sm = b.allocate(c), si = b.allocate(c), rm = b.allocate(c), rv = b.allocate(c);
+            Buffer dx = b.allocate(x.length), dg = b.allocate(c), db = b.allocate(c);
+            b.batchNormForwardTraining(n, c, hw, 1e-5f, 0.1f, bx, g, be, y, sm, si, rm, rv);
+            b.batchNormBackward(n, c, hw, bx, bdy, g, sm, si, dx, dg, db);
+            res[i] = concat(down(b, y), down(b, sm), down(b, si), down(b, rm), down(b, rv), down(b, dx), down(b, dg), down(b, db));
+        }
+        close("batch norm n=" + n + " c=" + c + " hw=" + hw, res[0], res[1], 2e-4, 2e-4);
+    }
 }
