@@ -10,8 +10,8 @@
  *   1. pairwiseDistanceForward (embed.cl, tiled like a GEMM): the B x B distance matrix.
  *   2. tripletLossMine: one work-item per anchor row a scans row a of dist and writes row a of G =
  *      dLoss/ddist[a, *] before the 1/denominator scale, plus its partial sums part[a, 0..8).
- *      semihard: per positive p, one scan of the negatives for the closest one farther than d(a,p)
- *      (else the farthest), O(K B) per anchor; batch-hard: one scan; batch-all: every (p, n), O(K B).
+ *      semihard: for every positive p the closest negative farther than d(a,p) (else the farthest), all
+ *      positives (up to 64) in one pass over the row, O(K B) comparisons per anchor; batch-hard: one scan; batch-all: every (p, n), O(K B).
  *   3. tripletLossReduce: one work-group adds the partials in anchor order, computes the loss, the
  *      statistics, the embedding norm and spread, and the gradient scale 1/denominator (0 if none).
  *   4. symmetrizeInPlace (embed.cl): G becomes S = G + G^T, so the next step reads rows, not columns.
@@ -20,6 +20,9 @@
  * Ties: lowest row index wins (strict comparisons in index order); semihard needs d(a,n) > d(a,p) strictly;
  * a hinge term at exactly x + margin = 0 is inactive with gradient 0.
  */
+
+/* semihard anchors with at most this many positives mine them all in one pass over their row */
+#define SEMI_MAX_POS 64
 
 #define STRAT_SEMIHARD 0
 #define STRAT_BATCH_HARD 1
@@ -103,17 +106,38 @@ __kernel void tripletLossMine(const int b, const int anchors, __global const int
                 float farD = 0.0f;
                 for (int n = 0; n < b; ++n)
                     if (labels[n] != ya && (far < 0 || row[n] > farD)) { far = n; farD = row[n]; }
-                for (int p = 0; p < anchors; ++p) {
-                    if (p == a || labels[p] != ya) continue;
-                    const float dap = row[p];
-                    int best = -1;
-                    float bestD = INFINITY;
+                if (k <= SEMI_MAX_POS) {
+                    /* one pass over the row for all positives at once (version 2; version 1 rescanned the row
+                       and the labels once per positive, which dominated at B >= 1024) */
+                    int pidx[SEMI_MAX_POS], best[SEMI_MAX_POS];
+                    float pd[SEMI_MAX_POS], bestD[SEMI_MAX_POS];
+                    int t = 0;
+                    for (int p = 0; p < anchors; ++p)
+                        if (p != a && labels[p] == ya) { pidx[t] = p; pd[t] = row[p]; best[t] = -1; bestD[t] = INFINITY; t++; }
                     for (int n = 0; n < b; ++n) {
+                        if (labels[n] == ya) continue;
                         const float dn = row[n];
-                        if (dn > dap && dn < bestD && labels[n] != ya) { best = n; bestD = dn; }
+                        for (int q = 0; q < k; ++q)
+                            if (dn > pd[q] && dn < bestD[q]) { best[q] = n; bestD[q] = dn; }
                     }
-                    if (best >= 0) acc[P_FOUND] += 1.0f; else { best = far; acc[P_FALLBACK] += 1.0f; }
-                    tripletUnit(acc, g, p, best, dap, row[best], margin, soft);
+                    for (int q = 0; q < k; ++q) {
+                        int n = best[q];
+                        if (n >= 0) acc[P_FOUND] += 1.0f; else { n = far; acc[P_FALLBACK] += 1.0f; }
+                        tripletUnit(acc, g, pidx[q], n, pd[q], row[n], margin, soft);
+                    }
+                } else {
+                    for (int p = 0; p < anchors; ++p) {
+                        if (p == a || labels[p] != ya) continue;
+                        const float dap = row[p];
+                        int best = -1;
+                        float bestD = INFINITY;
+                        for (int n = 0; n < b; ++n) {
+                            const float dn = row[n];
+                            if (dn > dap && dn < bestD && labels[n] != ya) { best = n; bestD = dn; }
+                        }
+                        if (best >= 0) acc[P_FOUND] += 1.0f; else { best = far; acc[P_FALLBACK] += 1.0f; }
+                        tripletUnit(acc, g, p, best, dap, row[best], margin, soft);
+                    }
                 }
             } else if (strategy == STRAT_BATCH_HARD) {
                 int hp = -1, hn = -1;

@@ -340,4 +340,25 @@ class OpenClKernelsTest {
         }
         close("batch norm n=" + n + " c=" + c + " hw=" + hw, res[0], res[1], 2e-4, 2e-4);
     }
+
+    /** Semihard with more than 64 positives per anchor (the kernel's second path) and a few extra negatives. */
+    @Test
+    void semihardWithManyPositivesMatchesReference() {
+        int b = 90, d = 8, anchors = 84;
+        Random rnd = new Random(11);
+        float[] e = random(rnd, b * d);
+        int[] labels = new int[b];
+        for (int i = 0; i < b; i++) labels[i] = i < 70 ? 0 : i < anchors ? 1 : 2 + i % 3;
+        TripletOptions o = new TripletOptions(Strategy.SEMIHARD, Distance.SQUARED_L2, 0.2f, false, anchors);
+        float[][] de = new float[2][], st = new float[2][];
+        Backend[] bs = {ref, cl};
+        for (int i = 0; i < 2; i++) {
+            Buffer be = up(bs[i], e), bde = bs[i].allocate(b * d), bst = bs[i].allocate(TripletStats.SIZE);
+            bs[i].tripletLoss(b, d, labels, o, be, bde, bst);
+            de[i] = down(bs[i], bde);
+            st[i] = down(bs[i], bst);
+        }
+        close("tripletLoss stats, 69 positives", st[0], st[1], 1e-4, 1e-4);
+        close("tripletLoss dE, 69 positives", de[0], de[1], 1e-5, 1e-4);
+    }
 }
