@@ -451,6 +451,36 @@ def markdown(doc):
     return "\n".join(lines) + "\n\n"
 
 
+def document(args, device, dev_name, runner, versions, load_before, argv):
+    plan = runner.plan
+    return {
+        "schema": SCHEMA, "tool": "pytorch", "backend": f"torch-{args.device}", "device": dev_name,
+        "precision": args.precision if device.type == "cuda" else "fp32", "threads": torch.get_num_threads(),
+        "quick": args.quick, "max_batch": runner.max_batch,
+        "date": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "commit": commit(), "command": "bench_torch.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "machine": {"hostname": socket.gethostname(), "os": f"{platform.system()} {platform.release()}",
+                    "arch": platform.machine(), "cpus": os.cpu_count(), "cpu_model": cpu_model(),
+                    "loadavg_before": load_before and round(load_before[0], 2),
+                    "loadavg_after": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None},
+        "versions": versions,
+        "timing": {"warmup": plan.warmup, "min_runs": plan.min_runs, "max_runs": plan.max_runs, "budget_s": plan.budget_s,
+                   "statistic": "median; CUDA events, synchronized" if device.type == "cuda" else "median; perf_counter",
+                   "cudnn_benchmark": bool(device.type == "cuda" and not args.no_cudnn_benchmark)},
+        "results": runner.results,
+    }
+
+
+def write(base, doc):
+    with open(base + ".json", "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    md = markdown(doc)
+    with open(base + ".md", "w") as f:
+        f.write(md)
+    return md
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -495,38 +525,17 @@ def main(argv=None):
     runner.max_batch = args.max_batch
     print(f"bench_torch: PyTorch {torch.__version__} on {args.device} ({dev_name}), workloads {workloads}"
           + (", quick" if args.quick else ""), flush=True)
-    for w in workloads:
-        getattr(runner, w.lower())()
-
     versions = {"python": platform.python_version(), "torch": torch.__version__}
     if device.type == "cuda":
         versions["cuda"] = torch.version.cuda
         versions["cudnn"] = torch.backends.cudnn.version()
-    plan = runner.plan
-    doc = {
-        "schema": SCHEMA, "tool": "pytorch", "backend": f"torch-{args.device}", "device": dev_name,
-        "precision": args.precision if device.type == "cuda" else "fp32", "threads": torch.get_num_threads(),
-        "quick": args.quick, "max_batch": runner.max_batch,
-        "date": datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
-        "commit": commit(), "command": "bench_torch.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "machine": {"hostname": socket.gethostname(), "os": f"{platform.system()} {platform.release()}",
-                    "arch": platform.machine(), "cpus": os.cpu_count(), "cpu_model": cpu_model(),
-                    "loadavg_before": load_before and round(load_before[0], 2),
-                    "loadavg_after": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None},
-        "versions": versions,
-        "timing": {"warmup": plan.warmup, "min_runs": plan.min_runs, "max_runs": plan.max_runs, "budget_s": plan.budget_s,
-                   "statistic": "median; CUDA events, synchronized" if device.type == "cuda" else "median; perf_counter",
-                   "cudnn_benchmark": bool(device.type == "cuda" and not args.no_cudnn_benchmark)},
-        "results": runner.results,
-    }
     os.makedirs(args.out, exist_ok=True)
     base = os.path.join(args.out, f"torch-{args.device}")
-    with open(base + ".json", "w") as f:
-        json.dump(doc, f, indent=2)
-        f.write("\n")
-    md = markdown(doc)
-    with open(base + ".md", "w") as f:
-        f.write(md)
+    md = ""
+    for w in workloads:
+        getattr(runner, w.lower())()
+        # written after every workload, so a run cut short by a time limit keeps what it measured
+        md = write(base, document(args, device, dev_name, runner, versions, load_before, argv))
     print()
     print(md, end="")
     print(f"wrote {base}.json and {base}.md")
