@@ -5,10 +5,10 @@
 # 2. CUDA conformance against the reference backend + a full-size loss check + W1/W3 timings
 #    (bin/cuda-selftest); a mismatch fails the script loudly (exit 1);
 #    on failure it runs the checks again with the fallback code paths (FALLBACK_ON_FAIL=0 skips that);
-# 3. optionally `semihard bench` (SEMIHARD_BENCH=1) and PyTorch's W1/W3 from bench/python/bench_torch.py
+# 3. `semihard bench` (W1, W2, W3; SEMIHARD_BENCH=0 skips it) and PyTorch's same workloads from bench/python/bench_torch.py
 #    when python3 with torch and CUDA is there (TORCH_BENCH=0 skips it);
 # 4. prints a short table last. Full logs go to $OUT (or ./gpu-out).
-# Time limits per part (seconds): SELFTEST_TIMEOUT (150), TORCH_TIMEOUT (70), BENCH_TIMEOUT (90).
+# Time limits per part (seconds): SELFTEST_TIMEOUT (150), TORCH_TIMEOUT (130), BENCH_TIMEOUT (170).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 TARBALL="${1:-$ROOT/dist/semihard-gpu.tar.gz}"
@@ -37,16 +37,16 @@ if [ "$rc" -ne 0 ]; then
     fi
 fi
 
-if [ "${SEMIHARD_BENCH:-0}" = 1 ] && [ -x "$B/bin/semihard" ]; then
+if [ "${SEMIHARD_BENCH:-1}" = 1 ] && [ -x "$B/bin/semihard" ]; then
     echo "=== semihard bench --backend cuda"
-    timeout "${BENCH_TIMEOUT:-90}" "$B/bin/semihard" bench --backend cuda --out "$OUT/semihard-bench" 2>&1 | tee "$OUT/semihard-bench.log"
+    timeout "${BENCH_TIMEOUT:-170}" "$B/bin/semihard" bench --backend cuda --out "$OUT/semihard-bench" 2>&1 | tee "$OUT/semihard-bench.log"
 fi
 
 if [ "${TORCH_BENCH:-1}" = 1 ] && [ -f "$ROOT/bench/python/bench_torch.py" ] \
         && python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
-    echo "=== PyTorch, same workloads (${TORCH_WORKLOADS:-W1,W3})"
-    PYTHONUNBUFFERED=1 timeout "${TORCH_TIMEOUT:-70}" python3 "$ROOT/bench/python/bench_torch.py" --device cuda \
-        --workloads "${TORCH_WORKLOADS:-W1,W3}" --out "$OUT/torch" 2>&1 | tee "$OUT/torch.log"
+    echo "=== PyTorch, same workloads (${TORCH_WORKLOADS:-W1,W2,W3})"
+    PYTHONUNBUFFERED=1 timeout "${TORCH_TIMEOUT:-130}" python3 "$ROOT/bench/python/bench_torch.py" --device cuda \
+        --workloads "${TORCH_WORKLOADS:-W1,W2,W3}" --out "$OUT/torch" 2>&1 | tee "$OUT/torch.log"
 fi
 
 echo
