@@ -57,7 +57,7 @@ public final class DataSources {
             Path sys = systemFmnist;
             if (sys != null && Idx.find(sys, "train-images-idx3-ubyte") != null) return checkShape(loadIdxDir(sys), inputShape);
             Data d = embedded();
-            Log.info("Fashion-MNIST not found at " + sys + ": using the small subset embedded in the jar ("
+            Log.warn("Fashion-MNIST not found at " + sys + ": using the small subset embedded in the jar ("
                     + d.train().size() + " train, " + d.test().size() + " test images). For the full set run "
                     + "'sudo apt-get install dataset-fashion-mnist' or pass --data DIR.");
             return checkShape(d, inputShape);
