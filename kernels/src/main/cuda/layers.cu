@@ -4,6 +4,11 @@
 // they are reduced in two deterministic levels: grid (chunks, C) blocks each sum one chunk of one
 // channel in double (fixed-order tree), then one thread per channel adds the chunk partials in
 // chunk order. The same inputs give the same bits on every run.
+//
+// Batch norm fused with the ReLU that follows it (batchNormRelu*): the forward writes max(0, bn(x))
+// in the same pass, the backward masks dy with y > 0 where it reads dy. Each plain/fused pair is one
+// template instantiated twice (RELU false/true), so the two versions cannot drift apart; the
+// statistics kernels (batchNormStats, batchNormFinish, batchNormBackwardFinish) are shared.
 #include "common.cuh"
 
 // ------------------------------------------------------------------ max pooling (square window, no padding)
@@ -104,32 +109,73 @@ extern "C" __global__ void batchNormFinish(const double* __restrict__ part, int 
     runningVar[c] = (float)((1 - mom) * runningVar[c] + mom * var * (double)count / (double)(count - 1));
 }
 
+// v, or max(v, 0) (0 for NaN, like reluForward) when RELU
+template <bool RELU>
+__device__ __forceinline__ float bnClamp(float v) { return RELU ? (v > 0.f ? v : 0.f) : v; }
+
+// dy, or dy * [y > 0] (the ReLU's backward, mask from its output y) when RELU; y is not read otherwise
+template <bool RELU>
+__device__ __forceinline__ float bnMask(const float* __restrict__ dy, const float* __restrict__ y, size_t i) {
+    return RELU ? (y[i] > 0.f ? dy[i] : 0.f) : dy[i];
+}
+
+// y = (x - mean) * invStd * gamma + beta (then max(0, .) when RELU)
+template <bool RELU>
+__device__ __forceinline__ void bnApply(const float* __restrict__ x, float* __restrict__ y, long long n, int C, int hw,
+                                        const float* __restrict__ mean, const float* __restrict__ invStd,
+                                        const float* __restrict__ gamma, const float* __restrict__ beta) {
+    SH_FOR(i, n) {
+        int c = (int)((i / hw) % C);
+        y[i] = bnClamp<RELU>((x[i] - mean[c]) * (invStd[c] * gamma[c]) + beta[c]);
+    }
+}
+
 // y = (x - mean) * invStd * gamma + beta
 extern "C" __global__ void batchNormApply(const float* __restrict__ x, float* __restrict__ y, long long n, int C, int hw,
                                           const float* __restrict__ mean, const float* __restrict__ invStd,
                                           const float* __restrict__ gamma, const float* __restrict__ beta) {
+    bnApply<false>(x, y, n, C, hw, mean, invStd, gamma, beta);
+}
+
+// fused training forward, after batchNormStats + batchNormFinish: y = max(0, (x - mean) * invStd * gamma + beta)
+extern "C" __global__ void batchNormReluApply(const float* __restrict__ x, float* __restrict__ y, long long n, int C, int hw,
+                                              const float* __restrict__ mean, const float* __restrict__ invStd,
+                                              const float* __restrict__ gamma, const float* __restrict__ beta) {
+    bnApply<true>(x, y, n, C, hw, mean, invStd, gamma, beta);
+}
+
+// eval mode: y = (x - runningMean) / sqrt(runningVar + eps) * gamma + beta (then max(0, .) when RELU)
+template <bool RELU>
+__device__ __forceinline__ void bnInference(const float* __restrict__ x, float* __restrict__ y, long long n, int C, int hw,
+                                            float eps, const float* __restrict__ gamma, const float* __restrict__ beta,
+                                            const float* __restrict__ rm, const float* __restrict__ rv) {
     SH_FOR(i, n) {
         int c = (int)((i / hw) % C);
-        y[i] = (x[i] - mean[c]) * (invStd[c] * gamma[c]) + beta[c];
+        float sc = gamma[c] / sqrtf(rv[c] + eps);
+        y[i] = bnClamp<RELU>((x[i] - rm[c]) * sc + beta[c]);
     }
 }
 
-// eval mode: y = (x - runningMean) / sqrt(runningVar + eps) * gamma + beta
 extern "C" __global__ void batchNormForwardInference(const float* __restrict__ x, float* __restrict__ y, long long n, int C,
                                                      int hw, float eps, const float* __restrict__ gamma,
                                                      const float* __restrict__ beta, const float* __restrict__ rm,
                                                      const float* __restrict__ rv) {
-    SH_FOR(i, n) {
-        int c = (int)((i / hw) % C);
-        float sc = gamma[c] / sqrtf(rv[c] + eps);
-        y[i] = (x[i] - rm[c]) * sc + beta[c];
-    }
+    bnInference<false>(x, y, n, C, hw, eps, gamma, beta, rm, rv);
 }
 
-// backward pass 1, grid (chunks, C): partial sums of dy and dy * xhat
-extern "C" __global__ void batchNormBackwardStats(const float* __restrict__ x, const float* __restrict__ dy,
-                                                  const float* __restrict__ mean, const float* __restrict__ invStd,
-                                                  double* __restrict__ part, int N, int C, int hw, long long perChunk) {
+extern "C" __global__ void batchNormReluForwardInference(const float* __restrict__ x, float* __restrict__ y, long long n,
+                                                         int C, int hw, float eps, const float* __restrict__ gamma,
+                                                         const float* __restrict__ beta, const float* __restrict__ rm,
+                                                         const float* __restrict__ rv) {
+    bnInference<true>(x, y, n, C, hw, eps, gamma, beta, rm, rv);
+}
+
+// backward pass 1, grid (chunks, C): partial sums of g and g * xhat, g = dy (masked by y > 0 when RELU)
+template <bool RELU>
+__device__ __forceinline__ void bnBackwardStats(const float* __restrict__ x, const float* __restrict__ y,
+                                                const float* __restrict__ dy, const float* __restrict__ mean,
+                                                const float* __restrict__ invStd, double* __restrict__ part, int N, int C,
+                                                int hw, long long perChunk) {
     __shared__ double scratch[33];
     int c = blockIdx.y, z = blockIdx.x, chunks = gridDim.x;
     long long count = (long long)N * hw, beg = z * perChunk, end = min(count, beg + perChunk);
@@ -137,13 +183,27 @@ extern "C" __global__ void batchNormBackwardStats(const float* __restrict__ x, c
     for (long long e = beg + threadIdx.x; e < end; e += blockDim.x) {
         long long img = e / hw, j = e - img * hw;
         size_t idx = ((size_t)img * C + c) * hw + j;
-        double g = dy[idx];
+        double g = bnMask<RELU>(dy, y, idx);
         s += g;
         q += g * (x[idx] - mu) * is;
     }
     s = sh_block_sum(s, scratch);
     q = sh_block_sum(q, scratch);
     if (threadIdx.x == 0) { part[((size_t)c * chunks + z) * 2] = s; part[((size_t)c * chunks + z) * 2 + 1] = q; }
+}
+
+extern "C" __global__ void batchNormBackwardStats(const float* __restrict__ x, const float* __restrict__ dy,
+                                                  const float* __restrict__ mean, const float* __restrict__ invStd,
+                                                  double* __restrict__ part, int N, int C, int hw, long long perChunk) {
+    bnBackwardStats<false>(x, nullptr, dy, mean, invStd, part, N, C, hw, perChunk);
+}
+
+// fused backward pass 1: as batchNormBackwardStats with dy * [y > 0]
+extern "C" __global__ void batchNormReluBackwardStats(const float* __restrict__ x, const float* __restrict__ y,
+                                                      const float* __restrict__ dy, const float* __restrict__ mean,
+                                                      const float* __restrict__ invStd, double* __restrict__ part, int N,
+                                                      int C, int hw, long long perChunk) {
+    bnBackwardStats<true>(x, y, dy, mean, invStd, part, N, C, hw, perChunk);
 }
 
 // backward pass 2, one thread per channel: dbeta = sum dy, dgamma = sum dy * xhat
@@ -160,16 +220,34 @@ extern "C" __global__ void batchNormBackwardFinish(const double* __restrict__ pa
     sums[2 * c + 1] = q;
 }
 
-// backward pass 3: dx = gamma * invStd / count * (count * dy - dbeta - xhat * dgamma)
-extern "C" __global__ void batchNormBackwardApply(const float* __restrict__ x, const float* __restrict__ dy,
-                                                  float* __restrict__ dx, long long n, int C, int hw, long long count,
-                                                  const float* __restrict__ gamma, const float* __restrict__ mean,
-                                                  const float* __restrict__ invStd, const double* __restrict__ sums) {
+// backward pass 3: dx = gamma * invStd / count * (count * g - dbeta - xhat * dgamma), g = dy (masked when RELU)
+template <bool RELU>
+__device__ __forceinline__ void bnBackwardApply(const float* __restrict__ x, const float* __restrict__ y,
+                                                const float* __restrict__ dy, float* __restrict__ dx, long long n, int C,
+                                                int hw, long long count, const float* __restrict__ gamma,
+                                                const float* __restrict__ mean, const float* __restrict__ invStd,
+                                                const double* __restrict__ sums) {
     SH_FOR(i, n) {
         int c = (int)((i / hw) % C);
         float is = invStd[c];
         float xhat = (x[i] - mean[c]) * is;
         double k = (double)gamma[c] * is / (double)count;
-        dx[i] = (float)(k * ((double)count * dy[i] - sums[2 * c] - (double)xhat * sums[2 * c + 1]));
+        dx[i] = (float)(k * ((double)count * bnMask<RELU>(dy, y, i) - sums[2 * c] - (double)xhat * sums[2 * c + 1]));
     }
+}
+
+extern "C" __global__ void batchNormBackwardApply(const float* __restrict__ x, const float* __restrict__ dy,
+                                                  float* __restrict__ dx, long long n, int C, int hw, long long count,
+                                                  const float* __restrict__ gamma, const float* __restrict__ mean,
+                                                  const float* __restrict__ invStd, const double* __restrict__ sums) {
+    bnBackwardApply<false>(x, nullptr, dy, dx, n, C, hw, count, gamma, mean, invStd, sums);
+}
+
+// fused backward pass 3 (pass 2 is batchNormBackwardFinish): as batchNormBackwardApply with dy * [y > 0]
+extern "C" __global__ void batchNormReluBackwardApply(const float* __restrict__ x, const float* __restrict__ y,
+                                                      const float* __restrict__ dy, float* __restrict__ dx, long long n,
+                                                      int C, int hw, long long count, const float* __restrict__ gamma,
+                                                      const float* __restrict__ mean, const float* __restrict__ invStd,
+                                                      const double* __restrict__ sums) {
+    bnBackwardApply<true>(x, y, dy, dx, n, C, hw, count, gamma, mean, invStd, sums);
 }

@@ -20,7 +20,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Batch-norm kernels: {@code batchNormForwardTraining}, {@code batchNormForwardInference},
- * {@code batchNormBackward}. Parameter {@code shape} = "NxCxHxW" (defaults: activations of
+ * {@code batchNormBackward}, and the same three fused with ReLU ({@code batchNormRelu*}). Parameter {@code shape} = "NxCxHxW" (defaults: activations of
  * fmnist-cnn's first layer and face-resnet10's second block at a CPU-sized batch).
  */
 @State(Scope.Thread)
@@ -36,7 +36,7 @@ public class BatchNormBench extends KernelBench {
     public String shape;
 
     private int n, c, hw;
-    private Buffer x, y, dy, dx, gamma, beta, mean, invStd, runMean, runVar, dgamma, dbeta;
+    private Buffer x, y, yRelu, dy, dx, gamma, beta, mean, invStd, runMean, runVar, dgamma, dbeta;
 
     @Setup
     public void setup() {
@@ -46,6 +46,7 @@ public class BatchNormBench extends KernelBench {
         long size = (long) n * c * hw;
         x = uniform(size, -1f, 1f, 1);
         y = zeros(size);
+        yRelu = zeros(size);
         dy = uniform(size, -1f, 1f, 2);
         dx = zeros(size);
         gamma = uniform(c, 0.5f, 1.5f, 3);
@@ -57,6 +58,7 @@ public class BatchNormBench extends KernelBench {
         dgamma = zeros(c);
         dbeta = zeros(c);
         be.batchNormForwardTraining(n, c, hw, 1e-5f, 0.1f, x, gamma, beta, y, mean, invStd, runMean, runVar);
+        be.batchNormReluForwardTraining(n, c, hw, 1e-5f, 0.1f, x, gamma, beta, yRelu, mean, invStd, runMean, runVar);
     }
 
     @TearDown
@@ -80,6 +82,25 @@ public class BatchNormBench extends KernelBench {
         be.synchronize();
     }
 
+    @Benchmark
+    public void batchNormReluForwardTraining() {
+        // rewrites yRelu with the same values (training mode uses the batch statistics only)
+        be.batchNormReluForwardTraining(n, c, hw, 1e-5f, 0.1f, x, gamma, beta, yRelu, mean, invStd, runMean, runVar);
+        be.synchronize();
+    }
+
+    @Benchmark
+    public void batchNormReluForwardInference() {
+        be.batchNormReluForwardInference(n, c, hw, 1e-5f, x, gamma, beta, runMean, runVar, y);
+        be.synchronize();
+    }
+
+    @Benchmark
+    public void batchNormReluBackward() {
+        be.batchNormReluBackward(n, c, hw, x, yRelu, dy, gamma, mean, invStd, dx, dgamma, dbeta);
+        be.synchronize();
+    }
+
     public static Work work(String method, Map<String, String> p) {
         int[] d = Shapes.dims("batch-norm shape NxCxHxW", param(p, "shape"), 4);
         double size = (double) d[0] * d[1] * d[2] * d[3];
@@ -87,6 +108,9 @@ public class BatchNormBench extends KernelBench {
             case "batchNormForwardTraining" -> Work.of(5 * size, 8 * size);   // statistics + normalize; read x, write y
             case "batchNormForwardInference" -> Work.of(2 * size, 8 * size);
             case "batchNormBackward" -> Work.of(8 * size, 12 * size);         // read x, dy; write dx
+            case "batchNormReluForwardTraining" -> Work.of(6 * size, 8 * size);
+            case "batchNormReluForwardInference" -> Work.of(3 * size, 8 * size);
+            case "batchNormReluBackward" -> Work.of(9 * size, 16 * size);     // read x, y, dy; write dx
             default -> throw new IllegalArgumentException("BatchNormBench: no work model for " + method);
         };
     }

@@ -134,6 +134,30 @@ public interface Backend extends AutoCloseable {
     void batchNormBackward(int n, int c, int hw, Buffer x, Buffer dy, Buffer gamma,
                            Buffer saveMean, Buffer saveInvStd, Buffer dx, Buffer dgamma, Buffer dbeta);
 
+    // batch norm fused with the ReLU that follows it (conv -> bn -> relu): one pass over the
+    // activation less in each direction, and no separate ReLU output or gradient buffer.
+
+    /**
+     * {@link #batchNormForwardTraining} followed by ReLU in the same pass: y = max(0, bn(x)), where
+     * bn(x) is exactly the output of batchNormForwardTraining with the same arguments; saveMean,
+     * saveInvStd and the running statistics are written exactly as there. y never aliases x.
+     */
+    void batchNormReluForwardTraining(int n, int c, int hw, float eps, float momentum,
+                                      Buffer x, Buffer gamma, Buffer beta, Buffer y,
+                                      Buffer saveMean, Buffer saveInvStd, Buffer runningMean, Buffer runningVar);
+
+    /** {@link #batchNormForwardInference} followed by ReLU: y = max(0, (x - runningMean) / sqrt(runningVar + eps) * gamma + beta). */
+    void batchNormReluForwardInference(int n, int c, int hw, float eps, Buffer x, Buffer gamma, Buffer beta,
+                                       Buffer runningMean, Buffer runningVar, Buffer y);
+
+    /**
+     * Backward of {@link #batchNormReluForwardTraining} from its output y: exactly
+     * {@link #batchNormBackward} with dy * [y > 0] (dy where y > 0, else 0) in place of dy,
+     * the ReLU's mask taken from y as in {@link #reluBackward}. dy and y are not modified.
+     */
+    void batchNormReluBackward(int n, int c, int hw, Buffer x, Buffer y, Buffer dy, Buffer gamma,
+                               Buffer saveMean, Buffer saveInvStd, Buffer dx, Buffer dgamma, Buffer dbeta);
+
     // ------------------------------------------------------------------ linear
 
     /** y[n, out] = x[n, in] * w[out, in]^T + b[out] (b may be null). */

@@ -602,6 +602,78 @@ public final class Conformance {
                 d.result("dgamma", dg, Tol.sum(count), c);
                 d.result("dbeta", db, Tol.sum(count), c);
             }));
+            // fused with ReLU: about half of bn(x) is negative (beta ~ N(0, 0.5)); ReLU is 1-Lipschitz,
+            // so the tolerances of the plain kernels hold
+            all.add(check("batchNormReluForwardTraining " + shape, d -> {
+                float[] xv = bnInput(d, n, c, hw);
+                Buffer x = d.in(xv), gamma = d.in(d.uniform(c, 0.5, 1.5)), beta = d.in(d.gauss(c, 0.5));
+                Buffer y = d.out(size), mean = d.out(c), inv = d.out(c);
+                Buffer rm = d.inOut(d.gauss(c, 0.2)), rv = d.inOut(d.uniform(c, 0.5, 2));
+                d.b.batchNormReluForwardTraining(n, c, hw, eps, momentum, x, gamma, beta, y, mean, inv, rm, rv);
+                d.result("y", y, new Tol(1e-4, 1e-4), n, c, hw);
+                d.result("saveMean", mean, new Tol(1e-5, 1e-4), c);
+                d.result("saveInvStd", inv, new Tol(1e-6, 1e-4), c);
+                d.result("runningMean", rm, new Tol(1e-5, 1e-4), c);
+                d.result("runningVar", rv, new Tol(1e-5, 1e-4), c);
+            }));
+            all.add(check("batchNormReluForwardInference " + shape, d -> {
+                float[] xv = bnInput(d, n, c, hw), rmv = d.gauss(c, 1), betav = d.gauss(c, 0.5);
+                // even channels: beta = 0 and every 5th x = runningMean, so bn(x) is exactly 0 there
+                for (int ch = 0; ch < c; ch += 2) betav[ch] = 0f;
+                for (int i = 0; i < xv.length; i += 5) { int ch = (i / hw) % c; if (ch % 2 == 0) xv[i] = rmv[ch]; }
+                Buffer x = d.in(xv), gamma = d.in(d.uniform(c, 0.5, 1.5)), beta = d.in(betav);
+                Buffer rm = d.in(rmv), rv = d.in(d.uniform(c, 0.25, 4)), y = d.out(size);
+                d.b.batchNormReluForwardInference(n, c, hw, eps, x, gamma, beta, rm, rv, y);
+                d.result("y", y, new Tol(1e-5, 1e-5), n, c, hw);
+            }));
+            if (count > 1) all.add(check("batchNormReluBackward " + shape, d -> {
+                float[] xv = bnInput(d, n, c, hw), gv = d.uniform(c, 0.5, 1.5), bv = d.gauss(c, 0.5);
+                float[] mean = new float[c], inv = new float[c];
+                bnSavedStats(xv, n, c, hw, eps, mean, inv);
+                // y = max(0, bn(x)) as the forward gives it; every 7th element set to exactly 0 as well
+                // (bn(x) == 0 there, or rounded to 0): the mask must come from y, not from x
+                float[] yv = new float[(int) size];
+                for (int i = 0; i < yv.length; i++) {
+                    int ch = (i / hw) % c;
+                    double v = (xv[i] - mean[ch]) * (double) inv[ch] * gv[ch] + bv[ch];
+                    yv[i] = i % 7 == 3 ? 0f : (float) Math.max(v, 0);
+                }
+                Buffer x = d.in(xv), y = d.in(yv), dy = d.in(d.gauss(size)), gamma = d.in(gv);
+                Buffer sm = d.in(mean), si = d.in(inv), dx = d.out(size), dg = d.out(c), db = d.out(c);
+                d.b.batchNormReluBackward(n, c, hw, x, y, dy, gamma, sm, si, dx, dg, db);
+                d.result("dx", dx, new Tol(1e-4, 1e-4), n, c, hw);
+                d.result("dgamma", dg, Tol.sum(count), c);
+                d.result("dbeta", db, Tol.sum(count), c);
+            }));
+        }
+        // bn(x) exactly 0: per channel the values -2..2 (exact float sums, mean exactly 0) and beta = 0,
+        // so x = 0 gives y = 0 and x < 0 gives y = 0 (gamma < 0 on channel 1 flips which side survives)
+        all.add(check("batchNormReluForwardTraining exact zeros n4 c3 hw5", d -> {
+            int n = 4, c = 3, hw = 5, size = n * c * hw;
+            float[] xv = new float[size];
+            for (int i = 0; i < size; i++) xv[i] = (i % hw) - 2 + ((i / hw) % c == 2 ? 0.5f * (i / (c * hw) % 2) : 0f);
+            Buffer x = d.in(xv), gamma = d.in(new float[]{1.5f, -0.75f, 1f}), beta = d.in(new float[]{0f, 0f, -0.25f});
+            Buffer y = d.out(size), mean = d.out(c), inv = d.out(c);
+            Buffer rm = d.inOut(new float[]{0.5f, 0f, -1f}), rv = d.inOut(new float[]{1f, 2f, 0.5f});
+            d.b.batchNormReluForwardTraining(n, c, hw, eps, momentum, x, gamma, beta, y, mean, inv, rm, rv);
+            d.result("y", y, new Tol(1e-5, 1e-5), n, c, hw);
+            d.result("saveMean", mean, new Tol(1e-6, 1e-5), c);
+            d.result("saveInvStd", inv, new Tol(1e-6, 1e-5), c);
+            d.result("runningMean", rm, new Tol(1e-6, 1e-5), c);
+            d.result("runningVar", rv, new Tol(1e-6, 1e-5), c);
+        }));
+    }
+
+    /** mean and 1/sqrt(biased var + eps) per channel, as the training forward computes them (double, then float). */
+    private static void bnSavedStats(float[] xv, int n, int c, int hw, float eps, float[] mean, float[] inv) {
+        long count = (long) n * hw;
+        for (int ch = 0; ch < c; ch++) {
+            double sum = 0, sq = 0;
+            for (int i = 0; i < n; i++) for (int j = 0; j < hw; j++) sum += xv[(i * c + ch) * hw + j];
+            double m = sum / count;
+            for (int i = 0; i < n; i++) for (int j = 0; j < hw; j++) { double t = xv[(i * c + ch) * hw + j] - m; sq += t * t; }
+            mean[ch] = (float) m;
+            inv[ch] = (float) (1 / Math.sqrt(sq / count + eps));
         }
     }
 

@@ -10,7 +10,8 @@ import dev.semihard.engine.ops.F;
  * padding 1 without bias, the first with the block's stride. The shortcut is the identity when the
  * shape is kept, otherwise conv1x1(stride) then batch norm. State names (torchvision's):
  * {@code <name>.conv1.weight}, {@code <name>.bn1.*}, {@code <name>.conv2.weight}, {@code <name>.bn2.*},
- * {@code <name>.downsample.0.weight}, {@code <name>.downsample.1.*}.
+ * {@code <name>.downsample.0.weight}, {@code <name>.downsample.1.*}. bn1 is fused with the ReLU that
+ * follows it ({@link F#batchNorm2dRelu}); bn2 is not, because the add comes between it and the ReLU.
  */
 public final class BasicBlock extends Module {
     private final Conv2d conv1, conv2, downConv;
@@ -19,7 +20,7 @@ public final class BasicBlock extends Module {
     public BasicBlock(Backend backend, String name, int in, int out, int stride, Rng rng) {
         super(name);
         conv1 = addChild(new Conv2d(backend, qualify("conv1"), in, out, 3, stride, 1, rng));
-        bn1 = addChild(new BatchNorm2d(backend, qualify("bn1"), out));
+        bn1 = addChild(new BatchNorm2d(backend, qualify("bn1"), out, true));
         conv2 = addChild(new Conv2d(backend, qualify("conv2"), out, out, 3, 1, 1, rng));
         bn2 = addChild(new BatchNorm2d(backend, qualify("bn2"), out));
         if (stride != 1 || in != out) {
@@ -33,7 +34,7 @@ public final class BasicBlock extends Module {
 
     @Override
     public Tensor forward(Tensor x) {
-        Tensor h = F.relu(bn1.forward(conv1.forward(x)));
+        Tensor h = bn1.forward(conv1.forward(x));   // relu(bn1(conv1(x))), fused
         h = bn2.forward(conv2.forward(h));
         Tensor shortcut = downConv == null ? x : downBn.forward(downConv.forward(x));
         return F.relu(F.add(h, shortcut));

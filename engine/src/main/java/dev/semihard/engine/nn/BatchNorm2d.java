@@ -11,6 +11,10 @@ import dev.semihard.engine.ops.F;
  * {@code <name>.bias} (beta), and the non-trainable {@code <name>.running_mean},
  * {@code <name>.running_var}. Training mode normalizes with the batch statistics and updates the
  * running ones; eval mode uses the running ones.
+ *
+ * <p>With {@code relu = true} the layer is {@code relu(batchNorm(x))} in one op
+ * ({@link F#batchNorm2dRelu}: fused kernels, one pass over the activation less); its state is the
+ * same as without, so checkpoints do not change when a model fuses its ReLUs.
  */
 public final class BatchNorm2d extends Module {
     public static final float MOMENTUM = 0.1f;
@@ -19,11 +23,22 @@ public final class BatchNorm2d extends Module {
     private final Parameter gamma, beta;
     private final Tensor runningMean, runningVar;
     private final float momentum, eps;
+    private final boolean relu;
 
-    public BatchNorm2d(Backend backend, String name, int channels) { this(backend, name, channels, MOMENTUM, EPS); }
+    public BatchNorm2d(Backend backend, String name, int channels) { this(backend, name, channels, MOMENTUM, EPS, false); }
+
+    /** With {@code relu}, the ReLU that follows the batch norm is part of this layer (fused kernels). */
+    public BatchNorm2d(Backend backend, String name, int channels, boolean relu) {
+        this(backend, name, channels, MOMENTUM, EPS, relu);
+    }
 
     public BatchNorm2d(Backend backend, String name, int channels, float momentum, float eps) {
+        this(backend, name, channels, momentum, eps, false);
+    }
+
+    public BatchNorm2d(Backend backend, String name, int channels, float momentum, float eps, boolean relu) {
         super(name);
+        this.relu = relu;
         if (channels < 1) throw new IllegalArgumentException("BatchNorm2d " + name + ": channels must be >= 1, got " + channels);
         this.momentum = momentum;
         this.eps = eps;
@@ -37,8 +52,12 @@ public final class BatchNorm2d extends Module {
 
     @Override
     public Tensor forward(Tensor x) {
-        return F.batchNorm2d(x, gamma, beta, runningMean, runningVar, isTraining(), momentum, eps);
+        return relu ? F.batchNorm2dRelu(x, gamma, beta, runningMean, runningVar, isTraining(), momentum, eps)
+                    : F.batchNorm2d(x, gamma, beta, runningMean, runningVar, isTraining(), momentum, eps);
     }
+
+    /** Whether the ReLU after the batch norm is fused into this layer. */
+    public boolean fusesRelu() { return relu; }
 
     public Parameter gamma() { return gamma; }
     public Parameter beta() { return beta; }

@@ -8,7 +8,8 @@ import java.util.List;
 /**
  * The two reference models of {@code shared/BENCHMARKS.md}, built from the layer API with He
  * initialization from {@code new Rng(seed)} (same seed, same weights, on every backend).
- * Every "conv" is 3x3, padding 1, no bias, then batch norm, then ReLU; both end in a linear
+ * Every "conv" is 3x3, padding 1, no bias, then batch norm, then ReLU (the batch norm and the ReLU
+ * after it run as one fused op, {@code BatchNorm2d(..., relu = true)}); both end in a linear
  * layer 256 -> 128 (zero bias) and a row-wise L2 normalization.
  *
  * <p><b>fmnist-cnn</b>, input 1x28x28 (about 20 MFLOP/image forward). State names:
@@ -58,8 +59,7 @@ public final class Models {
         for (int i = 0; i < widths.length; i++) {
             int id = i + 1;
             body.add(new Conv2d(b, "conv" + id, in, widths[i], 3, 1, 1, rng))
-                .add(new BatchNorm2d(b, "bn" + id, widths[i]))
-                .add(new ReLU());
+                .add(new BatchNorm2d(b, "bn" + id, widths[i], true));   // bn + ReLU, fused
             if (i < 3) body.add(new MaxPool2d(2));
             in = widths[i];
         }
@@ -70,8 +70,7 @@ public final class Models {
     private static EmbeddingModel faceResnet10(Backend b, Rng rng) {
         Sequential body = new Sequential("");
         body.add(new Conv2d(b, "conv1", 3, 32, 3, 1, 1, rng))
-            .add(new BatchNorm2d(b, "bn1", 32))
-            .add(new ReLU())
+            .add(new BatchNorm2d(b, "bn1", 32, true))   // bn + ReLU, fused
             .add(new MaxPool2d(2))
             .add(new BasicBlock(b, "block1", 32, 32, 1, rng))
             .add(new BasicBlock(b, "block2", 32, 64, 2, rng))

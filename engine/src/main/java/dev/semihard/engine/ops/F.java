@@ -168,7 +168,23 @@ public final class F {
      */
     public static Tensor batchNorm2d(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
                                      boolean training, float momentum, float eps) {
-        final String op = "batchNorm2d";
+        return batchNorm("batchNorm2d", x, gamma, beta, runningMean, runningVar, training, momentum, eps, false);
+    }
+
+    /**
+     * {@code relu(batchNorm2d(x, ...))} in one op, with the same arguments, semantics and running-statistics
+     * update as {@link #batchNorm2d}: the backend's fused kernels
+     * ({@code batchNormRelu*}) save one pass over the activation and the ReLU's output buffer forward,
+     * and the ReLU's gradient buffer backward (the backward masks dy with y > 0 inside the batch-norm
+     * backward). Use it wherever a ReLU directly follows a batch norm.
+     */
+    public static Tensor batchNorm2dRelu(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                                         boolean training, float momentum, float eps) {
+        return batchNorm("batchNorm2dRelu", x, gamma, beta, runningMean, runningVar, training, momentum, eps, true);
+    }
+
+    private static Tensor batchNorm(String op, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                                    boolean training, float momentum, float eps, boolean relu) {
         if (x.rank() != 4 && x.rank() != 2)
             throw new IllegalArgumentException(op + ": input must have shape [N, C, H, W] or [N, C], got " + Arrays.toString(x.shape()));
         sameBackend(op, x, gamma, beta, runningMean, runningVar);
@@ -187,15 +203,32 @@ public final class F {
         Tensor y = Tensor.zeros(be, xs);
         if (training) {
             Tensor mean = Tensor.zeros(be, c), invStd = Tensor.zeros(be, c);
-            be.batchNormForwardTraining(n, c, hw, eps, momentum, x.buffer(), gamma.buffer(), beta.buffer(), y.buffer(),
-                    mean.buffer(), invStd.buffer(), runningMean.buffer(), runningVar.buffer());
+            if (relu)
+                be.batchNormReluForwardTraining(n, c, hw, eps, momentum, x.buffer(), gamma.buffer(), beta.buffer(), y.buffer(),
+                        mean.buffer(), invStd.buffer(), runningMean.buffer(), runningVar.buffer());
+            else
+                be.batchNormForwardTraining(n, c, hw, eps, momentum, x.buffer(), gamma.buffer(), beta.buffer(), y.buffer(),
+                        mean.buffer(), invStd.buffer(), runningMean.buffer(), runningVar.buffer());
             y.record(op, List.of(x, gamma, beta), dy -> {
                 Tensor dx = Tensor.zeros(be, xs), dg = Tensor.zeros(be, c), db = Tensor.zeros(be, c);
-                be.batchNormBackward(n, c, hw, x.buffer(), dy.buffer(), gamma.buffer(), mean.buffer(), invStd.buffer(),
-                        dx.buffer(), dg.buffer(), db.buffer());
+                if (relu)
+                    be.batchNormReluBackward(n, c, hw, x.buffer(), y.buffer(), dy.buffer(), gamma.buffer(), mean.buffer(),
+                            invStd.buffer(), dx.buffer(), dg.buffer(), db.buffer());
+                else
+                    be.batchNormBackward(n, c, hw, x.buffer(), dy.buffer(), gamma.buffer(), mean.buffer(), invStd.buffer(),
+                            dx.buffer(), dg.buffer(), db.buffer());
                 accumulate(x, dx);
                 accumulate(gamma, dg);
                 accumulate(beta, db);
+            });
+        } else if (relu) {
+            be.batchNormReluForwardInference(n, c, hw, eps, x.buffer(), gamma.buffer(), beta.buffer(),
+                    runningMean.buffer(), runningVar.buffer(), y.buffer());
+            y.record(op, List.of(x, gamma, beta), dy -> {
+                Tensor dz = Tensor.zeros(be, xs);   // the ReLU's gradient: dy where y > 0
+                be.reluBackward(y.numel(), y.buffer(), dy.buffer(), dz.buffer());
+                evalBatchNormBackward(be, n, c, hw, eps, xs, x, dz, gamma, beta, runningMean, runningVar);
+                dz.close();
             });
         } else {
             be.batchNormForwardInference(n, c, hw, eps, x.buffer(), gamma.buffer(), beta.buffer(),

@@ -464,6 +464,19 @@ public final class ReferenceBackend implements Backend {
     public void batchNormForwardTraining(int n, int c, int hw, float eps, float momentum,
                                          Buffer x, Buffer gamma, Buffer beta, Buffer y,
                                          Buffer saveMean, Buffer saveInvStd, Buffer runningMean, Buffer runningVar) {
+        bnTraining(n, c, hw, eps, momentum, x, gamma, beta, y, saveMean, saveInvStd, runningMean, runningVar, false);
+    }
+
+    /** The same, then y = max(0, y) element by element (the ReLU of {@link #reluForward}). */
+    @Override
+    public void batchNormReluForwardTraining(int n, int c, int hw, float eps, float momentum,
+                                             Buffer x, Buffer gamma, Buffer beta, Buffer y,
+                                             Buffer saveMean, Buffer saveInvStd, Buffer runningMean, Buffer runningVar) {
+        bnTraining(n, c, hw, eps, momentum, x, gamma, beta, y, saveMean, saveInvStd, runningMean, runningVar, true);
+    }
+
+    private void bnTraining(int n, int c, int hw, float eps, float momentum, Buffer x, Buffer gamma, Buffer beta, Buffer y,
+                            Buffer saveMean, Buffer saveInvStd, Buffer runningMean, Buffer runningVar, boolean relu) {
         final long count = (long) n * hw;
         if (count < 2)
             throw new IllegalArgumentException("batchNorm2d (training): needs more than one value per channel, got n*h*w = "
@@ -488,7 +501,7 @@ public final class ReferenceBackend implements Backend {
             double scale = invStd * gs[ch], shift = bs[ch];
             for (int i = 0; i < n; i++) {
                 int base = (i * c + ch) * hw;
-                for (int j = 0; j < hw; j++) ys[base + j] = (xs[base + j] - mean) * scale + shift;
+                for (int j = 0; j < hw; j++) ys[base + j] = clampIf(relu, (xs[base + j] - mean) * scale + shift);
             }
             sm[ch] = mean;
             si[ch] = invStd;
@@ -500,13 +513,24 @@ public final class ReferenceBackend implements Backend {
     @Override
     public void batchNormForwardInference(int n, int c, int hw, float eps, Buffer x, Buffer gamma, Buffer beta,
                                           Buffer runningMean, Buffer runningVar, Buffer y) {
+        bnInference(n, c, hw, eps, x, gamma, beta, runningMean, runningVar, y, false);
+    }
+
+    @Override
+    public void batchNormReluForwardInference(int n, int c, int hw, float eps, Buffer x, Buffer gamma, Buffer beta,
+                                              Buffer runningMean, Buffer runningVar, Buffer y) {
+        bnInference(n, c, hw, eps, x, gamma, beta, runningMean, runningVar, y, true);
+    }
+
+    private void bnInference(int n, int c, int hw, float eps, Buffer x, Buffer gamma, Buffer beta,
+                             Buffer runningMean, Buffer runningVar, Buffer y, boolean relu) {
         double[] xs = data(x), gs = data(gamma), bs = data(beta), rm = data(runningMean), rv = data(runningVar), ys = data(y);
         final double e = eps;
         parallelFor(c, (long) n * hw * c, ch -> {
             double scale = gs[ch] / Math.sqrt(rv[ch] + e), mean = rm[ch], shift = bs[ch];
             for (int i = 0; i < n; i++) {
                 int base = (i * c + ch) * hw;
-                for (int j = 0; j < hw; j++) ys[base + j] = (xs[base + j] - mean) * scale + shift;
+                for (int j = 0; j < hw; j++) ys[base + j] = clampIf(relu, (xs[base + j] - mean) * scale + shift);
             }
         });
     }
@@ -515,7 +539,23 @@ public final class ReferenceBackend implements Backend {
     @Override
     public void batchNormBackward(int n, int c, int hw, Buffer x, Buffer dy, Buffer gamma,
                                   Buffer saveMean, Buffer saveInvStd, Buffer dx, Buffer dgamma, Buffer dbeta) {
-        double[] xs = data(x), dys = data(dy), gs = data(gamma), sm = data(saveMean), si = data(saveInvStd);
+        bnBackward(n, c, hw, x, data(dy), gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+    }
+
+    /** dy masked by the ReLU (dy where y > 0, else 0, as {@link #reluBackward}), then {@link #batchNormBackward}. */
+    @Override
+    public void batchNormReluBackward(int n, int c, int hw, Buffer x, Buffer y, Buffer dy, Buffer gamma,
+                                      Buffer saveMean, Buffer saveInvStd, Buffer dx, Buffer dgamma, Buffer dbeta) {
+        double[] ys = data(y), dys = data(dy);
+        int m = checkedInt((long) n * c * hw);
+        double[] masked = new double[m];
+        for (int i = 0; i < m; i++) masked[i] = ys[i] > 0 ? dys[i] : 0.0;
+        bnBackward(n, c, hw, x, masked, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+    }
+
+    private void bnBackward(int n, int c, int hw, Buffer x, double[] dys, Buffer gamma,
+                            Buffer saveMean, Buffer saveInvStd, Buffer dx, Buffer dgamma, Buffer dbeta) {
+        double[] xs = data(x), gs = data(gamma), sm = data(saveMean), si = data(saveInvStd);
         double[] dxs = data(dx), dgs = data(dgamma), dbs = data(dbeta);
         final long count = (long) n * hw;
         parallelFor(c, count * c * 4, ch -> {
@@ -540,6 +580,11 @@ public final class ReferenceBackend implements Backend {
             dbs[ch] = sumDy;
             dgs[ch] = sumDyXhat;
         });
+    }
+
+    /** v, or max(v, 0) (0 for NaN, like {@link #reluForward}) when relu is set. */
+    private static double clampIf(boolean relu, double v) {
+        return relu ? (v > 0 ? v : 0.0) : v;
     }
 
     // ================================================================== linear

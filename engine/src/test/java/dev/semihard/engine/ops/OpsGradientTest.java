@@ -98,6 +98,74 @@ class OpsGradientTest {
         gc.check("batchNorm2d (eval)", () -> F.batchNorm2d(x, gamma, beta, rm, rv, false, 0.1f, 1e-5f), List.of(x, gamma, beta));
     }
 
+    @ParameterizedTest(name = "batchNorm2dRelu training, input [{0}, {1}, {2}, {3}]")
+    @CsvSource({"3, 4, 3, 2", "4, 3, 1, 1"})
+    void batchNormReluTraining(int n, int c, int h, int w) {
+        GradCheck gc = new GradCheck(be, 24);
+        Tensor x = gc.leaf(gc.uniform(n * c * h * w, 2.0), n, c, h, w);
+        Tensor gamma = gc.leaf(gc.awayFromZero(c, 0.5, 1.5), c);
+        Tensor beta = gc.leaf(gc.uniform(c, 0.5), c);
+        Tensor rm = gc.constant(new double[c], c);
+        Tensor rv = gc.constant(ones(c), c);
+        gc.check("batchNorm2dRelu (training)", () -> F.batchNorm2dRelu(x, gamma, beta, rm, rv, true, 0.1f, 1e-5f),
+                List.of(x, gamma, beta));
+    }
+
+    @Test
+    void batchNormReluEval() {
+        GradCheck gc = new GradCheck(be, 25);
+        int c = 3;
+        Tensor x = gc.leaf(2, c, 3, 2);
+        Tensor gamma = gc.leaf(gc.awayFromZero(c, 0.5, 1.5), c);
+        Tensor beta = gc.leaf(c);
+        Tensor rm = gc.constant(gc.uniform(c, 0.5), c);
+        Tensor rv = gc.constant(new double[]{0.5, 1.0, 2.0}, c);
+        gc.check("batchNorm2dRelu (eval)", () -> F.batchNorm2dRelu(x, gamma, beta, rm, rv, false, 0.1f, 1e-5f),
+                List.of(x, gamma, beta));
+    }
+
+    /**
+     * The fused op is exactly relu(batchNorm2d(...)): same output, same running statistics, same
+     * gradients, in training and eval mode, with some bn(x) exactly 0 (per channel the values -2..2 and
+     * beta = 0, so x = 0 normalizes to 0 and the ReLU's gradient there is 0 on both paths).
+     */
+    @ParameterizedTest(name = "batchNorm2dRelu == relu(batchNorm2d), training {0}")
+    @CsvSource({"true", "false"})
+    void batchNormReluEqualsReluOfBatchNorm(boolean training) {
+        GradCheck gc = new GradCheck(be, 26);
+        int n = 4, c = 3, hw = 5;
+        double[] xv = new double[n * c * hw];
+        for (int i = 0; i < xv.length; i++) xv[i] = (i % hw) - 2 + ((i / hw) % c == 2 ? 0.3 * gc.uniform(1, 1)[0] : 0);
+        double[][] outs = new double[2][], grads = new double[6][], stats = new double[4][];
+        for (int fused = 0; fused < 2; fused++) {
+            Tensor x = gc.leaf(xv, n, c, 1, hw);
+            Tensor gamma = gc.leaf(new double[]{1.5, -0.75, 1.0}, c), beta = gc.leaf(new double[]{0, 0, -0.25}, c);
+            Tensor rm = gc.constant(training ? new double[c] : new double[]{0, 0, 0.1}, c);
+            Tensor rv = gc.constant(training ? ones(c) : new double[]{2, 2, 1}, c);
+            Tensor y = fused == 1 ? F.batchNorm2dRelu(x, gamma, beta, rm, rv, training, 0.1f, 1e-5f)
+                    : F.relu(F.batchNorm2d(x, gamma, beta, rm, rv, training, 0.1f, 1e-5f));
+            Tensor seed = Tensor.zeros(be, y.shape());
+            be.uploadDouble(new GradCheck(be, 27).uniform((int) y.numel(), 1.0), seed.buffer());
+            y.backward(seed);
+            outs[fused] = be.downloadDouble(y.buffer());
+            grads[3 * fused] = be.downloadDouble(x.grad().buffer());
+            grads[3 * fused + 1] = be.downloadDouble(gamma.grad().buffer());
+            grads[3 * fused + 2] = be.downloadDouble(beta.grad().buffer());
+            stats[2 * fused] = be.downloadDouble(rm.buffer());
+            stats[2 * fused + 1] = be.downloadDouble(rv.buffer());
+            assertEquals(fused == 1 ? "batchNorm2dRelu" : "relu", y.creator().op());
+        }
+        int zeros = 0;
+        for (double v : outs[1]) if (v == 0) zeros++;
+        assertEquals(true, zeros >= n * c * hw / 3, "the ReLU cut about half of the values: " + zeros);
+        assertArrayEquals(outs[0], outs[1], 1e-12, "y");
+        assertArrayEquals(grads[0], grads[3], 1e-12, "dx");
+        assertArrayEquals(grads[1], grads[4], 1e-12, "dgamma");
+        assertArrayEquals(grads[2], grads[5], 1e-12, "dbeta");
+        assertArrayEquals(stats[0], stats[2], 1e-12, "running mean");
+        assertArrayEquals(stats[1], stats[3], 1e-12, "running var");
+    }
+
     @Test
     void relu() {
         GradCheck gc = new GradCheck(be, 16);

@@ -623,6 +623,48 @@ public final class CudaBackend implements Backend {
         }
     }
 
+    // batch norm fused with the ReLU after it: the same statistics kernels, then the *Relu* variants of the
+    // elementwise passes (layers.cu instantiates each plain/fused pair from one template)
+
+    @Override
+    public void batchNormReluForwardTraining(int n, int c, int hw, float eps, float momentum, Buffer x, Buffer gamma,
+                                             Buffer beta, Buffer y, Buffer saveMean, Buffer saveInvStd,
+                                             Buffer runningMean, Buffer runningVar) {
+        long count = (long) n * hw;
+        if (count < 2)
+            throw new IllegalArgumentException("batchNorm2d (training): needs more than one value per channel, got n*h*w = "
+                    + count + "; use a batch larger than 1 or eval mode");
+        int chunks = bnChunks(count, c);
+        long per = (count + chunks - 1) / chunks;
+        try (CudaBuffer part = alloc(4L * c * chunks)) {
+            launch("batchNormStats", chunks, c, 1, T, x, part, n, c, hw, per);
+            launch("batchNormFinish", ceil(c, 128), 1, 1, 128, part, c, chunks, count, eps, momentum,
+                    saveMean, saveInvStd, runningMean, runningVar);
+        }
+        elementwise("batchNormReluApply", count * c, x, y, count * c, c, hw, saveMean, saveInvStd, gamma, beta);
+    }
+
+    @Override
+    public void batchNormReluForwardInference(int n, int c, int hw, float eps, Buffer x, Buffer gamma, Buffer beta,
+                                              Buffer runningMean, Buffer runningVar, Buffer y) {
+        long total = (long) n * c * hw;
+        elementwise("batchNormReluForwardInference", total, x, y, total, c, hw, eps, gamma, beta, runningMean, runningVar);
+    }
+
+    @Override
+    public void batchNormReluBackward(int n, int c, int hw, Buffer x, Buffer y, Buffer dy, Buffer gamma, Buffer saveMean,
+                                      Buffer saveInvStd, Buffer dx, Buffer dgamma, Buffer dbeta) {
+        long count = (long) n * hw;
+        int chunks = bnChunks(count, c);
+        long per = (count + chunks - 1) / chunks;
+        try (CudaBuffer part = alloc(4L * c * chunks); CudaBuffer sums = alloc(4L * c)) {
+            launch("batchNormReluBackwardStats", chunks, c, 1, T, x, y, dy, saveMean, saveInvStd, part, n, c, hw, per);
+            launch("batchNormBackwardFinish", ceil(c, 128), 1, 1, 128, part, c, chunks, dgamma, dbeta, sums);
+            elementwise("batchNormReluBackwardApply", count * c, x, y, dy, dx, count * c, c, hw, count, gamma, saveMean,
+                    saveInvStd, sums);
+        }
+    }
+
     // ================================================================== linear
 
     @Override

@@ -688,6 +688,35 @@ public final class OpenClBackend implements Backend {
         launch1("batchNormBackward", (long) n * c, n, c, hw, arg(x), arg(dy), arg(gamma), arg(saveMean), arg(saveInvStd), arg(dgamma), arg(dbeta), arg(dx));
     }
 
+    @Override
+    public synchronized void batchNormReluForwardTraining(int n, int c, int hw, float eps, float momentum, Buffer x, Buffer gamma,
+                                                          Buffer beta, Buffer y, Buffer saveMean, Buffer saveInvStd,
+                                                          Buffer runningMean, Buffer runningVar) {
+        long count = (long) n * hw;
+        if (count < 2)
+            throw new IllegalArgumentException("batchNorm2d (training): needs more than one value per channel, got n*h*w = "
+                    + count + "; use a batch larger than 1 or eval mode");
+        launch("batchNormStatistics", new long[]{(long) c * 64}, new long[]{64},
+                n, c, hw, eps, momentum, arg(x), arg(saveMean), arg(saveInvStd), arg(runningMean), arg(runningVar));
+        launch1("batchNormReluApply", (long) n * c, n * c, c, hw, arg(x), arg(saveMean), arg(saveInvStd), arg(gamma), arg(beta), arg(y));
+    }
+
+    @Override
+    public synchronized void batchNormReluForwardInference(int n, int c, int hw, float eps, Buffer x, Buffer gamma, Buffer beta,
+                                                           Buffer runningMean, Buffer runningVar, Buffer y) {
+        launch1("batchNormReluForwardInference", (long) n * c, n * c, c, hw, eps, arg(x), arg(gamma), arg(beta), arg(runningMean),
+                arg(runningVar), arg(y));
+    }
+
+    @Override
+    public synchronized void batchNormReluBackward(int n, int c, int hw, Buffer x, Buffer y, Buffer dy, Buffer gamma,
+                                                   Buffer saveMean, Buffer saveInvStd, Buffer dx, Buffer dgamma, Buffer dbeta) {
+        launch("batchNormReluBackwardReduce", new long[]{(long) c * 64}, new long[]{64},
+                n, c, hw, arg(x), arg(y), arg(dy), arg(saveMean), arg(saveInvStd), arg(dgamma), arg(dbeta));
+        launch1("batchNormReluBackward", (long) n * c, n, c, hw, arg(x), arg(y), arg(dy), arg(gamma), arg(saveMean), arg(saveInvStd),
+                arg(dgamma), arg(dbeta), arg(dx));
+    }
+
     // ------------------------------------------------------------------ linear
 
     /** The GEMM tiles index with 32-bit ints. */

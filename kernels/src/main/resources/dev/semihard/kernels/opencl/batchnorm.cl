@@ -6,6 +6,10 @@
  * (each work-item walks the channel's N*HW elements in a fixed order, then a fixed reduction tree),
  * two passes (mean, then sum of squared deviations) for accuracy; the elementwise parts use one work-item
  * per (n, c) row of HW elements (version 1 had one per element, and PoCL spent its time scheduling). Deterministic.
+ *
+ * Version 2: the same kernels fused with the ReLU that follows a batch norm (batchNormRelu*): the forward
+ * writes max(0, bn(x)) directly, the backward masks dy with y > 0 while it reads it. Each pair of kernels
+ * shares one inline body with a compile-time relu flag, so the fused and plain versions cannot drift apart.
  */
 
 #define BN_LOCAL 64
@@ -93,6 +97,19 @@ __kernel void batchNormStatistics(const int n, const int C, const int hw, const 
     }
 }
 
+/* max(v, 0), 0 for NaN: the ReLU of reluForward, when relu is set (a compile-time constant at every call). */
+inline float bnClamp(const float v, const bool relu)
+{
+    return relu ? (v > 0.0f ? v : 0.0f) : v;
+}
+
+/* One row (n, c) of hw elements: y = (x - m) * sc + sh, clamped at 0 when relu. */
+inline void bnApplyRow(__global const float* x, __global float* y, const size_t base, const int hw, const float m,
+                       const float sc, const float sh, const bool relu)
+{
+    for (int i = 0; i < hw; ++i) y[base + i] = bnClamp((x[base + i] - m) * sc + sh, relu);
+}
+
 /* batchNormApply (training forward, part 2): one work-item per row (n, c) of hw elements;
  * y = (x - mean[c]) * invStd[c] * gamma[c] + beta[c]. */
 __kernel void batchNormApply(const int rows, const int C, const int hw, __global const float* x, __global const float* mean,
@@ -102,9 +119,19 @@ __kernel void batchNormApply(const int rows, const int C, const int hw, __global
     const int row = get_global_id(0);
     if (row >= rows) return;
     const int c = row % C;
-    const float m = mean[c], sc = invStd[c] * gamma[c], sh = beta[c];
-    const size_t base = (size_t)row * hw;
-    for (int i = 0; i < hw; ++i) y[base + i] = (x[base + i] - m) * sc + sh;
+    bnApplyRow(x, y, (size_t)row * hw, hw, mean[c], invStd[c] * gamma[c], beta[c], false);
+}
+
+/* batchNormReluApply (fused training forward, part 2; part 1 is batchNormStatistics): as batchNormApply,
+ * then y = max(0, y). */
+__kernel void batchNormReluApply(const int rows, const int C, const int hw, __global const float* x, __global const float* mean,
+                                 __global const float* invStd, __global const float* gamma, __global const float* beta,
+                                 __global float* y)
+{
+    const int row = get_global_id(0);
+    if (row >= rows) return;
+    const int c = row % C;
+    bnApplyRow(x, y, (size_t)row * hw, hw, mean[c], invStd[c] * gamma[c], beta[c], true);
 }
 
 /* batchNormForwardInference: one work-item per row (n, c);
@@ -117,9 +144,57 @@ __kernel void batchNormForwardInference(const int rows, const int C, const int h
     const int row = get_global_id(0);
     if (row >= rows) return;
     const int c = row % C;
-    const float m = runningMean[c], sc = gamma[c] / sqrt(runningVar[c] + eps), sh = beta[c];
-    const size_t base = (size_t)row * hw;
-    for (int i = 0; i < hw; ++i) y[base + i] = (x[base + i] - m) * sc + sh;
+    bnApplyRow(x, y, (size_t)row * hw, hw, runningMean[c], gamma[c] / sqrt(runningVar[c] + eps), beta[c], false);
+}
+
+/* batchNormReluForwardInference: as batchNormForwardInference, then y = max(0, y). */
+__kernel void batchNormReluForwardInference(const int rows, const int C, const int hw, const float eps, __global const float* x,
+                                            __global const float* gamma, __global const float* beta,
+                                            __global const float* runningMean, __global const float* runningVar,
+                                            __global float* y)
+{
+    const int row = get_global_id(0);
+    if (row >= rows) return;
+    const int c = row % C;
+    bnApplyRow(x, y, (size_t)row * hw, hw, runningMean[c], gamma[c] / sqrt(runningVar[c] + eps), beta[c], true);
+}
+
+/* dy masked by the ReLU's output when relu: dy where y > 0, else 0 (as reluBackward). */
+inline float bnMask(const float d, __global const float* y, const size_t idx, const bool relu)
+{
+    return relu ? (y[idx] > 0.0f ? d : 0.0f) : d;
+}
+
+inline float8 bnMask8(const float8 d, __global const float* y, const size_t idx, const bool relu)
+{
+    return relu ? select((float8)(0.0f), d, isgreater(vload8(0, y + idx), (float8)(0.0f))) : d;
+}
+
+/*
+ * Backward part 1 for channel c (one work-group; red, red2: BN_LOCAL floats of local memory):
+ * dbeta = sum g, dgamma = sum g * xhat with xhat = (x - mean) * invStd, g = dy (masked by y > 0 when relu).
+ */
+inline void bnBackwardReduce(const int n, const int C, const int hw, __global const float* x, __global const float* y,
+                             __global const float* dy, __global const float* mean, __global const float* invStd,
+                             __global float* dgamma, __global float* dbeta, __local float* red, __local float* red2,
+                             const bool relu)
+{
+    const int c = get_group_id(0), lid = get_local_id(0);
+    const float m = mean[c], is = invStd[c];
+    float sdy = 0.0f, sdx = 0.0f;
+    float8 sdy8 = (float8)(0.0f), sdx8 = (float8)(0.0f);
+    BN_FOR_CHANNEL8(n, C, hw, c,
+                    { const float8 d = bnMask8(vload8(0, dy + idx), y, idx, relu); sdy8 += d; sdx8 = fma(d, (vload8(0, x + idx) - m) * is, sdx8); },
+                    { const float d = bnMask(dy[idx], y, idx, relu); sdy += d; sdx = fma(d, (x[idx] - m) * is, sdx); })
+    red[lid] = sdy + bnHsum(sdy8);
+    red2[lid] = sdx + bnHsum(sdx8);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int L = get_local_size(0);
+    for (int h = L / 2; h > 0; h >>= 1) {
+        if (lid < h) { red[lid] += red[lid + h]; red2[lid] += red2[lid + h]; }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) { dbeta[c] = red[0]; dgamma[c] = red2[0]; }
 }
 
 /*
@@ -132,22 +207,33 @@ __kernel void batchNormBackwardReduce(const int n, const int C, const int hw, __
 {
     __local float red[BN_LOCAL];
     __local float red2[BN_LOCAL];
-    const int c = get_group_id(0), lid = get_local_id(0);
-    const float m = mean[c], is = invStd[c];
-    float sdy = 0.0f, sdx = 0.0f;
-    float8 sdy8 = (float8)(0.0f), sdx8 = (float8)(0.0f);
-    BN_FOR_CHANNEL8(n, C, hw, c,
-                    { const float8 d = vload8(0, dy + idx); sdy8 += d; sdx8 = fma(d, (vload8(0, x + idx) - m) * is, sdx8); },
-                    { const float d = dy[idx]; sdy += d; sdx = fma(d, (x[idx] - m) * is, sdx); })
-    red[lid] = sdy + bnHsum(sdy8);
-    red2[lid] = sdx + bnHsum(sdx8);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const int L = get_local_size(0);
-    for (int h = L / 2; h > 0; h >>= 1) {
-        if (lid < h) { red[lid] += red[lid + h]; red2[lid] += red2[lid + h]; }
-        barrier(CLK_LOCAL_MEM_FENCE);
+    bnBackwardReduce(n, C, hw, x, dy, dy, mean, invStd, dgamma, dbeta, red, red2, false);   /* y unused */
+}
+
+/* batchNormReluBackwardReduce (fused backward, part 1): as batchNormBackwardReduce with dy * [y > 0]. */
+__kernel void batchNormReluBackwardReduce(const int n, const int C, const int hw, __global const float* x,
+                                          __global const float* y, __global const float* dy, __global const float* mean,
+                                          __global const float* invStd, __global float* dgamma, __global float* dbeta)
+{
+    __local float red[BN_LOCAL];
+    __local float red2[BN_LOCAL];
+    bnBackwardReduce(n, C, hw, x, y, dy, mean, invStd, dgamma, dbeta, red, red2, true);
+}
+
+/* Backward part 2 for one row (n, c): dx = gamma * invStd / count * (count * g - dbeta - xhat * dgamma), g as above. */
+inline void bnBackwardRow(const int n, const int C, const int hw, const int row, __global const float* x,
+                          __global const float* y, __global const float* dy, __global const float* gamma,
+                          __global const float* mean, __global const float* invStd, __global const float* dgamma,
+                          __global const float* dbeta, __global float* dx, const bool relu)
+{
+    const int c = row % C;
+    const float count = (float)n * (float)hw;
+    const float is = invStd[c], m = mean[c], k = gamma[c] * is / count, db = dbeta[c], dg = dgamma[c];
+    const size_t base = (size_t)row * hw;
+    for (int i = 0; i < hw; ++i) {
+        const float xhat = (x[base + i] - m) * is;
+        dx[base + i] = k * (count * bnMask(dy[base + i], y, base + i, relu) - db - xhat * dg);
     }
-    if (lid == 0) { dbeta[c] = red[0]; dgamma[c] = red2[0]; }
 }
 
 /*
@@ -161,12 +247,16 @@ __kernel void batchNormBackward(const int n, const int C, const int hw, __global
 {
     const int row = get_global_id(0);
     if (row >= n * C) return;
-    const int c = row % C;
-    const float count = (float)n * (float)hw;
-    const float is = invStd[c], m = mean[c], k = gamma[c] * is / count, db = dbeta[c], dg = dgamma[c];
-    const size_t base = (size_t)row * hw;
-    for (int i = 0; i < hw; ++i) {
-        const float xhat = (x[base + i] - m) * is;
-        dx[base + i] = k * (count * dy[base + i] - db - xhat * dg);
-    }
+    bnBackwardRow(n, C, hw, row, x, dy, dy, gamma, mean, invStd, dgamma, dbeta, dx, false);   /* y unused */
+}
+
+/* batchNormReluBackward (fused backward, part 2): as batchNormBackward with dy * [y > 0]. */
+__kernel void batchNormReluBackward(const int n, const int C, const int hw, __global const float* x,
+                                    __global const float* y, __global const float* dy, __global const float* gamma,
+                                    __global const float* mean, __global const float* invStd, __global const float* dgamma,
+                                    __global const float* dbeta, __global float* dx)
+{
+    const int row = get_global_id(0);
+    if (row >= n * C) return;
+    bnBackwardRow(n, C, hw, row, x, y, dy, gamma, mean, invStd, dgamma, dbeta, dx, true);
 }

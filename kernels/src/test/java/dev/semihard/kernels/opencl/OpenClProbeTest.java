@@ -110,7 +110,8 @@ class OpenClProbeTest {
     void kernelSourcesAreOnTheClassPathAndNamedLikeTheBackendMethods() {
         String all = String.join("\n", OpenClBackend.loadSources());
         for (String op : new String[]{"conv2dForward", "conv2dBackwardData", "conv2dBackwardFilter", "maxPool2dForward",
-                "maxPool2dBackward", "batchNormForwardInference", "batchNormBackward", "linearForward", "linearBackwardData",
+                "maxPool2dBackward", "batchNormForwardInference", "batchNormBackward", "batchNormReluForwardInference",
+                "batchNormReluBackward", "linearForward", "linearBackwardData",
                 "linearBackwardWeight", "l2NormalizeForward", "l2NormalizeBackward", "pairwiseDistanceForward",
                 "pairwiseDistanceBackward", "sgdUpdate", "adamUpdate", "adagradUpdate", "axpy", "scale", "add",
                 "reluForward", "reluBackward", "sumSquares", "fill", "globalAvgPoolForward", "globalAvgPoolBackward"})
