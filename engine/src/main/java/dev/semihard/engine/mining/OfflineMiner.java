@@ -36,9 +36,13 @@ import java.util.Locale;
  * "hard" ones become easy): the more often the refresh, the more "online" it is, at the price of an extra
  * forward pass over the pool.
  *
- * <p>Determinism: everything comes from the seed; {@link #fullState()} / {@link #restore(long[])} save and
- * restore the generators and the step count for checkpoints. A restored miner re-mines at its first
- * step (the model it restarts with is the checkpoint's), then continues on the same schedule.
+ * <p>Determinism: everything comes from the seed. {@link #snapshot()} captures the whole state (both
+ * generators, the steps served, the triplets of the current round and the position in them) as an
+ * immutable {@link State}, and {@link #restore(State)} puts it back, so a miner restored from a checkpoint
+ * serves exactly the batches the uninterrupted one would have: the rest of the current round first, and
+ * the next re-mine on the same step. (The re-mine itself depends on the model the embedder sees; a caller
+ * that draws batches ahead must not draw a re-mining batch before the model has reached that step:
+ * {@link #refreshesNext()} says when.)
  */
 public final class OfflineMiner {
     /** How the mined (non-random) negative is chosen. */
@@ -91,6 +95,27 @@ public final class OfflineMiner {
     /** One mined triplet, in dataset indices, with its pool distances (for inspection and tests). */
     public record Triplet(int anchor, int positive, int negative, double dAp, double dAn, boolean random) {}
 
+    /**
+     * Everything a miner needs to continue exactly where it was (for checkpoints): its generator
+     * and the pool sampler's, the steps served, the refresh count, the embedding dimension seen, whether
+     * the next step must re-mine regardless of the schedule ({@code stale}), and the triplets of the current
+     * round in serving order with the position of the next one ({@code cursor}). Immutable: the miner never
+     * changes a triplet list once it has served from it (a reshuffle makes a new list).
+     */
+    public record State(long rng, long poolSampler, long step, int refreshes, int dimension, boolean stale,
+                        List<Triplet> triplets, int cursor) {
+        public State {
+            triplets = List.copyOf(triplets);
+            if (step < 0 || refreshes < 0 || dimension < 0)
+                throw new IllegalArgumentException("offline mining: a saved state has a negative step, refresh count or dimension");
+            if (cursor < 0 || cursor > triplets.size())
+                throw new IllegalArgumentException("offline mining: a saved state's cursor " + cursor + " is outside its "
+                        + triplets.size() + " triplets");
+            if (!stale && triplets.isEmpty())
+                throw new IllegalArgumentException("offline mining: a saved state that is not due for a re-mine must hold triplets");
+        }
+    }
+
     private final int[] labels;
     private final Options o;
     private final Embedder embedder;
@@ -120,7 +145,13 @@ public final class OfflineMiner {
         int t = o.tripletsPerBatch();
         int[] idx = new int[3 * t], lab = new int[3 * t];
         for (int i = 0; i < t; i++) {
-            if (cursor == triplets.size()) { shuffle(triplets); cursor = 0; }
+            if (cursor == triplets.size()) {
+                // a new list, so that snapshots holding the old one stay valid
+                List<Triplet> again = new ArrayList<>(triplets);
+                shuffle(again);
+                triplets = List.copyOf(again);
+                cursor = 0;
+            }
             Triplet tr = triplets.get(cursor++);
             idx[3 * i] = tr.anchor(); idx[3 * i + 1] = tr.positive(); idx[3 * i + 2] = tr.negative();
             lab[3 * i] = labels[tr.anchor()]; lab[3 * i + 1] = labels[tr.positive()]; lab[3 * i + 2] = labels[tr.negative()];
@@ -161,7 +192,7 @@ public final class OfflineMiner {
             throw new IllegalStateException("offline mining: the pool of " + n + " images has no anchor-positive pair of two different"
                     + " images; raise the pool's K or use identities with more images");
         shuffle(out);
-        triplets = out;
+        triplets = List.copyOf(out);
         cursor = 0;
         refreshes++;
         stale = false;
@@ -188,8 +219,8 @@ public final class OfflineMiner {
         }
     }
 
-    /** The triplets mined at the last refresh, in serving order. */
-    public List<Triplet> currentTriplets() { return List.copyOf(triplets); }
+    /** The triplets of the current round, in serving order (immutable). */
+    public List<Triplet> currentTriplets() { return triplets; }
 
     /** How many times the pool has been embedded and mined. */
     public int refreshes() { return refreshes; }
@@ -200,20 +231,37 @@ public final class OfflineMiner {
     /** Embedding dimension seen at the last refresh (0 before the first). */
     public int dimension() { return dimension; }
 
-    /** The miner's own generator state (for logs; checkpoints use {@link #fullState()}). */
+    /** The miner's own generator state (for logs; checkpoints use {@link #snapshot()}). */
     public long state() { return rng.state(); }
 
-    /** {miner generator, pool sampler generator, steps served}, for checkpoints. */
-    public long[] fullState() { return new long[] {rng.state(), poolSampler.state(), step}; }
+    /** Whether the next {@link #next()} re-mines (and so embeds a pool with the model as it is then). */
+    public boolean refreshesNext() { return stale || step % o.refreshEvery() == 0; }
 
-    /** Restores a {@link #fullState()}; the next {@link #next()} re-mines with the current model. */
-    public void restore(long[] s) {
-        if (s == null || s.length != 3) throw new IllegalArgumentException("offline mining: a saved state has 3 values, got "
-                + (s == null ? "null" : s.length));
-        rng.setState(s[0]);
-        poolSampler.setState(s[1]);
-        step = s[2];
-        stale = true;
+    /** The whole state, for checkpoints; cheap (the triplet list is shared, not copied). */
+    public State snapshot() {
+        return new State(rng.state(), poolSampler.state(), step, refreshes, dimension, stale, triplets, cursor);
+    }
+
+    /**
+     * Restores a {@link #snapshot()}: the next {@link #next()} serves what the snapshotted miner's would
+     * have. The options and labels must be the ones it was taken with; triplets naming images outside the
+     * labels are refused.
+     */
+    public void restore(State s) {
+        if (s == null) throw new IllegalArgumentException("offline mining: no state to restore");
+        for (Triplet t : s.triplets())
+            for (int i : new int[] {t.anchor(), t.positive(), t.negative()})
+                if (i < 0 || i >= labels.length)
+                    throw new IllegalArgumentException("offline mining: a saved triplet names image " + i + " but the training set has "
+                            + labels.length + " images (was the state saved with other data or --train-limit?)");
+        rng.setState(s.rng());
+        poolSampler.setState(s.poolSampler());
+        step = s.step();
+        refreshes = s.refreshes();
+        dimension = s.dimension();
+        stale = s.stale();
+        triplets = s.triplets();
+        cursor = s.cursor();
     }
 
     /** One line for the log. */

@@ -126,18 +126,43 @@ class OfflineMinerTest {
     }
 
     @Test
-    void restoredStateContinuesTheSchedule() {
-        OfflineMiner.Options opt = new OfflineMiner.Options(4, 3, 3, 2, OfflineMiner.Choice.SEMIHARD, 0.3, Distance.SQUARED_L2);
-        OfflineMiner a = new OfflineMiner(labels(), opt, new FakeModel(), 8);
-        for (int i = 0; i < 4; i++) a.next();            // steps 0..3, refreshed at 0
-        long[] saved = a.fullState();
-        OfflineMiner b = new OfflineMiner(labels(), opt, new FakeModel(), 123);
+    void restoredSnapshotServesExactlyWhatTheUninterruptedMinerServes() {
+        // 3 x 3 pool: 18 triplets, 4 per step: the round wraps (reshuffles) within the 7 steps between re-mines
+        OfflineMiner.Options opt = new OfflineMiner.Options(7, 3, 3, 4, OfflineMiner.Choice.SEMIHARD, 0.3, Distance.SQUARED_L2);
+        FakeModel ma = new FakeModel(), mb = new FakeModel();
+        OfflineMiner a = new OfflineMiner(labels(), opt, ma, 8);
+        OfflineMiner.State saved = null;
+        List<String> expected = new java.util.ArrayList<>();
+        for (int s = 0; s < 16; s++) {
+            OfflineMiner.TripletBatch t = a.next();
+            if (s == 2) saved = a.snapshot();       // mid-round, before the wrap at step 4
+            if (s > 2) expected.add(java.util.Arrays.toString(t.indices()) + t.refreshed());
+            assertEquals(s % 7 == 0, t.refreshed(), "step " + s);
+        }
+        // the snapshot is not changed by what the miner served after it
+        assertEquals(3, saved.step());
+        assertFalse(saved.stale());
+        assertEquals(12, saved.cursor());
+
+        mb.calls = 1;                                // the restored model has been called as often as a's by then
+        OfflineMiner b = new OfflineMiner(labels(), opt, mb, 123);
         b.restore(saved);
-        assertEquals(4, b.steps());
-        assertTrue(b.next().refreshed(), "a restored miner re-mines first");
-        assertFalse(b.next().refreshed());
-        assertEquals(6, b.steps());
-        assertThrows(IllegalArgumentException.class, () -> b.restore(new long[2]));
+        assertEquals(3, b.steps());
+        assertFalse(b.refreshesNext(), "a restored miner continues the round; it re-mines on the schedule");
+        List<String> got = new java.util.ArrayList<>();
+        for (int s = 3; s < 16; s++) {
+            OfflineMiner.TripletBatch t = b.next();
+            got.add(java.util.Arrays.toString(t.indices()) + t.refreshed());
+        }
+        assertEquals(expected, got);
+        assertEquals(a.snapshot(), b.snapshot());
+        assertTrue(b.refreshesNext() == a.refreshesNext());
+
+        OfflineMiner small = new OfflineMiner(new int[] {0, 0, 1, 1, 2, 2}, opt, ma, 1);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> small.restore(a.snapshot()));
+        assertTrue(e.getMessage().contains("training set has 6 images"), e.getMessage());
+        assertThrows(IllegalArgumentException.class,
+                () -> new OfflineMiner.State(0, 0, 1, 1, 3, false, a.currentTriplets(), a.currentTriplets().size() + 1));
     }
 
     @Test

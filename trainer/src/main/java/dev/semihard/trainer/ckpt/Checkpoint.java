@@ -2,12 +2,16 @@ package dev.semihard.trainer.ckpt;
 
 import dev.semihard.engine.Parameter;
 import dev.semihard.engine.Tensor;
+import dev.semihard.engine.mining.OfflineMiner;
 import dev.semihard.engine.nn.EmbeddingModel;
 import dev.semihard.engine.optim.Optimizer;
+import dev.semihard.trainer.util.Json;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -20,6 +24,18 @@ import java.util.Map;
  * ({@value #FORMAT}), {@code format_version}, {@code model}, {@code step}, {@code sampler_state},
  * {@code optimizer}, {@code config} (the run's JSON). {@value #WEIGHTS} holds the model state only,
  * for users ({@code safetensors.torch.load_file}).
+ *
+ * <p>A run with offline re-mining also stores its {@link OfflineMiner.State}, so that a resumed run
+ * serves exactly the triplets the uninterrupted one would have: the metadata {@code offline_miner} (JSON:
+ * {@code rng}, {@code pool_sampler}, {@code step}, {@code refreshes}, {@code dimension}, {@code stale},
+ * {@code cursor}) and the tensors {@code offline_miner/triplets} (I32 [T, 4]: anchor, positive, negative
+ * image index, 1 if the negative was drawn at random) and {@code offline_miner/distances} (F32 [T, 2]: the
+ * pool distances d(a,p), d(a,n), for inspection only: float32, so a restored miner reports them rounded).
+ *
+ * <p>Format versions: 1 had no offline-miner state; 2 added it. Version 2 exists so that a build that only
+ * knows version 1 refuses a newer file with a message naming the version, rather than mistaking the miner's
+ * tensors for model tensors. This build reads both: a version-1 checkpoint of an offline-mining run
+ * resumes, but not bit-exactly (it re-mines at once; the trainer warns).
  */
 public final class Checkpoint {
     private Checkpoint() {}
@@ -27,17 +43,28 @@ public final class Checkpoint {
     public static final String FILE = "checkpoint.safetensors";
     public static final String WEIGHTS = "model.safetensors";
     public static final String FORMAT = "semihard-checkpoint";
-    public static final int FORMAT_VERSION = 1;
+    public static final int FORMAT_VERSION = 2;
+    /** The oldest format version this build reads. */
+    public static final int OLDEST_FORMAT_VERSION = 1;
     static final String OPT_PREFIX = "optimizer/";
+    static final String MINER_PREFIX = "offline_miner/";
+    static final String MINER_META = "offline_miner";
 
-    /** What a checkpoint file holds, validated against nothing yet. */
+    /**
+     * What a checkpoint file holds, validated against nothing yet; {@code offlineMiner} is null when the
+     * run did not mine offline (or the file is of format version 1).
+     */
     public record Loaded(Path file, String model, long step, long samplerState, String optimizer, String config,
                          LinkedHashMap<String, float[]> modelState, LinkedHashMap<String, float[]> optimizerState,
-                         Map<String, String> metadata) {}
+                         OfflineMiner.State offlineMiner, Map<String, String> metadata) {}
 
-    /** Writes {@value #FILE} (everything) and then {@value #WEIGHTS} (model only) into {@code dir}, atomically each. */
+    /**
+     * Writes {@value #FILE} (everything) and then {@value #WEIGHTS} (model only) into {@code dir}, atomically each.
+     *
+     * @param miner the offline miner's state right after the batch of {@code step} was drawn, or null
+     */
     public static void save(Path dir, EmbeddingModel model, Optimizer opt, String optimizerName, long step, long samplerState,
-                            String configJson) throws IOException {
+                            OfflineMiner.State miner, String configJson) throws IOException {
         LinkedHashMap<String, SafeTensors.Entry> model0 = modelEntries(model);
         LinkedHashMap<String, SafeTensors.Entry> all = new LinkedHashMap<>(model0);
         if (opt != null)
@@ -47,6 +74,7 @@ public final class Checkpoint {
         meta.put("sampler_state", Long.toString(samplerState));
         if (optimizerName != null) meta.put("optimizer", optimizerName);
         if (configJson != null) meta.put("config", configJson);
+        if (miner != null) putMiner(miner, all, meta);
         SafeTensors.write(dir.resolve(FILE), all, meta);
         SafeTensors.write(dir.resolve(WEIGHTS), model0, metadata(model, step));
     }
@@ -64,6 +92,60 @@ public final class Checkpoint {
         meta.put("embedding_dim", Integer.toString(model.embeddingDim()));
         meta.put("step", Long.toString(step));
         return meta;
+    }
+
+    private static void putMiner(OfflineMiner.State m, Map<String, SafeTensors.Entry> tensors, Map<String, String> meta) {
+        List<OfflineMiner.Triplet> ts = m.triplets();
+        int[] idx = new int[4 * ts.size()];
+        float[] dist = new float[2 * ts.size()];
+        for (int i = 0; i < ts.size(); i++) {
+            OfflineMiner.Triplet t = ts.get(i);
+            idx[4 * i] = t.anchor();
+            idx[4 * i + 1] = t.positive();
+            idx[4 * i + 2] = t.negative();
+            idx[4 * i + 3] = t.random() ? 1 : 0;
+            dist[2 * i] = (float) t.dAp();
+            dist[2 * i + 1] = (float) t.dAn();
+        }
+        tensors.put(MINER_PREFIX + "triplets", SafeTensors.Entry.ofInts(new int[] {ts.size(), 4}, idx));
+        tensors.put(MINER_PREFIX + "distances", new SafeTensors.Entry(new int[] {ts.size(), 2}, dist));
+        Map<String, Object> j = new LinkedHashMap<>();
+        j.put("rng", m.rng());
+        j.put("pool_sampler", m.poolSampler());
+        j.put("step", m.step());
+        j.put("refreshes", m.refreshes());
+        j.put("dimension", m.dimension());
+        j.put("stale", m.stale());
+        j.put("cursor", m.cursor());
+        meta.put(MINER_META, Json.write(j));
+    }
+
+    private static OfflineMiner.State readMiner(Path file, String json, SafeTensors.Entry trip, SafeTensors.Entry dist) {
+        if (json == null && trip == null && dist == null) return null;
+        String bad = "checkpoint " + file + " has an incomplete or malformed offline-miner state";
+        if (json == null || trip == null || dist == null || trip.ints() == null || dist.data() == null
+                || trip.shape().length != 2 || trip.shape()[1] != 4 || dist.shape().length != 2 || dist.shape()[1] != 2
+                || trip.shape()[0] != dist.shape()[0])
+            throw new CheckpointException(bad + " (metadata '" + MINER_META + "' and tensors " + MINER_PREFIX + "triplets [T,4] I32, "
+                    + MINER_PREFIX + "distances [T,2] F32 go together); resume from another checkpoint");
+        try {
+            Map<String, Object> j = Json.parseObject(json);
+            int n = trip.shape()[0];
+            int[] t = trip.ints();
+            float[] d = dist.data();
+            List<OfflineMiner.Triplet> ts = new ArrayList<>(n);
+            for (int i = 0; i < n; i++)
+                ts.add(new OfflineMiner.Triplet(t[4 * i], t[4 * i + 1], t[4 * i + 2], d[2 * i], d[2 * i + 1], t[4 * i + 3] != 0));
+            return new OfflineMiner.State(num(j, "rng"), num(j, "pool_sampler"), num(j, "step"), (int) num(j, "refreshes"),
+                    (int) num(j, "dimension"), Boolean.TRUE.equals(j.get("stale")), ts, (int) num(j, "cursor"));
+        } catch (IllegalArgumentException | ClassCastException e) {
+            throw new CheckpointException(bad + ": " + e.getMessage() + "; resume from another checkpoint", e);
+        }
+    }
+
+    private static long num(Map<String, Object> j, String key) {
+        if (!(j.get(key) instanceof Long v)) throw new IllegalArgumentException("'" + key + "' is missing or not an integer");
+        return v;
     }
 
     private static LinkedHashMap<String, SafeTensors.Entry> modelEntries(EmbeddingModel model) {
@@ -84,9 +166,15 @@ public final class Checkpoint {
             throw new CheckpointException(file + " is a safetensors file but not a semihard checkpoint (format '" + m.get("format")
                     + "', expected '" + FORMAT + "')");
         String v = m.get("format_version");
-        if (!Integer.toString(FORMAT_VERSION).equals(v))
-            throw new CheckpointException("checkpoint " + file + " has format version " + v + "; this build reads version "
-                    + FORMAT_VERSION + ": use the semihard version that wrote it, or retrain");
+        int version;
+        try {
+            version = Integer.parseInt(String.valueOf(v));
+        } catch (NumberFormatException e) {
+            version = -1;
+        }
+        if (version < OLDEST_FORMAT_VERSION || version > FORMAT_VERSION)
+            throw new CheckpointException("checkpoint " + file + " has format version " + v + "; this build reads versions "
+                    + OLDEST_FORMAT_VERSION + " to " + FORMAT_VERSION + ": use the semihard version that wrote it, or retrain");
         String model = m.get("model");
         if (expectModel != null && !expectModel.equals(model))
             throw new CheckpointException("checkpoint " + file + " holds model '" + model + "', not '" + expectModel
@@ -100,10 +188,16 @@ public final class Checkpoint {
         }
         LinkedHashMap<String, float[]> ms = new LinkedHashMap<>(), os = new LinkedHashMap<>();
         for (Map.Entry<String, SafeTensors.Entry> e : c.tensors().entrySet()) {
+            if (e.getKey().startsWith(MINER_PREFIX)) continue;
+            if (e.getValue().data() == null)
+                throw new CheckpointException("checkpoint " + file + ": tensor " + e.getKey() + " is " + e.getValue().dtype()
+                        + "; model and optimizer tensors must be F32");
             if (e.getKey().startsWith(OPT_PREFIX)) os.put(e.getKey().substring(OPT_PREFIX.length()), e.getValue().data());
             else ms.put(e.getKey(), e.getValue().data());
         }
-        return new Loaded(file, model, step, sampler, m.get("optimizer"), m.get("config"), ms, os, m);
+        OfflineMiner.State miner = readMiner(file, m.get(MINER_META), c.tensors().get(MINER_PREFIX + "triplets"),
+                c.tensors().get(MINER_PREFIX + "distances"));
+        return new Loaded(file, model, step, sampler, m.get("optimizer"), m.get("config"), ms, os, miner, m);
     }
 
     /** Copies the checkpoint's model state into {@code model}, checking names and sizes. */

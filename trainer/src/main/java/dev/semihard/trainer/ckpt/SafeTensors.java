@@ -17,7 +17,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The safetensors format (https://github.com/huggingface/safetensors), float32 only:
+ * The safetensors format (https://github.com/huggingface/safetensors), float32 and int32 tensors:
  * an 8-byte little-endian header length N, N bytes of UTF-8 JSON
  * {@code {"name": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]}, ...,
  * "__metadata__": {"key": "string value", ...}}} padded with spaces to a multiple of 8, then the
@@ -27,14 +27,32 @@ import java.util.Map;
 public final class SafeTensors {
     private SafeTensors() {}
 
-    /** A named float32 tensor. */
-    public record Entry(int[] shape, float[] data) {
+    /**
+     * A named tensor: float32 ({@code data}, dtype F32) or int32 ({@code ints}, dtype I32, e.g. the image
+     * indices of the offline miner's triplets, which float32 cannot hold exactly beyond 2^24); exactly one of
+     * the two arrays is set.
+     */
+    public record Entry(int[] shape, float[] data, int[] ints) {
         public Entry {
+            if ((data == null) == (ints == null)) throw new IllegalArgumentException("safetensors entry: exactly one of float and int values");
             long n = 1;
             for (int d : shape) n *= d;
-            if (n != data.length) throw new IllegalArgumentException("safetensors entry: " + data.length + " values for shape "
+            int len = data != null ? data.length : ints.length;
+            if (n != len) throw new IllegalArgumentException("safetensors entry: " + len + " values for shape "
                     + java.util.Arrays.toString(shape));
         }
+
+        /** A float32 tensor. */
+        public Entry(int[] shape, float[] data) { this(shape, data, null); }
+
+        /** An int32 tensor. */
+        public static Entry ofInts(int[] shape, int[] values) { return new Entry(shape, null, values); }
+
+        /** "F32" or "I32". */
+        public String dtype() { return data != null ? "F32" : "I32"; }
+
+        /** Number of elements. */
+        public int length() { return data != null ? data.length : ints.length; }
     }
 
     /** File contents: tensors in file order and the string metadata. */
@@ -48,11 +66,11 @@ public final class SafeTensors {
         for (Map.Entry<String, Entry> e : tensors.entrySet()) {
             if (e.getKey().equals("__metadata__")) throw new IllegalArgumentException("'__metadata__' is not a tensor name");
             Map<String, Object> t = new LinkedHashMap<>();
-            t.put("dtype", "F32");
+            t.put("dtype", e.getValue().dtype());
             List<Object> shape = new ArrayList<>();
             for (int d : e.getValue().shape()) shape.add((long) d);
             t.put("shape", shape);
-            long len = 4L * e.getValue().data().length;
+            long len = 4L * e.getValue().length();
             t.put("data_offsets", List.of(off, off + len));
             header.put(e.getKey(), t);
             off += len;
@@ -69,9 +87,10 @@ public final class SafeTensors {
             AtomicFiles.writeFully(ch, head);
             ByteBuffer buf = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
             for (Entry en : tensors.values()) {
-                for (float v : en.data()) {
+                for (int i = 0, n = en.length(); i < n; i++) {
                     if (buf.remaining() < 4) { buf.flip(); AtomicFiles.writeFully(ch, buf); buf.clear(); }
-                    buf.putFloat(v);
+                    if (en.data() != null) buf.putFloat(en.data()[i]);
+                    else buf.putInt(en.ints()[i]);
                 }
             }
             buf.flip();
@@ -81,7 +100,7 @@ public final class SafeTensors {
     }
 
     /**
-     * Reads a file, validating it: header length inside the file, JSON well formed, F32 tensors whose
+     * Reads a file, validating it: header length inside the file, JSON well formed, F32 or I32 tensors whose
      * offsets are in range and match their shapes.
      *
      * @throws CheckpointException naming the file and the problem (truncated, not safetensors, ...)
@@ -113,8 +132,10 @@ public final class SafeTensors {
             LinkedHashMap<String, Entry> tensors = new LinkedHashMap<>();
             for (Map.Entry<String, Object> e : header.entrySet()) {
                 if (!(e.getValue() instanceof Map<?, ?> t)) throw new CheckpointException("checkpoint " + file + ": bad entry " + e.getKey());
-                if (!"F32".equals(t.get("dtype")))
-                    throw new CheckpointException("checkpoint " + file + ": tensor " + e.getKey() + " has dtype " + t.get("dtype") + ", only F32 is supported");
+                Object dtype = t.get("dtype");
+                if (!"F32".equals(dtype) && !"I32".equals(dtype))
+                    throw new CheckpointException("checkpoint " + file + ": tensor " + e.getKey() + " has dtype " + dtype
+                            + ", only F32 and I32 are supported (convert it with safetensors in Python)");
                 List<?> sh = (List<?>) t.get("shape"), offs = (List<?>) t.get("data_offsets");
                 if (sh == null || offs == null || offs.size() != 2) throw new CheckpointException("checkpoint " + file + ": tensor " + e.getKey() + " lacks shape or data_offsets");
                 int[] shape = new int[sh.size()];
@@ -122,16 +143,22 @@ public final class SafeTensors {
                 for (int i = 0; i < shape.length; i++) { shape[i] = ((Number) sh.get(i)).intValue(); n *= shape[i]; }
                 long b = ((Number) offs.get(0)).longValue(), en = ((Number) offs.get(1)).longValue();
                 if (en - b != 4 * n || b < 0)
-                    throw new CheckpointException("checkpoint " + file + ": tensor " + e.getKey() + " has offsets [" + b + ", " + en + ") for " + n + " floats");
+                    throw new CheckpointException("checkpoint " + file + ": tensor " + e.getKey() + " has offsets [" + b + ", " + en + ") for " + n + " values");
                 if (en > dataLen)
                     throw new CheckpointException("checkpoint " + file + " is truncated: tensor " + e.getKey() + " ends at byte " + (dataStart + en)
                             + " but the file has " + size + " bytes; delete it or resume from another run");
                 ByteBuffer db = ByteBuffer.allocate((int) (en - b)).order(ByteOrder.LITTLE_ENDIAN);
                 readFully(ch, db, dataStart + b);
                 db.flip();
-                float[] data = new float[(int) n];
-                db.asFloatBuffer().get(data);
-                tensors.put(e.getKey(), new Entry(shape, data));
+                if ("F32".equals(dtype)) {
+                    float[] data = new float[(int) n];
+                    db.asFloatBuffer().get(data);
+                    tensors.put(e.getKey(), new Entry(shape, data));
+                } else {
+                    int[] data = new int[(int) n];
+                    db.asIntBuffer().get(data);
+                    tensors.put(e.getKey(), Entry.ofInts(shape, data));
+                }
             }
             return new Contents(tensors, meta);
         } catch (IOException e) {

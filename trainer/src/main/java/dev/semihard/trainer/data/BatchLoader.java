@@ -17,35 +17,48 @@ import java.util.concurrent.Future;
  * number of threads or on timing. Each batch carries the sampler state from right <em>after</em> it
  * was drawn, so a checkpoint taken after step s can restore the sampler exactly for step s + 1 even
  * though the loader has already drawn a few batches ahead.
+ *
+ * <p>A sampler whose next batch depends on the model as it will be at that step (the offline miner's
+ * re-mining batches) says so with {@link IndexSampler#mayDrawAhead()}: the loader then draws that batch only
+ * when the training loop asks for it, so the batch does not depend on the prefetch depth, and a resumed run
+ * draws it from the same model as the uninterrupted one.
+ *
+ * @param <S> the sampler's state snapshot (immutable), carried by each batch for checkpoints
  */
-public final class BatchLoader implements AutoCloseable {
+public final class BatchLoader<S> implements AutoCloseable {
 
     /** Chooses the images of each batch; stateful, with a state a checkpoint can store. */
-    public interface IndexSampler {
+    public interface IndexSampler<S> {
         /** The next batch: image indices, the first {@code anchorRows} of which may be anchors. */
         Sampled next();
 
-        /** A snapshot of the state (restored with {@link #restore}). */
-        long[] state();
+        /** An immutable snapshot of the state (restored with {@link #restore}). */
+        S state();
 
-        void restore(long[] state);
+        void restore(S state);
+
+        /**
+         * Whether the next batch may be drawn before the training loop asks for it (true unless drawing it
+         * reads something that changes as training goes, such as the model).
+         */
+        default boolean mayDrawAhead() { return true; }
     }
 
     /** Indices of one batch; rows {@code [anchorRows, n)} are extra negatives. */
     public record Sampled(int[] indices, int anchorRows) {}
 
     /** A ready batch: normalized pixels [n, C, H, W], labels, and the sampler state right after drawing it. */
-    public record Batch(long step, float[] x, int[] labels, int anchorRows, long[] samplerStateAfter) {
+    public record Batch<S>(long step, float[] x, int[] labels, int anchorRows, S samplerStateAfter) {
         public int size() { return labels.length; }
     }
 
     private final Dataset data;
-    private final IndexSampler sampler;
+    private final IndexSampler<S> sampler;
     private final Augment augment;
     private final long seed;
     private final int prefetch;
     private final ExecutorService pool;
-    private final ArrayDeque<Future<Batch>> queue = new ArrayDeque<>();
+    private final ArrayDeque<Future<Batch<S>>> queue = new ArrayDeque<>();
     private long nextStep;
 
     /**
@@ -53,7 +66,7 @@ public final class BatchLoader implements AutoCloseable {
      * @param threads   worker threads (>= 1)
      * @param prefetch  batches prepared ahead (>= 1)
      */
-    public BatchLoader(Dataset data, IndexSampler sampler, Augment augment, long seed, long firstStep, int threads, int prefetch) {
+    public BatchLoader(Dataset data, IndexSampler<S> sampler, Augment augment, long seed, long firstStep, int threads, int prefetch) {
         if (threads < 1 || prefetch < 1) throw new IllegalArgumentException("threads and prefetch must be >= 1");
         this.data = data;
         this.sampler = sampler;
@@ -68,11 +81,14 @@ public final class BatchLoader implements AutoCloseable {
         });
     }
 
-    /** The next batch in step order; blocks only when the workers are behind. */
-    public Batch next() {
-        while (queue.size() < prefetch) submit();
-        Future<Batch> f = queue.poll();
-        submit();
+    /**
+     * The next batch in step order; blocks only when the workers are behind (or when the sampler did not
+     * allow this batch to be drawn ahead: then it is drawn now, on the caller's thread).
+     */
+    public Batch<S> next() {
+        if (queue.isEmpty()) submit();
+        Future<Batch<S>> f = queue.poll();
+        while (queue.size() < prefetch && sampler.mayDrawAhead()) submit();
         try {
             return f.get();
         } catch (InterruptedException e) {
@@ -88,11 +104,11 @@ public final class BatchLoader implements AutoCloseable {
     private void submit() {
         long step = nextStep++;
         Sampled s = sampler.next();
-        long[] after = sampler.state();
+        S after = sampler.state();
         queue.add(pool.submit(() -> build(step, s, after)));
     }
 
-    private Batch build(long step, Sampled s, long[] after) {
+    private Batch<S> build(long step, Sampled s, S after) {
         int n = s.indices().length, per = data.imageSize();
         float[] x = new float[n * per];
         int[] labels = new int[n];
@@ -104,7 +120,7 @@ public final class BatchLoader implements AutoCloseable {
             if (augment != null) augment.apply(x, i * per, data.channels(), data.height(), data.width(),
                     -data.mean() / data.std(), rng);
         }
-        return new Batch(step, x, labels, s.anchorRows(), after);
+        return new Batch<>(step, x, labels, s.anchorRows(), after);
     }
 
     /** A well-mixed seed for (seed, step). */

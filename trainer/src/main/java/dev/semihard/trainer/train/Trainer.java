@@ -153,46 +153,63 @@ public final class Trainer {
             long trainStart = System.nanoTime();
             double imagesDone = 0;
             final PKSampler fs = sampler;
-            BatchLoader.IndexSampler adapter;
+            BatchLoader.IndexSampler<SamplerState> adapter;
             final Dataset trainSet = train;
             if (cfg.offlineRemineEvery > 0) {
-                // offline re-mining (H3's OfflineMiner): a pool of P' x K images embedded with the current
+                // offline re-mining (OfflineMiner): a pool of P' x K images embedded with the current
                 // model every N steps; batches are explicit (anchor, positive, negative) triples
                 int poolP = Math.max(2, Math.min(sampler.eligibleIdentities(), cfg.offlinePool / cfg.k));
                 OfflineMiner.Options mo = new OfflineMiner.Options(cfg.offlineRemineEvery, poolP, cfg.k,
                         Math.max(1, cfg.batchSize() / 3),
                         Strategy.parse(cfg.strategy) == Strategy.SEMIHARD ? OfflineMiner.Choice.SEMIHARD : OfflineMiner.Choice.HARDEST,
                         OFFLINE_RANDOM_SHARE, Distance.parse(cfg.distance));
-                // the miner's state cannot be restored: a resumed run re-mines at once, with a seed derived from its step
+                // a version-1 checkpoint has no miner state: such a resume re-mines at once, with a seed derived from its step
+                boolean inexact = ck != null && ck.offlineMiner() == null;
                 OfflineMiner miner = new OfflineMiner(train.labels(), mo,
                         idx -> Evaluator.embed(model, trainSet.subset(idx, "pool"), backend, 256),
-                        BatchLoader.mix(cfg.seed ^ 0x0FF1_14E5L, start));
+                        BatchLoader.mix(cfg.seed ^ 0x0FF1_14E5L, inexact ? start : 0));
+                if (ck != null && !inexact) {
+                    try {
+                        miner.restore(ck.offlineMiner());
+                    } catch (IllegalArgumentException e) {
+                        throw new CheckpointException("checkpoint " + ck.file() + " cannot resume offline mining: " + e.getMessage(), e);
+                    }
+                    if (miner.steps() != start)
+                        throw new CheckpointException("checkpoint " + ck.file() + " is at step " + start + " but its offline miner has served "
+                                + miner.steps() + " batches: the file is inconsistent; resume from another checkpoint");
+                }
+                if (inexact)
+                    Log.warn("checkpoint " + ck.file() + " (format version " + ck.metadata().get("format_version") + ") holds no offline-miner"
+                            + " state: this resume re-mines at once and will not reproduce the uninterrupted run exactly"
+                            + " (checkpoints of this version store the state)");
                 Log.info("offline mining: re-mine a pool of " + poolP + " x " + cfg.k + " images every " + cfg.offlineRemineEvery
                         + " steps, " + mo.tripletsPerBatch() + " triplets per step (" + mo.choice() + " negatives, "
                         + (int) (OFFLINE_RANDOM_SHARE * 100) + "% random)");
-                adapter = new BatchLoader.IndexSampler() {
+                adapter = new BatchLoader.IndexSampler<>() {
                     public BatchLoader.Sampled next() {
                         OfflineMiner.TripletBatch b = miner.next();
                         return new BatchLoader.Sampled(b.indices(), b.indices().length);
                     }
-                    public long[] state() { return new long[] {miner.state()}; }
-                    public void restore(long[] s) { throw new UnsupportedOperationException("offline miner state"); }
+                    public SamplerState state() { return new SamplerState(fs.state(), miner.snapshot()); }
+                    public void restore(SamplerState s) { miner.restore(s.miner()); }
+                    // a re-mine embeds the pool with the model: draw it only when the loop has reached its step
+                    public boolean mayDrawAhead() { return !miner.refreshesNext(); }
                 };
             } else {
-                adapter = new BatchLoader.IndexSampler() {
+                adapter = new BatchLoader.IndexSampler<>() {
                     public BatchLoader.Sampled next() {
                         PKSampler.Batch b = fs.next();
                         return new BatchLoader.Sampled(b.indices(), b.anchorRows());
                     }
-                    public long[] state() { return new long[] {fs.state()}; }
-                    public void restore(long[] s) { fs.setState(s[0]); }
+                    public SamplerState state() { return new SamplerState(fs.state(), null); }
+                    public void restore(SamplerState s) { fs.setState(s.pk()); }
                 };
             }
             twoPass = cfg.twoPassChunk > 0 && cfg.twoPassChunk < cfg.batchSize() ? new TwoPass(model, cfg.twoPassChunk) : null;
             if (twoPass != null)
                 Log.info("two-pass: mining over all " + cfg.batchSize() + " images, back-propagating " + cfg.twoPassChunk + " at a time");
             model.train(true);
-            try (BatchLoader loader = new BatchLoader(train, adapter, Augment.parse(cfg.augment), cfg.seed, start,
+            try (BatchLoader<SamplerState> loader = new BatchLoader<>(train, adapter, Augment.parse(cfg.augment), cfg.seed, start,
                     cfg.workers, cfg.prefetch);
                  BufferedWriter metrics = Files.newBufferedWriter(metricsFile, StandardCharsets.UTF_8,
                          StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
@@ -200,7 +217,7 @@ public final class Trainer {
                 for (int s = start; s < total; s++) {
                     int step = s + 1;
                     long st = System.nanoTime();
-                    BatchLoader.Batch batch = loader.next();
+                    BatchLoader.Batch<SamplerState> batch = loader.next();
                     float lr = schedule.lr(s);
                     opt.setLearningRate(lr);
                     StepResult r;
@@ -248,7 +265,8 @@ public final class Trainer {
                     if (warn != null) { progress.breakLine(); Log.warn(warn); }
 
                     if (step % cfg.checkpointEvery == 0 || step == total) {
-                        Checkpoint.save(runDir, model, opt, cfg.optimizer, step, batch.samplerStateAfter()[0], cfg.toJson());
+                        SamplerState after = batch.samplerStateAfter();
+                        Checkpoint.save(runDir, model, opt, cfg.optimizer, step, after.pk(), after.miner(), cfg.toJson());
                         Checkpoint.snapToStored(model, opt);
                         lastCkStep = step;
                     }
@@ -305,7 +323,10 @@ public final class Trainer {
 
     private record StepResult(TripletStats stats, double gradNorm) {}
 
-    private StepResult step(EmbeddingModel model, Optimizer opt, BatchLoader.Batch batch, TripletOptions topt, int step, int lastCk) {
+    /** What a checkpoint stores of the batch sampling: the P x K sampler's state and, with offline mining, the miner's. */
+    record SamplerState(long pk, OfflineMiner.State miner) {}
+
+    private StepResult step(EmbeddingModel model, Optimizer opt, BatchLoader.Batch<SamplerState> batch, TripletOptions topt, int step, int lastCk) {
         if (debug.oomStep == step) throw new OutOfMemoryError("injected for a test");
         float[] x = batch.x();
         if (debug.nanStep == step && debug.nanParam == null) x[0] = Float.NaN;

@@ -1,6 +1,7 @@
 package dev.semihard.trainer.ckpt;
 
 import dev.semihard.engine.Tensor;
+import dev.semihard.engine.mining.OfflineMiner;
 import dev.semihard.engine.nn.EmbeddingModel;
 import dev.semihard.engine.nn.Models;
 import dev.semihard.engine.optim.Optimizer;
@@ -14,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.*;
@@ -30,7 +32,7 @@ class CheckpointTest {
     void modelAndOptimizerRoundTrip() throws Exception {
         try (EmbeddingModel a = Models.create("fmnist-cnn", be, 1); EmbeddingModel b = Models.create("fmnist-cnn", be, 2)) {
             Optimizer oa = Optimizers.create("adam", a.parameters(), 1e-3f, 0);
-            Checkpoint.save(tmp, a, oa, "adam", 12, 42L, "{\"x\":1}");
+            Checkpoint.save(tmp, a, oa, "adam", 12, 42L, null, "{\"x\":1}");
             assertTrue(Files.exists(tmp.resolve(Checkpoint.FILE)));
             assertTrue(Files.exists(tmp.resolve(Checkpoint.WEIGHTS)));
             Checkpoint.Loaded ck = Checkpoint.load(tmp.resolve(Checkpoint.FILE), "fmnist-cnn");
@@ -76,12 +78,51 @@ class CheckpointTest {
     void anotherFormatVersionIsRefused() throws Exception {
         LinkedHashMap<String, SafeTensors.Entry> t = new LinkedHashMap<>();
         t.put("w", new SafeTensors.Entry(new int[] {1}, new float[] {1}));
-        SafeTensors.write(tmp.resolve("v2.safetensors"), t, Map.of("format", Checkpoint.FORMAT, "format_version", "2", "model", "fmnist-cnn"));
-        CheckpointException e = assertThrows(CheckpointException.class, () -> Checkpoint.load(tmp.resolve("v2.safetensors"), null));
-        assertTrue(e.getMessage().contains("format version 2"), e.getMessage());
+        for (String v : new String[] {Integer.toString(Checkpoint.FORMAT_VERSION + 1), "0", "x"}) {
+            SafeTensors.write(tmp.resolve("v.safetensors"), t, Map.of("format", Checkpoint.FORMAT, "format_version", v, "model", "fmnist-cnn"));
+            CheckpointException e = assertThrows(CheckpointException.class, () -> Checkpoint.load(tmp.resolve("v.safetensors"), null));
+            assertTrue(e.getMessage().contains("format version " + v) && e.getMessage().contains("use the semihard version that wrote it"),
+                    e.getMessage());
+        }
+        // the versions this build reads: 1 (no offline-miner state) and the current one
+        for (int v = Checkpoint.OLDEST_FORMAT_VERSION; v <= Checkpoint.FORMAT_VERSION; v++) {
+            SafeTensors.write(tmp.resolve("v.safetensors"), t, Map.of("format", Checkpoint.FORMAT, "format_version", Integer.toString(v),
+                    "model", "fmnist-cnn"));
+            assertNull(Checkpoint.load(tmp.resolve("v.safetensors"), null).offlineMiner());
+        }
         SafeTensors.write(tmp.resolve("other.safetensors"), t, Map.of("format", "pt"));
         CheckpointException o = assertThrows(CheckpointException.class, () -> Checkpoint.load(tmp.resolve("other.safetensors"), null));
         assertTrue(o.getMessage().contains("not a semihard checkpoint"), o.getMessage());
+    }
+
+    @Test
+    void offlineMinerStateRoundTrips() throws Exception {
+        List<OfflineMiner.Triplet> ts = List.of(new OfflineMiner.Triplet(3, 17_000_001, 5, 0.25, 1.5, false),
+                new OfflineMiner.Triplet(4, 2, 9, 0.125, 0.0625, true));
+        OfflineMiner.State st = new OfflineMiner.State(-7L, Long.MAX_VALUE, 12, 2, 128, false, ts, 1);
+        try (EmbeddingModel a = Models.create("fmnist-cnn", be, 1)) {
+            Optimizer oa = Optimizers.create("sgd", a.parameters(), 1e-2f, 0);
+            Checkpoint.save(tmp, a, oa, "sgd", 12, 42L, st, null);
+            Checkpoint.Loaded ck = Checkpoint.load(tmp.resolve(Checkpoint.FILE), "fmnist-cnn");
+            assertEquals(st, ck.offlineMiner(), "indices beyond 2^24 exact (I32), distances exact here (they fit float32)");
+            assertEquals(Integer.toString(Checkpoint.FORMAT_VERSION), ck.metadata().get("format_version"));
+            assertEquals(a.state().keySet(), ck.modelState().keySet(), "the miner's tensors are not model tensors");
+            Checkpoint.applyModel(ck, a);
+            assertNull(Checkpoint.load(tmp.resolve(Checkpoint.WEIGHTS), null).offlineMiner(), "the weights file holds the model only");
+
+            // the metadata without the tensors (or the reverse) is refused, naming the problem
+            SafeTensors.Contents c = SafeTensors.read(tmp.resolve(Checkpoint.FILE));
+            LinkedHashMap<String, SafeTensors.Entry> t = new LinkedHashMap<>(c.tensors());
+            t.remove("offline_miner/distances");
+            SafeTensors.write(tmp.resolve("bad.safetensors"), t, c.metadata());
+            CheckpointException e = assertThrows(CheckpointException.class, () -> Checkpoint.load(tmp.resolve("bad.safetensors"), null));
+            assertTrue(e.getMessage().contains("offline-miner state"), e.getMessage());
+            Map<String, String> meta = new LinkedHashMap<>(c.metadata());
+            meta.put("offline_miner", meta.get("offline_miner").replace("\"cursor\":1", "\"cursor\":3"));
+            SafeTensors.write(tmp.resolve("bad.safetensors"), c.tensors(), meta);
+            e = assertThrows(CheckpointException.class, () -> Checkpoint.load(tmp.resolve("bad.safetensors"), null));
+            assertTrue(e.getMessage().contains("cursor 3"), e.getMessage());
+        }
     }
 
     @Test

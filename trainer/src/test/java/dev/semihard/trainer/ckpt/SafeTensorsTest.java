@@ -59,6 +59,27 @@ class SafeTensorsTest {
     }
 
     @Test
+    void int32TensorsRoundTripAndAreLaidOutAsI32() throws Exception {
+        LinkedHashMap<String, SafeTensors.Entry> t = sample();
+        t.put("idx", SafeTensors.Entry.ofInts(new int[] {2, 2}, new int[] {1, -2, 16_777_217, Integer.MAX_VALUE}));
+        Path f = tmp.resolve("i.safetensors");
+        SafeTensors.write(f, t, Map.of());
+        SafeTensors.Entry back = SafeTensors.read(f).tensors().get("idx");
+        assertEquals("I32", back.dtype());
+        assertNull(back.data());
+        assertArrayEquals(new int[] {1, -2, 16_777_217, Integer.MAX_VALUE}, back.ints());
+        assertArrayEquals(new int[] {2, 2}, back.shape());
+        byte[] b = Files.readAllBytes(f);
+        long n = ByteBuffer.wrap(b, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+        Map<String, Object> h = Json.parseObject(new String(b, 8, (int) n, StandardCharsets.UTF_8).trim());
+        @SuppressWarnings("unchecked") Map<String, Object> m = (Map<String, Object>) h.get("idx");
+        assertEquals("I32", m.get("dtype"));
+        assertEquals(List.of(40L, 56L), m.get("data_offsets"));
+        assertEquals(16_777_217, ByteBuffer.wrap(b, (int) (8 + n + 48), 4).order(ByteOrder.LITTLE_ENDIAN).getInt());
+        assertThrows(IllegalArgumentException.class, () -> new SafeTensors.Entry(new int[] {1}, new float[] {1}, new int[] {1}));
+    }
+
+    @Test
     void truncatedFilesAreDetected() throws Exception {
         Path f = tmp.resolve("c.safetensors");
         SafeTensors.write(f, sample(), Map.of());

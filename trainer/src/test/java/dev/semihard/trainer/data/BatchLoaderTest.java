@@ -19,23 +19,23 @@ class BatchLoaderTest {
         return new Dataset("t", 1, 4, 4, px, labels, List.of("0", "1", "2", "3", "4", "5"), null, 0.5f, 0.25f);
     }
 
-    static BatchLoader.IndexSampler adapter(PKSampler s) {
-        return new BatchLoader.IndexSampler() {
+    static BatchLoader.IndexSampler<Long> adapter(PKSampler s) {
+        return new BatchLoader.IndexSampler<>() {
             public BatchLoader.Sampled next() {
                 PKSampler.Batch b = s.next();
                 return new BatchLoader.Sampled(b.indices(), b.anchorRows());
             }
-            public long[] state() { return new long[] {s.state()}; }
-            public void restore(long[] st) { s.setState(st[0]); }
+            public Long state() { return s.state(); }
+            public void restore(Long st) { s.setState(st); }
         };
     }
 
-    private List<BatchLoader.Batch> take(int threads, int prefetch, long first, Long samplerState, int n) {
+    private List<BatchLoader.Batch<Long>> take(int threads, int prefetch, long first, Long samplerState, int n) {
         Dataset d = data();
         PKSampler s = new PKSampler(d.labels(), 3, 4, 2, 9);
         if (samplerState != null) s.setState(samplerState);
-        List<BatchLoader.Batch> out = new ArrayList<>();
-        try (BatchLoader l = new BatchLoader(d, adapter(s), new Augment(true, 1), 5, first, threads, prefetch)) {
+        List<BatchLoader.Batch<Long>> out = new ArrayList<>();
+        try (BatchLoader<Long> l = new BatchLoader<>(d, adapter(s), new Augment(true, 1), 5, first, threads, prefetch)) {
             for (int i = 0; i < n; i++) out.add(l.next());
         }
         return out;
@@ -43,7 +43,7 @@ class BatchLoaderTest {
 
     @Test
     void batchesDoNotDependOnThreadsOrPrefetch() {
-        List<BatchLoader.Batch> a = take(1, 1, 0, null, 6), b = take(4, 7, 0, null, 6);
+        List<BatchLoader.Batch<Long>> a = take(1, 1, 0, null, 6), b = take(4, 7, 0, null, 6);
         for (int i = 0; i < 6; i++) {
             assertEquals(i, a.get(i).step());
             assertArrayEquals(a.get(i).x(), b.get(i).x());
@@ -55,14 +55,45 @@ class BatchLoaderTest {
 
     @Test
     void samplerStateAfterABatchResumesTheSequence() {
-        List<BatchLoader.Batch> full = take(2, 3, 0, null, 6);
-        long st = full.get(2).samplerStateAfter()[0];
-        List<BatchLoader.Batch> resumed = take(2, 3, 3, st, 3);
+        List<BatchLoader.Batch<Long>> full = take(2, 3, 0, null, 6);
+        long st = full.get(2).samplerStateAfter();
+        List<BatchLoader.Batch<Long>> resumed = take(2, 3, 3, st, 3);
         for (int i = 0; i < 3; i++) {
             assertEquals(full.get(3 + i).step(), resumed.get(i).step());
             assertArrayEquals(full.get(3 + i).labels(), resumed.get(i).labels());
             assertArrayEquals(full.get(3 + i).x(), resumed.get(i).x());
         }
+    }
+
+    /** A sampler that forbids drawing ahead every third batch: those are drawn only when asked for. */
+    @Test
+    void aBatchThatMayNotBeDrawnAheadIsDrawnWhenAskedFor() {
+        Dataset d = data();
+        int[] drawn = {0};
+        int[] asked = {0};
+        List<String> violations = new ArrayList<>();
+        BatchLoader.IndexSampler<Integer> s = new BatchLoader.IndexSampler<>() {
+            public BatchLoader.Sampled next() {
+                int i = drawn[0]++;
+                if (i % 3 == 0 && i > asked[0]) violations.add("batch " + i + " drawn while step " + asked[0] + " was asked for");
+                return new BatchLoader.Sampled(new int[] {i, i + 1}, 2);
+            }
+            public Integer state() { return drawn[0]; }
+            public void restore(Integer st) { drawn[0] = st; }
+            public boolean mayDrawAhead() { return drawn[0] % 3 != 0; }
+        };
+        try (BatchLoader<Integer> l = new BatchLoader<>(d, s, null, 5, 0, 2, 4)) {
+            for (int i = 0; i < 10; i++) {
+                asked[0] = i;
+                BatchLoader.Batch<Integer> b = l.next();
+                assertEquals(i, b.step());
+                assertEquals(i + 1, b.samplerStateAfter(), "the state right after drawing batch " + i);
+                assertEquals(i % 6, b.labels()[0]);
+                assertTrue(drawn[0] <= i + 4, "at most the prefetch depth ahead");
+                if (i % 3 == 2) assertEquals(i + 1, drawn[0], "nothing drawn past a batch that may not be drawn ahead");
+            }
+        }
+        assertEquals(List.of(), violations);
     }
 
     @Test
