@@ -2,7 +2,7 @@
 """Check a semihard checkpoint from Python, independently of the Java code.
 
 1. Reads the safetensors file by hand (8-byte little-endian header length, JSON header, raw
-   little-endian float32 data), exactly as the format specifies, and checks every offset; when the
+   little-endian float32 or int32 data), exactly as the format specifies, and checks every offset; when the
    `safetensors` package is installed it also loads the file with `safetensors.numpy.load_file`.
 2. With PyTorch and the reference model definitions of tools/golden/make_golden.py, loads the
    weights into the PyTorch fmnist-cnn, embeds the first N Fashion-MNIST test images (eval mode)
@@ -27,12 +27,14 @@ def read_safetensors(path):
     meta = header.pop("__metadata__", {})
     tensors, end = {}, 0
     for name, t in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
-        assert t["dtype"] == "F32", (name, t["dtype"])
+        # F32, and I32 for the offline miner's triplet indices (checkpoint.safetensors of such a run)
+        assert t["dtype"] in ("F32", "I32"), (name, t["dtype"])
         lo, hi = t["data_offsets"]
         assert lo == end, f"{name}: gap or overlap at {lo} (expected {end})"
         count = int(np.prod(t["shape"])) if t["shape"] else 1
         assert hi - lo == 4 * count, f"{name}: {hi - lo} bytes for shape {t['shape']}"
-        tensors[name] = np.frombuffer(b[8 + n + lo:8 + n + hi], dtype="<f4").reshape(t["shape"])
+        kind = "<f4" if t["dtype"] == "F32" else "<i4"
+        tensors[name] = np.frombuffer(b[8 + n + lo:8 + n + hi], dtype=kind).reshape(t["shape"])
         end = hi
     assert 8 + n + end == len(b), f"file has {len(b)} bytes, header covers {8 + n + end}"
     return tensors, meta
