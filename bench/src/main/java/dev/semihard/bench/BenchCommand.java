@@ -1,6 +1,7 @@
 package dev.semihard.bench;
 
 import dev.semihard.engine.backend.Backend;
+import dev.semihard.engine.util.Json;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -103,7 +104,7 @@ public final class BenchCommand {
                 m.put("loadavg_before", loadBefore < 0 ? null : Math.round(loadBefore * 100) / 100.0);
                 double after = loadAverage();
                 m.put("loadavg_after", after < 0 ? null : Math.round(after * 100) / 100.0);
-                Files.writeString(json, Json.write(doc), StandardCharsets.UTF_8);
+                Files.writeString(json, Json.writePretty(doc) + "\n", StandardCharsets.UTF_8);
                 table = markdown(doc, results);
                 Files.writeString(md, table, StandardCharsets.UTF_8);
             }

@@ -5,7 +5,7 @@ import dev.semihard.engine.Tensor;
 import dev.semihard.engine.mining.OfflineMiner;
 import dev.semihard.engine.nn.EmbeddingModel;
 import dev.semihard.engine.optim.Optimizer;
-import dev.semihard.trainer.util.Json;
+import dev.semihard.engine.util.Json;
 
 import java.io.IOException;
 import java.nio.file.Path;

@@ -1,7 +1,7 @@
 package dev.semihard.trainer.ckpt;
 
 import dev.semihard.trainer.io.AtomicFiles;
-import dev.semihard.trainer.util.Json;
+import dev.semihard.engine.util.Json;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

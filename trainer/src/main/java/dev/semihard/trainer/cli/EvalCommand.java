@@ -7,7 +7,7 @@ import dev.semihard.trainer.data.DataSources;
 import dev.semihard.trainer.data.Dataset;
 import dev.semihard.trainer.eval.Evaluator;
 import dev.semihard.trainer.io.AtomicFiles;
-import dev.semihard.trainer.util.Json;
+import dev.semihard.engine.util.Json;
 import dev.semihard.trainer.util.Log;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;

@@ -5,7 +5,7 @@ import dev.semihard.engine.backend.Strategy;
 import dev.semihard.engine.nn.Models;
 import dev.semihard.engine.optim.Optimizers;
 import dev.semihard.trainer.data.Augment;
-import dev.semihard.trainer.util.Json;
+import dev.semihard.engine.util.Json;
 
 import java.util.LinkedHashMap;
 import java.util.List;

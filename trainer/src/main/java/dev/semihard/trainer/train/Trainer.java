@@ -27,7 +27,7 @@ import dev.semihard.trainer.data.Dataset;
 import dev.semihard.trainer.eval.Evaluator;
 import dev.semihard.trainer.io.AtomicFiles;
 import dev.semihard.trainer.plot.Plots;
-import dev.semihard.trainer.util.Json;
+import dev.semihard.engine.util.Json;
 import dev.semihard.trainer.util.Log;
 
 import java.io.BufferedWriter;

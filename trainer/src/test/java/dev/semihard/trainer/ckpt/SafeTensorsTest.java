@@ -1,6 +1,6 @@
 package dev.semihard.trainer.ckpt;
 
-import dev.semihard.trainer.util.Json;
+import dev.semihard.engine.util.Json;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -5,7 +5,7 @@ import dev.semihard.trainer.TestData;
 import dev.semihard.trainer.ckpt.Checkpoint;
 import dev.semihard.trainer.ckpt.SafeTensors;
 import dev.semihard.trainer.util.Log;
-import dev.semihard.trainer.util.Json;
+import dev.semihard.engine.util.Json;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

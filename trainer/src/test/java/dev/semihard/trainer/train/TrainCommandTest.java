@@ -3,7 +3,7 @@ package dev.semihard.trainer.train;
 import dev.semihard.trainer.Main;
 import dev.semihard.trainer.TestData;
 import dev.semihard.trainer.ckpt.Checkpoint;
-import dev.semihard.trainer.util.Json;
+import dev.semihard.engine.util.Json;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
