@@ -63,4 +63,6 @@ public final class BatchNorm2d extends Module {
     public Parameter beta() { return beta; }
     public Tensor runningMean() { return runningMean; }
     public Tensor runningVar() { return runningVar; }
+    /** Weight of the newest batch in the running statistics (PyTorch's {@code momentum}). */
+    public float momentum() { return momentum; }
 }

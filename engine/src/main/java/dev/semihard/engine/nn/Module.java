@@ -90,6 +90,14 @@ public abstract class Module implements AutoCloseable {
 
     protected List<Module> children() { return children; }
 
+    /** This module and every module below it, depth first, in construction order. */
+    public List<Module> modules() {
+        List<Module> out = new ArrayList<>();
+        out.add(this);
+        for (Module m : children) out.addAll(m.modules());
+        return out;
+    }
+
     /** Registers a parameter whose full name must already be qualified. */
     protected Parameter addParameter(Parameter p) {
         params.put(p.name(), p);
