@@ -2,6 +2,7 @@ package dev.semihard.trainer.cli;
 
 import dev.semihard.bench.BenchCommand;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -19,8 +20,8 @@ public final class BenchCliCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--backend", paramLabel = "NAME", defaultValue = "auto", description = "reference, opencl, cuda or auto (default ${DEFAULT-VALUE})")
-    String backend;
+    @Mixin
+    BackendChoiceMixin backendChoice;
 
     @Option(names = "--workloads", paramLabel = "W", split = ",", defaultValue = "W1,W2,W3", description = "any of W1,W2,W3 (default ${DEFAULT-VALUE})")
     List<String> workloads;
@@ -30,9 +31,6 @@ public final class BenchCliCommand implements Callable<Integer> {
 
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "bench-results", description = "output folder (default ${DEFAULT-VALUE})")
     Path out;
-
-    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "CPU threads (0 = all)")
-    int threads;
 
     @Option(names = "--max-batch", paramLabel = "B", defaultValue = "-1", description = "largest W1 batch (-1 = the backend's default, 0 = none)")
     int maxBatch;
@@ -44,7 +42,7 @@ public final class BenchCliCommand implements Callable<Integer> {
     public Integer call() {
         BenchCommand.Config cfg;
         try {
-            cfg = new BenchCommand.Config(backend, workloads, quick, out, threads, maxBatch, w3Batch,
+            cfg = new BenchCommand.Config(backendChoice.backend, workloads, quick, out, backendChoice.threads, maxBatch, w3Batch,
                     "semihard bench " + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());

@@ -34,17 +34,14 @@ public final class EmbedCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "CHECKPOINT", description = "run folder or checkpoint.safetensors / model.safetensors")
     Path checkpoint;
 
-    @Option(names = "--data", paramLabel = "DIR", description = "data folder (default: Fashion-MNIST)")
-    Path data;
+    @Mixin
+    DataOptionsMixin dataOptions;
 
     @Option(names = "--split", paramLabel = "SPLIT", defaultValue = "test", description = "train or test (default ${DEFAULT-VALUE})")
     Split split;
 
     @Option(names = "--limit", paramLabel = "N", defaultValue = "0", description = "first N images only (0 = all)")
     int limit;
-
-    @Option(names = "--strict", description = "stop at the first undecodable image")
-    boolean strict;
 
     @Option(names = {"--out", "-o"}, paramLabel = "DIR", defaultValue = ".", description = "output folder (default: current)")
     Path out;
@@ -54,7 +51,7 @@ public final class EmbedCommand implements Callable<Integer> {
         if (limit < 0) throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--limit must be >= 0");
         Path file = ModelLoading.checkpointFile(checkpoint);
         try (Backend backend = backendOptions.create(); EmbeddingModel model = ModelLoading.load(file, backend, null)) {
-            DataSources.Data d = DataSources.resolve(data, model.inputShape(), strict);
+            DataSources.Data d = DataSources.resolve(dataOptions.data, model.inputShape(), dataOptions.strict);
             Dataset ds = split == Split.train ? d.train() : d.test();
             if (ds == null) throw new dev.semihard.trainer.data.DataException("the " + split + " split of " + d.description() + " is empty");
             if (limit > 0) ds = ds.head(limit);

@@ -7,6 +7,7 @@ import dev.semihard.trainer.data.DataSources;
 import dev.semihard.trainer.data.Dataset;
 import dev.semihard.trainer.eval.Evaluator;
 import dev.semihard.trainer.io.AtomicFiles;
+import dev.semihard.trainer.train.TrainConfig;
 import dev.semihard.engine.util.Json;
 import dev.semihard.trainer.util.Log;
 import picocli.CommandLine.Command;
@@ -20,7 +21,6 @@ import picocli.CommandLine.Spec;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code semihard eval}: scores a checkpoint on the evaluation set. */
@@ -37,50 +37,44 @@ public final class EvalCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "CHECKPOINT", description = "run folder or checkpoint.safetensors / model.safetensors")
     Path checkpoint;
 
-    @Option(names = "--data", paramLabel = "DIR", description = "data folder (default: Fashion-MNIST, as in train)")
-    Path data;
+    @Mixin
+    DataOptionsMixin dataOptions;
 
-    @Option(names = "--strict", description = "stop at the first undecodable image")
-    boolean strict;
+    @Mixin
+    DistanceOptionMixin distanceOption;
 
-    @Option(names = "--distance", paramLabel = "D", defaultValue = "squared-l2", description = "squared-l2, l2 or cosine (default ${DEFAULT-VALUE})")
-    String distance;
-
-    @Option(names = "--eval-limit", paramLabel = "N", defaultValue = "0", description = "first N test images only (0 = all)")
-    int evalLimit;
-
-    @Option(names = "--recall-k", paramLabel = "K", split = ",", defaultValue = "1,2,4,8", description = "K values of Recall@K")
-    List<Integer> recallK;
+    @Mixin
+    EvalOptionsMixin evalOptions;
 
     @Option(names = "--out", paramLabel = "DIR", description = "where eval.json and the plots go (default: the checkpoint's folder)")
     Path out;
 
-    @Option(names = "--no-plots", description = "skip roc.png and distances.png")
-    boolean noPlots;
-
     @Override
     public Integer call() throws Exception {
+        // the evaluation settings and their checks are train's (TrainConfig): one set of defaults and messages
+        TrainConfig c = new TrainConfig();
+        distanceOption.applyTo(c);
+        evalOptions.applyTo(c);
         Distance metric;
         try {
-            metric = Distance.parse(distance);
+            c.validate();
+            metric = Distance.parse(c.distance);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
-        if (evalLimit < 0) throw new ParameterException(spec.commandLine(), "--eval-limit must be >= 0");
-        for (int k : recallK) if (k < 1) throw new ParameterException(spec.commandLine(), "--recall-k values must be >= 1");
         Path file = ModelLoading.checkpointFile(checkpoint);
         Path dir = out != null ? out : file.toAbsolutePath().getParent();
         try (Backend backend = backendOptions.create(); EmbeddingModel model = ModelLoading.load(file, backend, null)) {
-            DataSources.Data d = DataSources.resolve(data, model.inputShape(), strict);
+            DataSources.Data d = DataSources.resolve(dataOptions.data, model.inputShape(), dataOptions.strict);
             Dataset test = d.test();
-            if (evalLimit > 0 && d.pairs() == null) test = test.head(evalLimit);
+            if (c.evalLimit > 0 && d.pairs() == null) test = test.head(c.evalLimit);
             Log.info("evaluating " + model.name() + " from " + file + " on " + test + " (" + backend.name() + ")");
             float[] e = Evaluator.embed(model, test, backend, 256);
             Evaluator.Result r = Evaluator.evaluate(e, test.size(), model.embeddingDim(), test.labels(), d.pairs(), metric,
-                    recallK.stream().mapToInt(Integer::intValue).toArray());
+                    c.recallK.stream().mapToInt(Integer::intValue).toArray());
             Files.createDirectories(dir);
             AtomicFiles.write(dir.resolve("eval.json"), (Json.write(r.toMap()) + "\n").getBytes(StandardCharsets.UTF_8));
-            if (!noPlots) Evaluator.plots(r, dir);
+            if (c.plots) Evaluator.plots(r, dir);
             var o = spec.commandLine().getOut();
             for (int i = 0; i < r.retrieval().ks().length; i++)
                 o.println(String.format("Recall@%-3d            %.4f", r.retrieval().ks()[i], r.retrieval().recall()[i]));

@@ -17,7 +17,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
-import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -39,17 +38,14 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "NAME", description = "fmnist-cnn (1x28x28) or face-resnet10 (3x96x96); default fmnist-cnn")
     String model;
 
-    @Option(names = "--data", paramLabel = "DIR", description = "IDX folder (Fashion-MNIST), image folder (one sub-folder per identity), or LFW folder with pairs.txt; default /usr/share/datasets/fashion-mnist, else an embedded subset")
-    Path data;
-
-    @Option(names = "--strict", description = "stop at the first file that is not a decodable image (default: skip it with a warning)")
-    Boolean strict;
+    @Mixin
+    DataOptionsMixin dataOptions;
 
     @Option(names = "--strategy", paramLabel = "S", description = "semihard, batch-hard or batch-all (default semihard)")
     String strategy;
 
-    @Option(names = "--distance", paramLabel = "D", description = "squared-l2, l2 or cosine (default squared-l2)")
-    String distance;
+    @Mixin
+    DistanceOptionMixin distanceOption;
 
     @Option(names = "--margin", paramLabel = "M", description = "hinge margin >= 0 (default 0.2)")
     Double margin;
@@ -102,17 +98,11 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval-every", paramLabel = "N", description = "evaluate every N steps (default: at the end only)")
     Integer evalEvery;
 
-    @Option(names = "--eval-limit", paramLabel = "N", description = "evaluate on the first N test images (default: all)")
-    Integer evalLimit;
-
     @Option(names = "--train-limit", paramLabel = "N", description = "train on the first N training images (default: all)")
     Integer trainLimit;
 
     @Option(names = "--checkpoint-every", paramLabel = "N", description = "write a checkpoint every N steps (default 50, and at the end)")
     Integer checkpointEvery;
-
-    @Option(names = "--recall-k", paramLabel = "K", split = ",", description = "K values of Recall@K (default 1,2,4,8)")
-    List<Integer> recallK;
 
     @Option(names = "--workers", paramLabel = "N", description = "batch-loading threads (default 2)")
     Integer workers;
@@ -120,8 +110,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--prefetch", paramLabel = "N", description = "batches prepared ahead (default 4)")
     Integer prefetch;
 
-    @Option(names = "--no-plots", description = "skip the PNG plots")
-    boolean noPlots;
+    @Mixin
+    EvalOptionsMixin evalOptions;
 
     @Option(names = "--run-dir", paramLabel = "DIR", description = "run folder (default runs/<date-time>-<model>)")
     Path runDir;
@@ -197,10 +187,9 @@ public final class TrainCommand implements Callable<Integer> {
 
     private void apply(TrainConfig c) {
         if (model != null) c.model = model;
-        if (data != null) c.data = data.toAbsolutePath().toString();
-        if (strict != null) c.strict = strict;
+        dataOptions.applyTo(c);
         if (strategy != null) c.strategy = strategy;
-        if (distance != null) c.distance = distance;
+        distanceOption.applyTo(c);
         if (margin != null) c.margin = margin;
         if (softMargin != null) c.softMargin = softMargin;
         if (p != null) c.p = p;
@@ -218,12 +207,10 @@ public final class TrainCommand implements Callable<Integer> {
         if (seed != null) c.seed = seed;
         if (augment != null) c.augment = augment;
         if (evalEvery != null) c.evalEvery = evalEvery;
-        if (evalLimit != null) c.evalLimit = evalLimit;
         if (trainLimit != null) c.trainLimit = trainLimit;
         if (checkpointEvery != null) c.checkpointEvery = checkpointEvery;
-        if (recallK != null) c.recallK = recallK;
         if (workers != null) c.workers = workers;
         if (prefetch != null) c.prefetch = prefetch;
-        if (noPlots) c.plots = false;
+        evalOptions.applyTo(c);
     }
 }

@@ -22,6 +22,21 @@ class CliTest {
             assertEquals(0, r.code, c + ": " + r);
             assertTrue(r.out.contains("Usage: semihard " + c), c + ": " + r.out);
         }
+        // the options declared once in mixins are listed, with their one description, by every command that has them
+        java.util.Map<String, String[]> shared = java.util.Map.of(
+                "train", new String[] {"--backend", "--threads", "--device", "--precision", "--data", "--strict", "--distance",
+                        "--eval-limit", "--recall-k", "--no-plots"},
+                "eval", new String[] {"--backend", "--threads", "--device", "--precision", "--data", "--strict", "--distance",
+                        "--eval-limit", "--recall-k", "--no-plots"},
+                "embed", new String[] {"--backend", "--threads", "--device", "--precision", "--data", "--strict"},
+                "selftest", new String[] {"--backend", "--threads", "--device", "--precision"},
+                "bench", new String[] {"--backend", "--threads"});
+        for (var e : shared.entrySet()) {
+            String help = Cli.run(e.getKey(), "--help").out;
+            for (String o : e.getValue()) assertTrue(help.contains(o + (o.equals("--strict") || o.equals("--no-plots") ? " " : "=")),
+                    e.getKey() + " --help lacks " + o + ":\n" + help);
+            if (help.contains("--data=DIR")) assertTrue(help.replaceAll("\\s+", " ").contains("image folder (one sub-folder per identity)"), help);
+        }
         Cli top = Cli.run("--help");
         assertEquals(0, top.code);
         assertTrue(top.out.contains("train") && top.out.contains("selftest"));
