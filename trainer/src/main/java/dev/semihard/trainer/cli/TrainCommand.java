@@ -98,6 +98,12 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval-every", paramLabel = "N", description = "evaluate every N steps (default: at the end only)")
     Integer evalEvery;
 
+    @Option(names = "--bn-recalibrate", paramLabel = "N",
+            description = "before evaluating and saving the final model, re-estimate the batch-norm running statistics with the"
+                    + " final weights over N random training batches (precise batch norm; default 100, 0 = keep the running"
+                    + " averages of training)")
+    Integer bnRecalibrate;
+
     @Option(names = "--train-limit", paramLabel = "N", description = "train on the first N training images (default: all)")
     Integer trainLimit;
 
@@ -207,6 +213,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (seed != null) c.seed = seed;
         if (augment != null) c.augment = augment;
         if (evalEvery != null) c.evalEvery = evalEvery;
+        if (bnRecalibrate != null) c.bnRecalibrate = bnRecalibrate;
         if (trainLimit != null) c.trainLimit = trainLimit;
         if (checkpointEvery != null) c.checkpointEvery = checkpointEvery;
         if (workers != null) c.workers = workers;

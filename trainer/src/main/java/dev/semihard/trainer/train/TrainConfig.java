@@ -38,6 +38,7 @@ public final class TrainConfig {
     public int steps;                   // > 0 overrides epochs
     public long seed;
     public int evalEvery;               // 0 = only at the end
+    public int bnRecalibrate = 100;     // batches for precise batch norm before evaluating; 0 = off
     public int checkpointEvery = 50;
     public String augment = "none";
     public int evalLimit;               // 0 = the whole test set
@@ -66,6 +67,7 @@ public final class TrainConfig {
         c.steps = 375;
         c.seed = 0;
         c.augment = "none";
+        c.bnRecalibrate = 100;
         return c;
     }
 
@@ -89,6 +91,7 @@ public final class TrainConfig {
         if (!(weightDecay >= 0)) throw new IllegalArgumentException("--weight-decay must be >= 0, got " + weightDecay);
         if (steps < 0) throw new IllegalArgumentException("--steps must be >= 0, got " + steps);
         if (steps == 0 && !(epochs > 0)) throw new IllegalArgumentException("--epochs must be > 0, got " + epochs);
+        if (bnRecalibrate < 0) throw new IllegalArgumentException("--bn-recalibrate must be >= 0 (0 = off), got " + bnRecalibrate);
         if (evalEvery < 0) throw new IllegalArgumentException("--eval-every must be >= 0, got " + evalEvery);
         if (checkpointEvery < 1) throw new IllegalArgumentException("--checkpoint-every must be >= 1, got " + checkpointEvery);
         if (workers < 1 || prefetch < 1) throw new IllegalArgumentException("--workers and --prefetch must be >= 1");
@@ -129,6 +132,7 @@ public final class TrainConfig {
         m.put("steps", steps);
         m.put("seed", seed);
         m.put("eval_every", evalEvery);
+        m.put("bn_recalibrate", bnRecalibrate);
         m.put("checkpoint_every", checkpointEvery);
         m.put("augment", augment);
         m.put("eval_limit", evalLimit);
@@ -166,6 +170,7 @@ public final class TrainConfig {
         c.steps = (int) num(m, "steps", c.steps);
         c.seed = (long) num(m, "seed", c.seed);
         c.evalEvery = (int) num(m, "eval_every", c.evalEvery);
+        c.bnRecalibrate = (int) num(m, "bn_recalibrate", c.bnRecalibrate);
         c.checkpointEvery = (int) num(m, "checkpoint_every", c.checkpointEvery);
         c.augment = str(m, "augment", c.augment);
         c.evalLimit = (int) num(m, "eval_limit", c.evalLimit);

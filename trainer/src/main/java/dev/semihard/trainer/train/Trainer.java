@@ -2,6 +2,7 @@ package dev.semihard.trainer.train;
 
 import dev.semihard.engine.Arena;
 import dev.semihard.engine.Parameter;
+import dev.semihard.engine.Rng;
 import dev.semihard.engine.Tensor;
 import dev.semihard.engine.backend.Backend;
 import dev.semihard.engine.backend.Distance;
@@ -14,6 +15,7 @@ import dev.semihard.engine.mining.PKSampler;
 import dev.semihard.engine.mining.TwoPass;
 import dev.semihard.engine.nn.EmbeddingModel;
 import dev.semihard.engine.nn.Models;
+import dev.semihard.engine.nn.PreciseBatchNorm;
 import dev.semihard.engine.optim.LrSchedule;
 import dev.semihard.engine.optim.Optimizer;
 import dev.semihard.engine.optim.Optimizers;
@@ -149,6 +151,7 @@ public final class Trainer {
             int lastCkStep = ck == null ? -1 : start;
 
             Progress progress = new Progress(Log.out, total);
+            Evaluator.Result beforeRecalibration = null;
             CollapseWatch collapse = new CollapseWatch((float) cfg.margin);
             long trainStart = System.nanoTime();
             double imagesDone = 0;
@@ -264,6 +267,15 @@ public final class Trainer {
                     String warn = collapse.add(ts.loss(), ts.spread());
                     if (warn != null) { progress.breakLine(); Log.warn(warn); }
 
+                    if (step == total && bnLayers(model)) {
+                        // the last step: record what the training-time running statistics give, then
+                        // re-estimate them with the final weights (PreciseBatchNorm says why) before the
+                        // final checkpoint and model are written
+                        progress.breakLine();
+                        beforeRecalibration = evaluate(model, test, data);
+                        Log.info("eval with the running statistics of training: " + beforeRecalibration.summary());
+                        recalibrateBn(model, trainSet);
+                    }
                     if (step % cfg.checkpointEvery == 0 || step == total) {
                         SamplerState after = batch.samplerStateAfter();
                         Checkpoint.save(runDir, model, opt, cfg.optimizer, step, after.pk(), after.miner(), cfg.toJson());
@@ -271,8 +283,13 @@ public final class Trainer {
                         lastCkStep = step;
                     }
                     if (cfg.evalEvery > 0 && step % cfg.evalEvery == 0 && step != total) {
-                        Evaluator.Result er = evaluate(model, test, data);
+                        // evaluate as at the end (recalibrated batch norm), then put the training-time
+                        // statistics back so that evaluating does not change the run
+                        List<float[]> bnSaved = PreciseBatchNorm.snapshot(model);
                         progress.breakLine();
+                        recalibrateBn(model, trainSet);
+                        Evaluator.Result er = evaluate(model, test, data);
+                        PreciseBatchNorm.restore(model, bnSaved);
                         Log.info("eval at step " + step + ": " + er.summary());
                         Map<String, Object> ev = new LinkedHashMap<>();
                         ev.put("step", step);
@@ -314,6 +331,7 @@ public final class Trainer {
             summary.put("peak_device_bytes", backend.peakBytes());
             summary.put("final_loss_mean_last_10", lastLosses(metricsFile, 10));
             summary.put("eval", er.toMap());
+            if (beforeRecalibration != null) summary.put("eval_before_bn_recalibration", beforeRecalibration.toMap());
             summary.put("config", cfg.toMap());
             AtomicFiles.write(runDir.resolve("summary.json"), (Json.write(summary) + "\n").getBytes(StandardCharsets.UTF_8));
             opt.close();
@@ -401,6 +419,37 @@ public final class Trainer {
         return new TrainingFailure("out of " + (e instanceof OutOfMemoryError ? "memory" : "device memory") + " at step " + step
                 + " with batch size " + b + " (" + cfg.p + " x " + cfg.k + (cfg.extraNegatives > 0 ? " + " + cfg.extraNegatives : "")
                 + "): " + advice + "; " + lastGood(lastCk), e);
+    }
+
+    /** Whether the final batch-norm recalibration applies: --bn-recalibrate > 0 and the model has batch norm. */
+    private boolean bnLayers(EmbeddingModel model) {
+        return cfg.bnRecalibrate > 0 && !PreciseBatchNorm.layers(model).isEmpty();
+    }
+
+    /**
+     * Precise batch norm: the running statistics re-estimated with the current weights over
+     * --bn-recalibrate batches of the training batch size, images drawn uniformly without replacement
+     * within a batch (no augmentation), from a generator seeded by the run's seed only, so an interrupted
+     * and resumed run recalibrates exactly as an uninterrupted one.
+     */
+    private void recalibrateBn(EmbeddingModel model, Dataset train) {
+        if (!bnLayers(model)) return;
+        long t = System.nanoTime();
+        int n = train.size(), bs = Math.min(cfg.batchSize(), n), per = train.imageSize();
+        Rng rng = new Rng(cfg.seed ^ 0x0B_AD_5E_EDL);
+        int[] perm = new int[n];
+        for (int i = 0; i < n; i++) perm[i] = i;
+        int used = PreciseBatchNorm.recalibrate(model, cfg.bnRecalibrate, b -> {
+            float[] x = new float[bs * per];
+            for (int i = 0; i < bs; i++) {           // partial Fisher-Yates: bs distinct images
+                int j = i + rng.nextInt(n - i);
+                int tmp = perm[i]; perm[i] = perm[j]; perm[j] = tmp;
+                train.copyNormalized(perm[i], x, i * per);
+            }
+            return Tensor.of(backend, x, bs, train.channels(), train.height(), train.width());
+        });
+        Log.info(String.format(java.util.Locale.ROOT, "batch norm: running statistics re-estimated with the current weights over %d"
+                + " batches of %d training images (%.1f s; --bn-recalibrate 0 keeps the training-time ones)", used, bs, (System.nanoTime() - t) / 1e9));
     }
 
     private Evaluator.Result evaluate(EmbeddingModel model, Dataset test, DataSources.Data data) {

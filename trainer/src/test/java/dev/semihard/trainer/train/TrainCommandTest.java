@@ -33,9 +33,11 @@ class TrainCommandTest {
     }
 
     static String[] tiny(Path runDir, String... more) {
+        // two batch-norm recalibration batches instead of 100 keep these runs short (the feature has its own test)
         List<String> a = new ArrayList<>(List.of("train", "--backend", "reference", "--data", data.toString(), "-P", "3", "-K", "4",
                 "--run-dir", runDir.toString(), "--quiet"));
         a.addAll(List.of(more));
+        if (!a.contains("--bn-recalibrate")) a.addAll(List.of("--bn-recalibrate", "2"));
         return a.toArray(new String[0]);
     }
 
@@ -87,6 +89,30 @@ class TrainCommandTest {
         String[] again = run(tiny(rd, "--steps", "3"));
         assertEquals("2", again[0]);
         assertTrue(again[2].contains("--resume"), again[2]);
+    }
+
+    @Test
+    void batchNormIsRecalibratedBeforeTheFinalEvaluationAndCheckpoint() throws Exception {
+        Path off = tmp.resolve("bn-off"), on = tmp.resolve("bn-on");
+        String[] r0 = run(tiny(off, "--steps", "3", "--bn-recalibrate", "0", "--no-plots"));
+        assertEquals("0", r0[0], r0[2]);
+        String[] r1 = run(tiny(on, "--steps", "3", "--bn-recalibrate", "4", "--no-plots"));
+        assertEquals("0", r1[0], r1[2]);
+        Map<String, float[]> a = Checkpoint.load(off.resolve(Checkpoint.FILE), "fmnist-cnn").modelState();
+        Map<String, float[]> b = Checkpoint.load(on.resolve(Checkpoint.FILE), "fmnist-cnn").modelState();
+        assertArrayEquals(a.get("conv1.weight"), b.get("conv1.weight"), "recalibration does not change training");
+        assertFalse(java.util.Arrays.equals(a.get("bn4.running_var"), b.get("bn4.running_var")), "... but replaces the running statistics");
+        Map<String, float[]> w = Checkpoint.load(on.resolve(Checkpoint.WEIGHTS), "fmnist-cnn").modelState();
+        assertArrayEquals(b.get("bn4.running_var"), w.get("bn4.running_var"), "model.safetensors holds the recalibrated statistics");
+        Map<String, Object> s0 = Json.parseObject(Files.readString(off.resolve("summary.json")));
+        Map<String, Object> s1 = Json.parseObject(Files.readString(on.resolve("summary.json")));
+        assertNull(s0.get("eval_before_bn_recalibration"));
+        assertEquals(((Map<?, ?>) s0.get("eval")).get("recall_at_1"), ((Map<?, ?>) s1.get("eval_before_bn_recalibration")).get("recall_at_1"),
+                "the figures before recalibration are those of a run without it");
+        assertEquals(4L, ((Map<?, ?>) s1.get("config")).get("bn_recalibrate"));
+        String[] bad = run(tiny(tmp.resolve("bn-bad"), "--bn-recalibrate", "-1"));
+        assertEquals("2", bad[0]);
+        assertTrue(bad[2].contains("--bn-recalibrate must be >= 0"), bad[2]);
     }
 
     @Test
