@@ -98,10 +98,11 @@ class KillResumeTest {
 
     /**
      * Offline re-mining: B = 12 is 4 triplets a step; a pool of 2 x 4 images gives 24 triplets, so a round
-     * wraps (reshuffles) after 6 steps; re-mines on steps 1 and 9 (batches 0 and 8). The run stops after
-     * step 5, mid-round with batches drawn ahead, and resumes to step 11: the rest of the round from the
-     * checkpoint, the reshuffle, and a re-mine with the resumed model must all match. (Both runs write a
-     * checkpoint after step 5: on the reference backend that rounds the live state to float32.)
+     * wraps (reshuffles) after 6 steps; re-mines on steps 1 and 9 (batches 0 and 8). The run fails at step
+     * 6 (an injected out-of-memory error: a stop mid-round, with batches drawn ahead, that keeps the checkpoint
+     * of step 5) and is resumed: the rest of the round from the checkpoint, the reshuffle, and a re-mine with
+     * the resumed model must all match the uninterrupted run. (Both runs write a checkpoint after step 5: on
+     * the reference backend that rounds the live state to float32.)
      */
     @Test
     void offlineMiningResumesToTheSameLosses() throws Exception {
@@ -115,7 +116,11 @@ class KillResumeTest {
         List<String> expected = losses(a);
         assertEquals(11, expected.size());
 
-        inProcess(offline.apply(b, 5));
+        List<String> failing = new ArrayList<>(offline.apply(b, 11));
+        failing.addAll(List.of("--debug-inject-oom", "6"));
+        StringWriter err = new StringWriter();
+        assertEquals(1, Main.run(new PrintWriter(new StringWriter(), true), new PrintWriter(err, true), failing.toArray(new String[0])));
+        assertTrue(err.toString().contains("out of memory at step 6"), err.toString());
         Checkpoint.Loaded ck = Checkpoint.load(b.resolve(Checkpoint.FILE), "fmnist-cnn");
         assertNotNull(ck.offlineMiner(), "the checkpoint holds the miner's state");
         assertEquals(5, ck.offlineMiner().step());
@@ -136,14 +141,14 @@ class KillResumeTest {
         meta.put("format_version", "1");
         SafeTensors.write(v1.resolve(Checkpoint.FILE), t, meta);
 
-        inProcess(List.of("train", "--resume", b.toString(), "--steps", "11", "--backend", "reference", "--quiet"));
+        inProcess(List.of("train", "--resume", b.toString(), "--backend", "reference", "--quiet"));
         assertEquals(expected, losses(b), "resumed losses equal the uninterrupted run's");
 
         PrintStream old = Log.out;
         ByteArrayOutputStream log = new ByteArrayOutputStream();
         try {
             Log.out = new PrintStream(log, true, java.nio.charset.StandardCharsets.UTF_8);
-            inProcess(List.of("train", "--resume", v1.toString(), "--steps", "11", "--backend", "reference", "--quiet"));
+            inProcess(List.of("train", "--resume", v1.toString(), "--backend", "reference", "--quiet"));
         } finally {
             Log.out = old;
         }
