@@ -11,7 +11,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.nio.file.Files;
@@ -31,8 +30,8 @@ public final class EmbedCommand implements Callable<Integer> {
     @Mixin
     BackendOptionsMixin backendOptions;
 
-    @Parameters(index = "0", paramLabel = "CHECKPOINT", description = "run folder or checkpoint.safetensors / model.safetensors")
-    Path checkpoint;
+    @Mixin
+    CheckpointParameterMixin checkpoint;
 
     @Mixin
     DataOptionsMixin dataOptions;
@@ -49,7 +48,7 @@ public final class EmbedCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         if (limit < 0) throw new picocli.CommandLine.ParameterException(spec.commandLine(), "--limit must be >= 0");
-        Path file = ModelLoading.checkpointFile(checkpoint);
+        Path file = checkpoint.file();
         try (Backend backend = backendOptions.create(); EmbeddingModel model = ModelLoading.load(file, backend, null)) {
             DataSources.Data d = DataSources.resolve(dataOptions.data, model.inputShape(), dataOptions.strict);
             Dataset ds = split == Split.train ? d.train() : d.test();

@@ -14,7 +14,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
@@ -34,8 +33,8 @@ public final class EvalCommand implements Callable<Integer> {
     @Mixin
     BackendOptionsMixin backendOptions;
 
-    @Parameters(index = "0", paramLabel = "CHECKPOINT", description = "run folder or checkpoint.safetensors / model.safetensors")
-    Path checkpoint;
+    @Mixin
+    CheckpointParameterMixin checkpoint;
 
     @Mixin
     DataOptionsMixin dataOptions;
@@ -62,7 +61,7 @@ public final class EvalCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
-        Path file = ModelLoading.checkpointFile(checkpoint);
+        Path file = checkpoint.file();
         Path dir = out != null ? out : file.toAbsolutePath().getParent();
         try (Backend backend = backendOptions.create(); EmbeddingModel model = ModelLoading.load(file, backend, null)) {
             DataSources.Data d = DataSources.resolve(dataOptions.data, model.inputShape(), dataOptions.strict);
