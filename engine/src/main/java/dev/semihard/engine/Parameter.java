@@ -33,5 +33,11 @@ public final class Parameter extends Tensor {
     }
 
     @Override
+    protected Tensor adoptGrad(dev.semihard.engine.backend.Buffer b) {
+        // not registered with any arena: the gradient survives the step that produced it
+        return new Tensor(backend(), b, shape(), true, false);
+    }
+
+    @Override
     public String toString() { return "Parameter " + name + " " + java.util.Arrays.toString(shape()); }
 }

@@ -16,12 +16,18 @@ import java.util.Set;
  * tensor of the same shape during {@link #backward()}; gradients accumulate (a tensor used twice
  * receives the sum), until {@link #zeroGrad()}. A tensor produced by an op while
  * {@link Autograd#enabled()} remembers the {@link Node} that made it.
+ *
+ * <p>Gradient buffers: the first gradient a tensor receives through {@link #accumulateGradOwned}
+ * (every op in {@code F} hands over its freshly computed input gradients that way) becomes its
+ * gradient buffer as is, with no allocation, zero fill or copy; later gradients are added with
+ * {@link Backend#axpy}. {@link #accumulateGrad} (the caller keeps its tensor) copies on first use.
  */
 public class Tensor implements AutoCloseable {
     private final Backend backend;
     private final Buffer buffer;
     private final int[] shape;
-    private final boolean ownsBuffer;
+    /** False for views and wrapped buffers, and after the buffer was handed over by {@link #accumulateGradOwned}. */
+    private boolean ownsBuffer;
     private boolean requiresGrad;
     private Tensor grad;
     private Node creator;
@@ -103,7 +109,8 @@ public class Tensor implements AutoCloseable {
         Tensor v = new Tensor(backend, buffer, newShape, false, true);
         if (requiresGrad && Autograd.enabled()) {
             Tensor src = this;
-            v.record("reshape", List.of(this), g -> src.accumulateGrad(Tensor.wrap(backend, g.buffer(), src.shape)));
+            // the view's gradient is handed over whole: it becomes src's gradient buffer (no copy) when src has none yet
+            v.record("reshape", List.of(this), g -> src.accumulateGradOwned(g));
         }
         return v;
     }
@@ -141,8 +148,41 @@ public class Tensor implements AutoCloseable {
         }
     }
 
+    /**
+     * Adds {@code g} into this tensor's gradient like {@link #accumulateGrad}, <b>taking ownership of g</b>:
+     * the caller must not use g afterwards (it is closed here, so closing it again is harmless).
+     *
+     * <p>When this tensor has no gradient yet and g owns its buffer exclusively (not a view, not a
+     * wrapped buffer, not a parameter, not closed), g's buffer becomes the gradient: no allocation,
+     * zero fill or copy. Later gradients are added into it with axpy, which is why the hand-over is
+     * safe only for a buffer nothing else reads or writes afterwards: a backward temporary, or the
+     * gradient of a node's output (which {@link #backward(Tensor)} drops right after that node), never
+     * a tensor some closure keeps (use {@link #accumulateGrad} for those). Mismatched element counts
+     * throw, and g is closed then too.
+     */
+    public void accumulateGradOwned(Tensor g) {
+        try {
+            if (!requiresGrad) return;
+            if (grad == null && g != this && g.ownsBuffer && !g.closed && !(g instanceof Parameter) && g.backend == backend
+                    && g.numel() == numel()) {
+                g.ownsBuffer = false;        // g gives its buffer up: closing g (or g's arena) no longer frees it
+                grad = adoptGrad(g.buffer);
+            } else {
+                accumulateGrad(g);
+            }
+        } finally {
+            g.close();
+        }
+    }
+
     /** Gradient storage; {@link Parameter} overrides this to keep it outside step arenas. */
     protected Tensor allocateGrad() { return zeros(backend, shape); }
+
+    /**
+     * A gradient tensor of this tensor's shape that owns {@code b} (handed over by {@link #accumulateGradOwned}),
+     * registered with the current arena like {@link #allocateGrad}; {@link Parameter} keeps it outside arenas.
+     */
+    protected Tensor adoptGrad(Buffer b) { return new Tensor(backend, b, shape, true, true); }
 
     /** Back-propagates from a one-element tensor (seed gradient 1). */
     public void backward() {

@@ -24,7 +24,11 @@ import java.util.List;
  * {@link #setFiniteChecks(boolean)} (or {@code -Dsemihard.checkFinite=true}) makes every op check its
  * inputs and output, at the cost of one extra read of each.
  *
- * <p>Backward temporaries are closed as soon as they have been added to the input's gradient.
+ * <p>Backward temporaries are handed over with {@link Tensor#accumulateGradOwned}: an input's first
+ * gradient is the temporary's buffer itself (no copy, no zero fill), later ones are added into it and
+ * the temporary is closed at once. A node may also hand over its output gradient {@code dy} (add, relu),
+ * which {@link Tensor#backward(Tensor)} drops right after the node anyway; it must then be the node's
+ * last use of dy.
  */
 public final class F {
     private static volatile boolean finiteChecks = Boolean.getBoolean("semihard.checkFinite");
@@ -283,9 +287,9 @@ public final class F {
         Tensor y = Tensor.zeros(be, xs);
         be.reluForward(x.numel(), x.buffer(), y.buffer());
         y.record(op, List.of(x), dy -> {
-            Tensor dx = Tensor.zeros(be, xs);
-            be.reluBackward(y.numel(), y.buffer(), dy.buffer(), dx.buffer());
-            accumulate(x, dx);
+            // in place (the interface allows dx = dy), then dy itself is handed over as x's gradient
+            be.reluBackward(y.numel(), y.buffer(), dy.buffer(), dy.buffer());
+            x.accumulateGradOwned(dy);
         });
         return checkOutput(op, y);
     }
@@ -302,8 +306,8 @@ public final class F {
         Tensor y = Tensor.zeros(be, a.shape());
         be.add(a.numel(), a.buffer(), b.buffer(), y.buffer());
         y.record(op, List.of(a, b), dy -> {
-            a.accumulateGrad(dy);
-            b.accumulateGrad(dy);
+            a.accumulateGrad(dy);        // a copy (or an axpy) ...
+            b.accumulateGradOwned(dy);   // ... then dy itself goes to b: its last use here
         });
         return checkOutput(op, y);
     }
@@ -399,9 +403,9 @@ public final class F {
 
     // ------------------------------------------------------------------ helpers
 
+    /** Hands the backward temporary g over to target's gradient (adopted as is when target has none yet). */
     private static void accumulate(Tensor target, Tensor g) {
-        target.accumulateGrad(g);
-        g.close();
+        target.accumulateGradOwned(g);
     }
 
     private static List<Tensor> inputs(Tensor... ts) {
