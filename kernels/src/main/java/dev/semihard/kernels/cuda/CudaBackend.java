@@ -5,6 +5,7 @@ import dev.semihard.engine.backend.BackendOptions;
 import dev.semihard.engine.backend.Buffer;
 import dev.semihard.engine.backend.ConvGeometry;
 import dev.semihard.engine.backend.Distance;
+import dev.semihard.engine.backend.KernelProfile;
 import dev.semihard.engine.backend.OptimizerParams;
 import dev.semihard.engine.backend.PoolGeometry;
 import dev.semihard.engine.backend.Strategy;
@@ -56,11 +57,15 @@ import static jcuda.driver.JCudaDriver.*;
  *   <li>GEMM-shaped kernels (convolutions, linear layers, distances) come in three versions: fp32
  *       128x128 tiles, fp32 64x64 tiles for small problems, and TF32 tensor cores for convolutions
  *       and linear layers when {@link BackendOptions#precision()} is "tf32".</li>
+ *   <li>Kernel profile ({@link KernelProfile}, opt-in with {@code profile=true} in
+ *       {@link BackendOptions#extra()} or {@code -Dsemihard.profile=true}): {@link #launch} puts a pair of
+ *       events around each launch, read only when the profile is ({@link CudaKernelProfile}). Off by
+ *       default, and then a null check per launch.</li>
  * </ul>
  * Instances are not thread-safe (like the engine); a thread that is not the creating one makes the
  * context current on first use.
  */
-public final class CudaBackend implements Backend {
+public final class CudaBackend implements Backend, KernelProfile {
     /** The kernel files, one fatbin each, under {@code /dev/semihard/kernels/cuda/}. */
     static final String[] MODULES = {"elementwise", "conv", "layers", "embedding"};
     static final String RESOURCE_DIR = "/dev/semihard/kernels/cuda/";
@@ -78,6 +83,8 @@ public final class CudaBackend implements Backend {
     private final boolean tf32;
     private final int smCount;
     private final ThreadLocal<Boolean> current = ThreadLocal.withInitial(() -> false);
+    /** Per-kernel device times, or null when profiling is off. */
+    private final CudaKernelProfile profile;
 
     // caching allocator
     private final Map<Long, ArrayDeque<CUdeviceptr>> free = new HashMap<>();
@@ -108,6 +115,7 @@ public final class CudaBackend implements Backend {
         smCount = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
         description = describe(device);
         tf32 = "tf32".equals(options.precision());
+        profile = KernelProfile.requested(options) ? new CudaKernelProfile(stream) : null;
         for (String m : MODULES) {
             CUmodule mod = new CUmodule();
             cuModuleLoadData(mod, readResource(m + ".fatbin"));
@@ -379,6 +387,7 @@ public final class CudaBackend implements Backend {
         try {
             cuStreamSynchronize(stream);
             trimCache();
+            if (profile != null) profile.close();
             for (int i = 0; i < STAGE_SLOTS; i++) if (stage[i] != null) { cuMemFreeHost(stage[i]); cuEventDestroy(stageEvent[i]); }
             for (CUmodule m : modules) cuModuleUnload(m);
             cuStreamDestroy(stream);
@@ -425,7 +434,12 @@ public final class CudaBackend implements Backend {
             else if (a instanceof Boolean v) ps[i] = Pointer.to(new int[]{v ? 1 : 0});
             else throw new IllegalArgumentException("cuda: unsupported kernel argument " + a.getClass());
         }
-        cuLaunchKernel(function(name), (int) gx, gy, gz, block, 1, 1, 0, stream, Pointer.to(ps), null);
+        CUfunction f = function(name);
+        if (profile == null) {
+            cuLaunchKernel(f, (int) gx, gy, gz, block, 1, 1, 0, stream, Pointer.to(ps), null);
+        } else {
+            profile.launch(name, () -> cuLaunchKernel(f, (int) gx, gy, gz, block, 1, 1, 0, stream, Pointer.to(ps), null));
+        }
     }
 
     private static int grid(long n) {
@@ -860,6 +874,24 @@ public final class CudaBackend implements Backend {
     @Override
     public void adagradUpdate(long n, OptimizerParams.Adagrad p, Buffer param, Buffer grad, Buffer accumulator) {
         elementwise("adagradUpdate", n, n, p.lr(), p.eps(), p.weightDecay(), param, grad, accumulator);
+    }
+
+    // ================================================================== kernel profile (opt-in)
+
+    @Override public boolean profiling() { return profile != null; }
+
+    @Override
+    public Map<String, KernelProfile.Stat> snapshot() {
+        if (profile == null) return Map.of();
+        ctx();
+        return profile.snapshot();
+    }
+
+    @Override
+    public void reset() {
+        if (profile == null) return;
+        ctx();
+        profile.reset();
     }
 
     // ================================================================== timing helpers (benchmarks, self-test)

@@ -5,6 +5,7 @@ import dev.semihard.engine.backend.BackendOptions;
 import dev.semihard.engine.backend.Buffer;
 import dev.semihard.engine.backend.ConvGeometry;
 import dev.semihard.engine.backend.Distance;
+import dev.semihard.engine.backend.KernelProfile;
 import dev.semihard.engine.backend.OptimizerParams;
 import dev.semihard.engine.backend.PoolGeometry;
 import dev.semihard.engine.backend.TripletOptions;
@@ -47,8 +48,12 @@ import static org.lwjgl.opencl.CL10.*;
  * <p>The queue is in order; only {@link #download}, {@link #sumSquares} and {@link #synchronize} wait.
  * Methods are synchronized: kernel objects hold their arguments, so one backend is used by one thread
  * at a time.
+ *
+ * <p>With {@link KernelProfile#requested profiling on} the queue is created with
+ * {@code CL_QUEUE_PROFILING_ENABLE} and every launch's event is kept until the profile is read
+ * ({@link OpenClKernelProfile}); off (the default), launches ask for no event.
  */
-public final class OpenClBackend implements Backend {
+public final class OpenClBackend implements Backend, KernelProfile {
     /** Kernel sources, concatenated in this order (triplet.cl uses embed.cl's helpers, conv.cl gemm.cl's). */
     static final String[] SOURCES = {"gemm.cl", "conv.cl", "elementwise.cl", "pool.cl", "batchnorm.cl", "embed.cl",
             "triplet.cl", "optim.cl"};
@@ -66,6 +71,8 @@ public final class OpenClBackend implements Backend {
     private final Map<Long, ArrayDeque<Long>> freeLists = new HashMap<>();
     private final Map<String, ClMem> scratch = new HashMap<>();
     private final Map<String, ClMem> tables = new HashMap<>();
+    /** Per-kernel device times, or null when profiling is off. */
+    private final OpenClKernelProfile profile;
     private long bytesInUse, peakBytes, pooledBytes;
     private FloatBuffer staging;
     private ClBuffer dummy;
@@ -94,7 +101,8 @@ public final class OpenClBackend implements Backend {
         this.program = ctx[1];
         try (MemoryStack st = MemoryStack.stackPush()) {
             IntBuffer err = st.mallocInt(1);
-            this.queue = clCreateCommandQueue(context, info.device(), 0, err);
+            this.profile = KernelProfile.requested(o) ? new OpenClKernelProfile() : null;
+            this.queue = clCreateCommandQueue(context, info.device(), profile == null ? 0 : CL_QUEUE_PROFILING_ENABLE, err);
             OpenClRuntime.check(err.get(0), "clCreateCommandQueue");
         }
         long maxWg = OpenClRuntime.deviceLong(info.device(), CL_DEVICE_MAX_WORK_GROUP_SIZE);
@@ -368,6 +376,7 @@ public final class OpenClBackend implements Backend {
         clReleaseMemObject(dummy.mem);
         for (long k : kernels.values()) clReleaseKernel(k);
         kernels.clear();
+        if (profile != null) profile.close();
         clReleaseCommandQueue(queue);
         if (staging != null) MemoryUtil.memFree(staging);
         staging = null;
@@ -375,6 +384,24 @@ public final class OpenClBackend implements Backend {
 
     private void ensureOpen() {
         if (closed) throw new IllegalStateException("opencl: the backend was closed");
+    }
+
+    // ------------------------------------------------------------------ kernel profile (opt-in)
+
+    @Override public boolean profiling() { return profile != null; }
+
+    @Override
+    public synchronized Map<String, KernelProfile.Stat> snapshot() {
+        if (profile == null) return Map.of();
+        ensureOpen();
+        return profile.snapshot();
+    }
+
+    @Override
+    public synchronized void reset() {
+        if (profile == null) return;
+        ensureOpen();
+        profile.reset();
     }
 
     // ------------------------------------------------------------------ launching
@@ -429,7 +456,9 @@ public final class OpenClBackend implements Backend {
                 }
                 g.put(i, gi);
             }
-            OpenClRuntime.check(clEnqueueNDRangeKernel(queue, k, dim, null, g, l, null, null), "clEnqueueNDRangeKernel(" + name + ")");
+            PointerBuffer event = profile == null ? null : st.mallocPointer(1);
+            OpenClRuntime.check(clEnqueueNDRangeKernel(queue, k, dim, null, g, l, null, event), "clEnqueueNDRangeKernel(" + name + ")");
+            if (event != null) profile.add(name, event.get(0));
         }
     }
 

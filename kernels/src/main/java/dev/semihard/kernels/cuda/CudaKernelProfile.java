@@ -1,0 +1,109 @@
+package dev.semihard.kernels.cuda;
+
+import dev.semihard.engine.backend.KernelProfile;
+import jcuda.driver.CUevent;
+import jcuda.driver.CUevent_flags;
+import jcuda.driver.CUstream;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import static jcuda.driver.JCudaDriver.cuEventCreate;
+import static jcuda.driver.JCudaDriver.cuEventDestroy;
+import static jcuda.driver.JCudaDriver.cuEventElapsedTime;
+import static jcuda.driver.JCudaDriver.cuEventRecord;
+import static jcuda.driver.JCudaDriver.cuEventSynchronize;
+
+/**
+ * The CUDA backend's {@link KernelProfile} bookkeeping: {@link #launch} records a start event on the
+ * stream, launches, records an end event, and queues the pair; nothing waits. The pairs become times
+ * ({@code cuEventElapsedTime}) when the profile is read, after {@code cuEventSynchronize} on the newest
+ * end event (one stream, so every earlier pair is complete too), and the events go back to a pool for
+ * the next launches (no {@code cuEventCreate} in a steady loop). At most {@link #MAX_PENDING} pairs wait:
+ * beyond that the oldest half is waited for and read, a host wait only when the GPU is thousands of
+ * launches behind. Not thread-safe, like the backend; the caller makes the context current.
+ */
+final class CudaKernelProfile {
+    /** Pending launches (event pairs) before the oldest half is resolved. */
+    static final int MAX_PENDING = 8192;
+
+    private record Pending(String name, CUevent start, CUevent end) {}
+
+    private final CUstream stream;
+    private final ArrayDeque<CUevent> pool = new ArrayDeque<>();
+    private final ArrayDeque<Pending> pending = new ArrayDeque<>();
+    private final Map<String, KernelProfile.Stat> totals = new HashMap<>();
+    private final float[] ms = new float[1];
+
+    CudaKernelProfile(CUstream stream) { this.stream = stream; }
+
+    private CUevent take() {
+        CUevent e = pool.poll();
+        if (e != null) return e;
+        e = new CUevent();
+        cuEventCreate(e, CUevent_flags.CU_EVENT_DEFAULT);   // timing enabled
+        return e;
+    }
+
+    /** Runs {@code launch} (one kernel launch on the stream) between a start and an end event. */
+    void launch(String name, Runnable launch) {
+        CUevent start = take();
+        cuEventRecord(start, stream);
+        try {
+            launch.run();
+        } catch (RuntimeException | Error e) {
+            pool.push(start);   // recorded but never paired: reusable, re-recording replaces it
+            throw e;
+        }
+        CUevent end = take();
+        cuEventRecord(end, stream);
+        pending.add(new Pending(name, start, end));
+        if (pending.size() >= MAX_PENDING) resolve(MAX_PENDING / 2);
+    }
+
+    /** Waits for the oldest {@code count} pending launches, adds their times, pools their events. */
+    private void resolve(int count) {
+        if (count <= 0 || pending.isEmpty()) return;
+        List<Pending> batch = new ArrayList<>(count);
+        for (int i = 0; i < count && !pending.isEmpty(); i++) batch.add(pending.poll());
+        try {
+            cuEventSynchronize(batch.get(batch.size() - 1).end());
+            for (Pending p : batch) {
+                cuEventElapsedTime(ms, p.start(), p.end());
+                totals.merge(p.name(), new KernelProfile.Stat(1, Math.max(0f, ms[0])),
+                        (a, b) -> a.plus(b.launches(), b.totalMillis()));
+            }
+        } finally {
+            for (Pending p : batch) { pool.push(p.start()); pool.push(p.end()); }
+        }
+    }
+
+    /** Every kernel's launches and device time so far, the slowest total first (waits for pending launches). */
+    Map<String, KernelProfile.Stat> snapshot() {
+        resolve(pending.size());
+        List<Map.Entry<String, KernelProfile.Stat>> list = new ArrayList<>(totals.entrySet());
+        list.sort((a, b) -> Double.compare(b.getValue().totalMillis(), a.getValue().totalMillis()));
+        Map<String, KernelProfile.Stat> out = new LinkedHashMap<>();
+        for (Map.Entry<String, KernelProfile.Stat> e : list) out.put(e.getKey(), e.getValue());
+        return out;
+    }
+
+    /** Forgets everything (pending launches are waited for and dropped). */
+    void reset() {
+        resolve(pending.size());
+        totals.clear();
+    }
+
+    /** Destroys every event (the backend is closing and has synchronized its stream). */
+    void close() {
+        for (Pending p : pending) { cuEventDestroy(p.start()); cuEventDestroy(p.end()); }
+        pending.clear();
+        for (CUevent e : pool) cuEventDestroy(e);
+        pool.clear();
+        totals.clear();
+    }
+}

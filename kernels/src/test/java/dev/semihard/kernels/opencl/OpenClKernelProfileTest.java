@@ -1,0 +1,103 @@
+package dev.semihard.kernels.opencl;
+
+import dev.semihard.engine.backend.BackendOptions;
+import dev.semihard.engine.backend.Buffer;
+import dev.semihard.engine.backend.ConvGeometry;
+import dev.semihard.engine.backend.KernelProfile;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.Map;
+import java.util.Set;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The opt-in kernel profile of the OpenCL backend (on PoCL here): launch counts equal the launches a
+ * known sequence of calls issues, times are positive, {@code reset} forgets, and a backend created
+ * without the option records nothing.
+ */
+class OpenClKernelProfileTest {
+    static final BackendOptions PROFILED = new BackendOptions(null, "fp32", 0, Map.of(KernelProfile.OPTION, "true"));
+
+    @BeforeEach
+    void assumeOpenCl() {
+        OpenClTestSupport.assumeOpenCl();
+    }
+
+    @Test
+    void countsEveryLaunchByKernelNameWithPositiveTimes() {
+        int n = 1 << 18;
+        try (OpenClBackend cl = new OpenClBackend(PROFILED)) {
+            assertTrue(cl.profiling());
+            assertTrue(KernelProfile.of(cl).isPresent());
+            assertEquals(1, cl.snapshot().get("fill").launches(), "the constructor zeroes one dummy buffer");
+            cl.reset();
+            Buffer x = cl.allocate(n), y = cl.allocate(n);        // two "fill" launches (zeroing)
+            for (int i = 0; i < 3; i++) cl.axpy(n, 0.5f, x, y);
+            cl.reluForward(n, x, y);
+            cl.reluForward(n, y, x);
+            cl.scale(0, 2f, x);                                  // empty: no launch
+            Map<String, KernelProfile.Stat> s = cl.snapshot();
+            assertEquals(Set.of("fill", "axpy", "reluForward"), s.keySet(), s.toString());
+            assertEquals(2, s.get("fill").launches());
+            assertEquals(3, s.get("axpy").launches());
+            assertEquals(2, s.get("reluForward").launches());
+            for (Map.Entry<String, KernelProfile.Stat> e : s.entrySet())
+                assertTrue(e.getValue().totalMillis() > 0, e.getKey() + " has no device time: " + e.getValue());
+            double prev = Double.MAX_VALUE;                      // slowest total first
+            for (KernelProfile.Stat st : s.values()) {
+                assertTrue(st.totalMillis() <= prev, s.toString());
+                prev = st.totalMillis();
+            }
+            // a snapshot does not consume: reading again gives the same counts
+            assertEquals(3, cl.snapshot().get("axpy").launches());
+
+            cl.reset();
+            assertTrue(cl.snapshot().isEmpty(), "reset forgets everything");
+
+            // a padded convolution: the padding kernel, then the GEMM kernel (K = 8 <= 32: the M32 tiles)
+            ConvGeometry g = new ConvGeometry(2, 3, 8, 8, 8, 3, 3, 1, 1);
+            try (Buffer in = cl.allocate(g.inputSize()); Buffer w = cl.allocate(g.weightSize()); Buffer out = cl.allocate(g.outputSize())) {
+                cl.reset();
+                cl.conv2dForward(g, in, w, null, out);
+                cl.conv2dForward(g, in, w, null, out);
+            }
+            Map<String, KernelProfile.Stat> c = cl.snapshot();
+            assertEquals(Map.of("conv2dPadInput", 2L, "conv2dForwardM32", 2L),
+                    Map.of("conv2dPadInput", c.get("conv2dPadInput").launches(), "conv2dForwardM32", c.get("conv2dForwardM32").launches()));
+            assertEquals(2, c.size(), c.toString());
+            x.close();
+            y.close();
+        }
+    }
+
+    @Test
+    void manyLaunchesBeyondThePendingLimitAreAllCounted() {
+        int launches = OpenClKernelProfile.MAX_PENDING + 904;
+        try (OpenClBackend cl = new OpenClBackend(PROFILED); Buffer x = cl.allocate(64)) {
+            cl.reset();
+            for (int i = 0; i < launches; i++) cl.scale(64, 1f, x);
+            KernelProfile.Stat s = cl.snapshot().get("scale");
+            assertEquals(launches, s.launches());
+            assertTrue(s.totalMillis() > 0);
+        }
+    }
+
+    @Test
+    void offByDefaultRecordsNothing() {
+        assertFalse(KernelProfile.requested(BackendOptions.defaults()) && System.getProperty(KernelProfile.PROPERTY) == null);
+        assertTrue(KernelProfile.requested(PROFILED));
+        assertFalse(KernelProfile.requested(new BackendOptions(null, "fp32", 0, Map.of(KernelProfile.OPTION, "false"))));
+        try (OpenClBackend cl = new OpenClBackend(new BackendOptions(null, "fp32", 0, Map.of(KernelProfile.OPTION, "false")));
+             Buffer x = cl.allocate(1024)) {
+            cl.axpy(1024, 1f, x, x);
+            assertFalse(cl.profiling());
+            assertTrue(KernelProfile.of(cl).isEmpty());
+            assertTrue(cl.snapshot().isEmpty());
+            cl.reset();   // harmless
+        }
+    }
+}
