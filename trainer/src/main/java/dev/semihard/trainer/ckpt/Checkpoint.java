@@ -49,14 +49,23 @@ public final class Checkpoint {
     static final String OPT_PREFIX = "optimizer/";
     static final String MINER_PREFIX = "offline_miner/";
     static final String MINER_META = "offline_miner";
+    /**
+     * Prefix of the batch-norm running statistics as training left them, kept beside the recalibrated
+     * ones (trainer --bn-recalibrate) so that extending a finished run continues from exactly the state
+     * an uninterrupted longer run would have.
+     */
+    static final String TRAINING_BN_PREFIX = "training_bn/";
 
     /**
      * What a checkpoint file holds, validated against nothing yet; {@code offlineMiner} is null when the
-     * run did not mine offline (or the file is of format version 1).
+     * run did not mine offline (or the file is of format version 1); {@code trainingBatchNorm} is empty
+     * unless the batch-norm statistics in {@code modelState} were recalibrated (then it holds the
+     * training-time ones, by model state name).
      */
     public record Loaded(Path file, String model, long step, long samplerState, String optimizer, String config,
                          LinkedHashMap<String, float[]> modelState, LinkedHashMap<String, float[]> optimizerState,
-                         OfflineMiner.State offlineMiner, Map<String, String> metadata) {}
+                         OfflineMiner.State offlineMiner, Map<String, String> metadata,
+                         LinkedHashMap<String, float[]> trainingBatchNorm) {}
 
     /**
      * Writes {@value #FILE} (everything) and then {@value #WEIGHTS} (model only) into {@code dir}, atomically each.
@@ -65,8 +74,19 @@ public final class Checkpoint {
      */
     public static void save(Path dir, EmbeddingModel model, Optimizer opt, String optimizerName, long step, long samplerState,
                             OfflineMiner.State miner, String configJson) throws IOException {
+        save(dir, model, opt, optimizerName, step, samplerState, miner, configJson, Map.of());
+    }
+
+    /**
+     * As above; {@code trainingBatchNorm} (model state name to values, may be empty) are the batch-norm
+     * running statistics before a recalibration, stored under {@value #TRAINING_BN_PREFIX} in {@value #FILE} only.
+     */
+    public static void save(Path dir, EmbeddingModel model, Optimizer opt, String optimizerName, long step, long samplerState,
+                            OfflineMiner.State miner, String configJson, Map<String, float[]> trainingBatchNorm) throws IOException {
         LinkedHashMap<String, SafeTensors.Entry> model0 = modelEntries(model);
         LinkedHashMap<String, SafeTensors.Entry> all = new LinkedHashMap<>(model0);
+        for (Map.Entry<String, float[]> e : trainingBatchNorm.entrySet())
+            all.put(TRAINING_BN_PREFIX + e.getKey(), new SafeTensors.Entry(new int[] {e.getValue().length}, e.getValue()));
         if (opt != null)
             for (Map.Entry<String, float[]> e : opt.stateDict().entrySet())
                 all.put(OPT_PREFIX + e.getKey(), new SafeTensors.Entry(new int[] {e.getValue().length}, e.getValue()));
@@ -186,18 +206,19 @@ public final class Checkpoint {
         } catch (NumberFormatException e) {
             throw new CheckpointException("checkpoint " + file + " has a malformed step or sampler state", e);
         }
-        LinkedHashMap<String, float[]> ms = new LinkedHashMap<>(), os = new LinkedHashMap<>();
+        LinkedHashMap<String, float[]> ms = new LinkedHashMap<>(), os = new LinkedHashMap<>(), tbn = new LinkedHashMap<>();
         for (Map.Entry<String, SafeTensors.Entry> e : c.tensors().entrySet()) {
             if (e.getKey().startsWith(MINER_PREFIX)) continue;
             if (e.getValue().data() == null)
                 throw new CheckpointException("checkpoint " + file + ": tensor " + e.getKey() + " is " + e.getValue().dtype()
                         + "; model and optimizer tensors must be F32");
             if (e.getKey().startsWith(OPT_PREFIX)) os.put(e.getKey().substring(OPT_PREFIX.length()), e.getValue().data());
+            else if (e.getKey().startsWith(TRAINING_BN_PREFIX)) tbn.put(e.getKey().substring(TRAINING_BN_PREFIX.length()), e.getValue().data());
             else ms.put(e.getKey(), e.getValue().data());
         }
         OfflineMiner.State miner = readMiner(file, m.get(MINER_META), c.tensors().get(MINER_PREFIX + "triplets"),
                 c.tensors().get(MINER_PREFIX + "distances"));
-        return new Loaded(file, model, step, sampler, m.get("optimizer"), m.get("config"), ms, os, miner, m);
+        return new Loaded(file, model, step, sampler, m.get("optimizer"), m.get("config"), ms, os, miner, m, tbn);
     }
 
     /** Copies the checkpoint's model state into {@code model}, checking names and sizes. */
@@ -218,6 +239,21 @@ public final class Checkpoint {
                         + " values, the model expects " + t.numel() + " " + Arrays.toString(t.shape()));
             if (t instanceof Parameter p) p.set(v);
             else t.backend().upload(v, 0, t.buffer(), 0, v.length);
+        }
+    }
+
+    /**
+     * For resuming: puts the training-time batch-norm statistics (if the checkpoint holds recalibrated
+     * ones) back into {@code model}, after {@link #applyModel}.
+     */
+    public static void applyTrainingBatchNorm(Loaded ck, EmbeddingModel model) {
+        LinkedHashMap<String, Tensor> st = model.state();
+        for (Map.Entry<String, float[]> e : ck.trainingBatchNorm().entrySet()) {
+            Tensor t = st.get(e.getKey());
+            if (t == null || t instanceof Parameter || t.numel() != e.getValue().length)
+                throw new CheckpointException("checkpoint " + ck.file() + ": " + TRAINING_BN_PREFIX + e.getKey()
+                        + " does not match a batch-norm statistic of model " + model.name() + "; resume from another checkpoint");
+            t.backend().upload(e.getValue(), 0, t.buffer(), 0, e.getValue().length);
         }
     }
 

@@ -139,6 +139,7 @@ public final class Trainer {
             int start = 0;
             if (ck != null) {
                 Checkpoint.applyModel(ck, model);
+                Checkpoint.applyTrainingBatchNorm(ck, model);
                 Checkpoint.applyOptimizer(ck, opt, cfg.optimizer);
                 sampler.setState(ck.samplerState());
                 start = (int) ck.step();
@@ -267,10 +268,13 @@ public final class Trainer {
                     String warn = collapse.add(ts.loss(), ts.spread());
                     if (warn != null) { progress.breakLine(); Log.warn(warn); }
 
+                    Map<String, float[]> trainingBn = Map.of();
                     if (step == total && bnLayers(model)) {
                         // the last step: record what the training-time running statistics give, then
                         // re-estimate them with the final weights (PreciseBatchNorm says why) before the
-                        // final checkpoint and model are written
+                        // final checkpoint and model are written; the checkpoint keeps the training-time
+                        // ones too, so that --resume --steps MORE continues exactly from them
+                        trainingBn = batchNormStatistics(model);
                         progress.breakLine();
                         beforeRecalibration = evaluate(model, test, data);
                         Log.info("eval with the running statistics of training: " + beforeRecalibration.summary());
@@ -278,7 +282,7 @@ public final class Trainer {
                     }
                     if (step % cfg.checkpointEvery == 0 || step == total) {
                         SamplerState after = batch.samplerStateAfter();
-                        Checkpoint.save(runDir, model, opt, cfg.optimizer, step, after.pk(), after.miner(), cfg.toJson());
+                        Checkpoint.save(runDir, model, opt, cfg.optimizer, step, after.pk(), after.miner(), cfg.toJson(), trainingBn);
                         Checkpoint.snapToStored(model, opt);
                         lastCkStep = step;
                     }
@@ -419,6 +423,14 @@ public final class Trainer {
         return new TrainingFailure("out of " + (e instanceof OutOfMemoryError ? "memory" : "device memory") + " at step " + step
                 + " with batch size " + b + " (" + cfg.p + " x " + cfg.k + (cfg.extraNegatives > 0 ? " + " + cfg.extraNegatives : "")
                 + "): " + advice + "; " + lastGood(lastCk), e);
+    }
+
+    /** The batch-norm running statistics by model state name (the non-trainable state tensors). */
+    private static Map<String, float[]> batchNormStatistics(EmbeddingModel model) {
+        Map<String, float[]> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : model.state().entrySet())
+            if (!(e.getValue() instanceof Parameter)) out.put(e.getKey(), e.getValue().toArray());
+        return out;
     }
 
     /** Whether the final batch-norm recalibration applies: --bn-recalibrate > 0 and the model has batch norm. */

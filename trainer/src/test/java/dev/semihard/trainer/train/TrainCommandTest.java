@@ -115,6 +115,24 @@ class TrainCommandTest {
         assertTrue(bad[2].contains("--bn-recalibrate must be >= 0"), bad[2]);
     }
 
+    /** Extending a finished (recalibrated) run continues from the training-time batch-norm statistics. */
+    @Test
+    void extendingAFinishedRunEqualsTheLongerRun() throws Exception {
+        Path longer = tmp.resolve("bn-long"), extended = tmp.resolve("bn-ext");
+        assertEquals("0", run(tiny(longer, "--steps", "3", "--checkpoint-every", "2", "--no-plots"))[0]);
+        assertEquals("0", run(tiny(extended, "--steps", "2", "--checkpoint-every", "2", "--no-plots"))[0]);
+        Checkpoint.Loaded ended = Checkpoint.load(extended.resolve(Checkpoint.FILE), "fmnist-cnn");
+        assertFalse(ended.trainingBatchNorm().isEmpty(), "a finished run keeps its training-time statistics");
+        assertFalse(java.util.Arrays.equals(ended.trainingBatchNorm().get("bn1.running_mean"), ended.modelState().get("bn1.running_mean")));
+        String[] r = run("train", "--resume", extended.toString(), "--steps", "3", "--backend", "reference", "--quiet");
+        assertEquals("0", r[0], r[2]);
+        Checkpoint.Loaded a = Checkpoint.load(longer.resolve(Checkpoint.FILE), "fmnist-cnn");
+        Checkpoint.Loaded b = Checkpoint.load(extended.resolve(Checkpoint.FILE), "fmnist-cnn");
+        for (String k : a.modelState().keySet()) assertArrayEquals(a.modelState().get(k), b.modelState().get(k), k);
+        for (String k : a.trainingBatchNorm().keySet())
+            assertArrayEquals(a.trainingBatchNorm().get(k), b.trainingBatchNorm().get(k), "training-time " + k);
+    }
+
     @Test
     void nonFiniteGradientStopsNamingStepAndLayerAndKeepsTheCheckpoint() throws Exception {
         Path rd = tmp.resolve("nan");
