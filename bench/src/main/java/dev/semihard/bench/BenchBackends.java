@@ -7,6 +7,7 @@ import dev.semihard.engine.backend.BackendOptions;
 import dev.semihard.engine.backend.BackendProvider;
 import dev.semihard.engine.backend.Backends;
 import dev.semihard.engine.backend.Buffer;
+import dev.semihard.engine.backend.KernelProfile;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -49,7 +50,15 @@ public final class BenchBackends {
      *
      * @throws BackendSkipped when it is unknown or unavailable here, naming the reason
      */
-    public static Backend open(String name, int threads) {
+    public static Backend open(String name, int threads) { return open(name, threads, false); }
+
+    /**
+     * Opens the named backend with {@code threads} CPU threads (0 = all), recording a {@link KernelProfile}
+     * when {@code profile} is true and the backend can.
+     *
+     * @throws BackendSkipped when it is unknown or unavailable here, naming the reason
+     */
+    public static Backend open(String name, int threads, boolean profile) {
         Map<String, Availability> all = probeAll();
         Availability a = all.get(name);
         if (a == null)
@@ -58,7 +67,13 @@ public final class BenchBackends {
         if (!a.available())
             throw new BackendSkipped("backend '" + name + "' is unavailable here: " + a.detail()
                     + "; skipping it. Available: " + available() + ".");
-        return Backends.create(name, new BackendOptions(null, "fp32", threads, Map.of()));
+        return Backends.create(name, new BackendOptions(null, "fp32", threads,
+                profile ? Map.of(KernelProfile.OPTION, "true") : Map.of()));
+    }
+
+    /** A factory of the named backend, whose {@link Workloads.BackendFactory#openProfiled()} records a kernel profile. */
+    public static Workloads.BackendFactory factory(String name, int threads) {
+        return Workloads.BackendFactory.of(() -> open(name, threads, false), () -> open(name, threads, true));
     }
 
     /** A buffer of {@code n} floats uniform in [lo, hi), from a seeded generator. */

@@ -45,15 +45,29 @@ public final class BenchCommand {
      * @param maxBatch  W1 batch cap; -1 = the backend's default (4096 on CPU backends, 1024 when quick, none on GPUs)
      * @param w3Batch   W3 batch override (0 = the workload's)
      * @param command   the command line to record in the results (null: reconstructed)
+     * @param only      which W1 / W2 cases to run (null: all)
+     * @param profileIterations W1 and W2: iterations of a per-kernel profile after each case (0 = none; --profile)
      */
     public record Config(String backend, List<String> workloads, boolean quick, Path outDir, int threads, int maxBatch,
-                         int w3Batch, String command) {
+                         int w3Batch, String command, Workloads.Selection only, int profileIterations) {
         public Config {
             workloads = Shapes.workloads(workloads);
             if (threads < 0) throw new IllegalArgumentException("--threads must be >= 0 (0 = all cores), got " + threads);
             if (outDir == null) throw new IllegalArgumentException("an output folder is required (--out DIR)");
+            if (only == null) only = Workloads.Selection.all();
+            if (profileIterations < 0)
+                throw new IllegalArgumentException("--profile-iterations must be >= 1, got " + profileIterations);
+        }
+
+        /** Every case, no profile. */
+        public Config(String backend, List<String> workloads, boolean quick, Path outDir, int threads, int maxBatch,
+                      int w3Batch, String command) {
+            this(backend, workloads, quick, outDir, threads, maxBatch, w3Batch, command, null, 0);
         }
     }
+
+    /** Profiled iterations per case of {@code --profile} unless {@code --profile-iterations} says otherwise. */
+    public static final int DEFAULT_PROFILE_ITERATIONS = 5;
 
     /** Runs with the defaults for everything else; returns the process exit code (0 ok, 2 backend unavailable, 1 error). */
     public static int run(String backendName, List<String> workloads, boolean quick, Path outDir) {
@@ -65,7 +79,7 @@ public final class BenchCommand {
         Workloads.BackendFactory factory = cfg.backend().equals("auto")
                 ? () -> dev.semihard.engine.backend.Backends.create("auto",
                         new dev.semihard.engine.backend.BackendOptions(null, "fp32", cfg.threads(), Map.of()))
-                : () -> BenchBackends.open(cfg.backend(), cfg.threads());
+                : BenchBackends.factory(cfg.backend(), cfg.threads());
         String name, device;
         try (Backend probe = factory.open()) {
             name = probe.name();
@@ -76,15 +90,16 @@ public final class BenchCommand {
         }
         if (cfg.backend().equals("auto")) {
             String chosen = name;
-            factory = () -> BenchBackends.open(chosen, cfg.threads());
+            factory = BenchBackends.factory(chosen, cfg.threads());
         }
         Workloads.BackendFactory backends = factory;
         try {
             Workloads.Options d = Workloads.Options.defaults(name, cfg.quick());
             Workloads.Options o = new Workloads.Options(cfg.quick(), cfg.maxBatch() >= 0 ? cfg.maxBatch() : d.maxBatch(),
-                    cfg.w3Batch(), d.plan());
+                    cfg.w3Batch(), d.plan(), cfg.only(), cfg.profileIterations());
             log.println("semihard bench: backend " + name + " (" + device + "), workloads "
-                    + cfg.workloads() + (cfg.quick() ? ", quick" : ""));
+                    + cfg.workloads() + (cfg.quick() ? ", quick" : "")
+                    + (cfg.profileIterations() > 0 ? ", kernel profile of W1/W2 over " + cfg.profileIterations() + " iterations" : ""));
             double loadBefore = loadAverage();
             List<BenchResult> results = new ArrayList<>();
             Files.createDirectories(cfg.outDir());
@@ -143,6 +158,11 @@ public final class BenchCommand {
         timing.put("max_runs", o.plan().maxRuns());
         timing.put("budget_s", o.plan().budgetSeconds());
         timing.put("statistic", "median; backend.synchronize() before each clock read");
+        if (o.profileIterations() > 0) {
+            timing.put("profile_iterations", o.profileIterations());
+            timing.put("profile", "per case: a second backend with its kernel profile on, 1 warm-up iteration, then "
+                    + o.profileIterations() + " iterations; device ms per kernel name (OpenCL event profiling / CUDA event pairs)");
+        }
         doc.put("timing", timing);
         List<Object> rows = new ArrayList<>();
         for (BenchResult r : results) rows.add(r.toMap());
@@ -165,7 +185,9 @@ public final class BenchCommand {
                     .append(r.peakBytes() == null ? "" : mib(r.peakBytes())).append(" | ")
                     .append(r.status().equals("ok") ? "ok" : r.status() + ": " + r.detail().replace("|", "/")).append(" |\n");
         }
-        return sb.append('\n').toString();
+        sb.append('\n');
+        for (BenchResult r : results) if (r.profile() != null) sb.append(r.profile().markdown(r.key()));
+        return sb.toString();
     }
 
     static String mib(long bytes) { return String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0); }
@@ -174,7 +196,16 @@ public final class BenchCommand {
         return "semihard bench --backend " + c.backend() + " --workloads " + String.join(",", c.workloads())
                 + (c.quick() ? " --quick" : "") + (c.threads() > 0 ? " --threads " + c.threads() : "")
                 + (c.maxBatch() >= 0 ? " --max-batch " + c.maxBatch() : "") + (c.w3Batch() > 0 ? " --w3-batch " + c.w3Batch() : "")
+                + (c.only().w1Batches().isEmpty() ? "" : " --w1-batches " + join(c.only().w1Batches()))
+                + (c.only().w1Strategies().isEmpty() ? "" : " --w1-strategies "
+                        + join(c.only().w1Strategies().stream().map(s -> s.cliName).toList()))
+                + (c.only().w2Models().isEmpty() ? "" : " --w2-models " + join(c.only().w2Models()))
+                + (c.profileIterations() > 0 ? " --profile --profile-iterations " + c.profileIterations() : "")
                 + " --out " + c.outDir();
+    }
+
+    private static String join(java.util.Collection<?> xs) {
+        return String.join(",", xs.stream().map(String::valueOf).sorted().toList());
     }
 
     /** The commit: $SEMIHARD_COMMIT (set by scripts that carry no .git), else git, else null. */
@@ -227,6 +258,8 @@ public final class BenchCommand {
     static final String USAGE = """
             usage: semihard bench [--backend NAME] [--workloads W1,W2,W3] [--quick] [--out DIR]
                                   [--threads N] [--max-batch B] [--w3-batch N]
+                                  [--w1-batches B,...] [--w1-strategies S,...] [--w2-models M,...]
+                                  [--profile] [--profile-iterations N]
               --backend     reference, opencl, cuda or auto (default auto)
               --workloads   any of W1 (triplet loss), W2 (train step), W3 (conv layers); default all
               --quick       CPU-sized: W1 up to B = 1024, W2 with B = 128 / 16, W3 with N = 8, few runs
@@ -234,6 +267,12 @@ public final class BenchCommand {
               --threads     CPU threads for CPU backends (default: all cores)
               --max-batch   largest W1 batch (default 4096 on CPU backends, 1024 with --quick, none on GPUs; 0 = none)
               --w3-batch    W3 batch N instead of the workload's
+              --w1-batches  only these W1 batches B (of 256, 1024, 1800, 4096, 8192, 16384); default all
+              --w1-strategies only these W1 strategies (semihard, batch-hard, batch-all); default all
+              --w2-models   only these W2 models (fmnist-cnn, face-resnet10); default all
+              --profile     after each W1/W2 case, a per-kernel profile (opencl, cuda): launches and device ms
+                            per iteration and share of the iteration, printed and written to the results
+              --profile-iterations  profiled iterations per case (default 5; implies --profile)
             """;
 
     /** Command-line entry point; exits with {@link #run(Config, PrintStream)}'s code (64 on a usage error). */
@@ -242,7 +281,8 @@ public final class BenchCommand {
         List<String> workloads = List.of("W1", "W2", "W3");
         boolean quick = false;
         Path out = Path.of("bench-results");
-        int threads = 0, maxBatch = -1, w3Batch = 0;
+        int threads = 0, maxBatch = -1, w3Batch = 0, profile = 0;
+        String w1Batches = null, w1Strategies = null, w2Models = null;
         Config cfg;
         try {
             for (int i = 0; i < args.length; i++) {
@@ -256,11 +296,19 @@ public final class BenchCommand {
                     case "--threads" -> threads = intValue(args, ++i, a);
                     case "--max-batch" -> maxBatch = intValue(args, ++i, a);
                     case "--w3-batch" -> w3Batch = intValue(args, ++i, a);
+                    case "--w1-batches" -> w1Batches = value(args, ++i, a);
+                    case "--w1-strategies" -> w1Strategies = value(args, ++i, a);
+                    case "--w2-models" -> w2Models = value(args, ++i, a);
+                    case "--profile" -> profile = profile > 0 ? profile : DEFAULT_PROFILE_ITERATIONS;
+                    case "--profile-iterations" -> {
+                        profile = intValue(args, ++i, a);
+                        if (profile < 1) throw new IllegalArgumentException("--profile-iterations must be >= 1, got " + profile);
+                    }
                     default -> throw new IllegalArgumentException("unknown option '" + a + "'");
                 }
             }
             cfg = new Config(backend, workloads, quick, out, threads, maxBatch, w3Batch,
-                    "BenchCommand " + String.join(" ", args));
+                    "BenchCommand " + String.join(" ", args), Workloads.Selection.parse(w1Batches, w1Strategies, w2Models), profile);
         } catch (IllegalArgumentException e) {
             System.err.println("semihard bench: " + e.getMessage());
             System.err.print(USAGE);

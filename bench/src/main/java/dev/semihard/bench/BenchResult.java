@@ -22,20 +22,27 @@ import java.util.Map;
  * @param rate      throughput in {@code rateUnit} at the median time
  * @param rateUnit  "GFLOP/s", "images/s", ...
  * @param peakBytes peak device memory (the backend's, or torch.cuda.max_memory_allocated), null when unknown
+ * @param profile   the per-kernel profile ({@code semihard bench --profile}), null when not asked for;
+ *                  written as {@code "profile"} only when present
  */
 public record BenchResult(String workload, String key, String impl, Map<String, Object> params, String status,
                           String detail, Double ms, Double msMin, Double msMax, Integer runs, Double rate,
-                          String rateUnit, Long peakBytes) {
+                          String rateUnit, Long peakBytes, ProfileTable profile) {
 
     public static BenchResult ok(String workload, String key, String impl, Map<String, Object> params, Timing t,
                                  Double rate, String rateUnit, Long peakBytes) {
         return new BenchResult(workload, key, impl, params, "ok", null, t.medianMs(), t.minMs(), t.maxMs(), t.runs(),
-                rate, rateUnit, peakBytes);
+                rate, rateUnit, peakBytes, null);
     }
 
     public static BenchResult failed(String workload, String key, String impl, Map<String, Object> params,
                                      String status, String detail) {
-        return new BenchResult(workload, key, impl, params, status, detail, null, null, null, null, null, null, null);
+        return new BenchResult(workload, key, impl, params, status, detail, null, null, null, null, null, null, null, null);
+    }
+
+    /** This result with a kernel profile attached. */
+    public BenchResult withProfile(ProfileTable p) {
+        return new BenchResult(workload, key, impl, params, status, detail, ms, msMin, msMax, runs, rate, rateUnit, peakBytes, p);
     }
 
     public Map<String, Object> toMap() {
@@ -53,6 +60,7 @@ public record BenchResult(String workload, String key, String impl, Map<String, 
         m.put("rate", rate);
         m.put("rate_unit", rateUnit);
         m.put("peak_bytes", peakBytes);
+        if (profile != null) m.put("profile", profile.toMap());
         return m;
     }
 }

@@ -7,6 +7,7 @@ import dev.semihard.engine.backend.Backend;
 import dev.semihard.engine.backend.Buffer;
 import dev.semihard.engine.backend.ConvGeometry;
 import dev.semihard.engine.backend.Distance;
+import dev.semihard.engine.backend.KernelProfile;
 import dev.semihard.engine.backend.Strategy;
 import dev.semihard.engine.backend.TripletOptions;
 import dev.semihard.engine.backend.TripletStats;
@@ -17,9 +18,13 @@ import dev.semihard.engine.optim.Sgd;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * The reference workloads W1, W2 and W3 of {@code shared/BENCHMARKS.md} on one backend.
@@ -35,6 +40,11 @@ import java.util.function.Consumer;
  * </ul>
  * Every time is the median of several runs after warm-up, with {@link Backend#synchronize()}
  * before each clock read ({@link Timing}). The quick sizes are the same in {@code bench_torch.py}.
+ *
+ * <p>With {@link Options#profileIterations()} > 0 (W1 and W2), each case that ran is run once more on a
+ * second backend created with its {@link KernelProfile} on (so the timings above are not perturbed): one
+ * warm-up iteration, then that many iterations whose per-kernel device times become a {@link ProfileTable}
+ * attached to the result and printed after it.
  */
 public final class Workloads {
     private Workloads() {}
@@ -46,6 +56,68 @@ public final class Workloads {
     @FunctionalInterface
     public interface BackendFactory {
         Backend open();
+
+        /** A backend of the same kind that records a {@link KernelProfile}; by default {@link #open()}. */
+        default Backend openProfiled() { return open(); }
+
+        /** A factory whose {@link #openProfiled()} is {@code profiled}. */
+        static BackendFactory of(BackendFactory plain, BackendFactory profiled) {
+            return new BackendFactory() {
+                @Override public Backend open() { return plain.open(); }
+                @Override public Backend openProfiled() { return profiled.open(); }
+            };
+        }
+    }
+
+    /**
+     * Which W1 and W2 cases to run (empty sets: all of them).
+     *
+     * @param w1Batches    W1 batch sizes B = P * K to keep (values of {@link Shapes#W1_PK})
+     * @param w1Strategies W1 strategies to keep
+     * @param w2Models     W2 model names to keep
+     */
+    public record Selection(Set<Integer> w1Batches, Set<Strategy> w1Strategies, Set<String> w2Models) {
+        public Selection {
+            w1Batches = Set.copyOf(w1Batches == null ? Set.of() : w1Batches);
+            w1Strategies = Set.copyOf(w1Strategies == null ? Set.of() : w1Strategies);
+            w2Models = Set.copyOf(w2Models == null ? Set.of() : w2Models);
+            List<Integer> known = new ArrayList<>();
+            for (int[] pk : Shapes.W1_PK) known.add(pk[0] * pk[1]);
+            for (int b : w1Batches)
+                if (!known.contains(b)) throw new IllegalArgumentException("--w1-batches: W1 has no batch " + b + "; its batches are " + known);
+            for (String m : w2Models)
+                if (!Models.names().contains(m))
+                    throw new IllegalArgumentException("--w2-models: unknown model '" + m + "'; use " + Models.names());
+        }
+
+        public static Selection all() { return new Selection(Set.of(), Set.of(), Set.of()); }
+
+        /** Parses comma-separated lists (null or blank: all). */
+        public static Selection parse(String w1Batches, String w1Strategies, String w2Models) {
+            Set<Integer> b = new LinkedHashSet<>();
+            for (String x : split(w1Batches)) {
+                try {
+                    b.add(Integer.parseInt(x));
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("--w1-batches: '" + x + "' is not an integer");
+                }
+            }
+            Set<Strategy> s = new LinkedHashSet<>();
+            for (String x : split(w1Strategies)) s.add(Strategy.parse(x));
+            return new Selection(b, s, new LinkedHashSet<>(split(w2Models)));
+        }
+
+        private static List<String> split(String list) {
+            List<String> out = new ArrayList<>();
+            if (list != null) for (String x : list.split(",")) if (!x.isBlank()) out.add(x.trim());
+            return out;
+        }
+
+        boolean w1(int b, Strategy s) {
+            return (w1Batches.isEmpty() || w1Batches.contains(b)) && (w1Strategies.isEmpty() || w1Strategies.contains(s));
+        }
+
+        boolean w2(String model) { return w2Models.isEmpty() || w2Models.contains(model); }
     }
 
     /** W2 sizes under --quick (model, B, P, K); the same in bench_torch.py. */
@@ -64,11 +136,21 @@ public final class Workloads {
      * @param maxBatch largest W1 batch to run (larger ones are recorded as skipped); 0 = no cap
      * @param w3Batch  W3 batch override (0 = the workload's own N, or {@link #W3_QUICK_BATCH} when quick)
      * @param plan     warm-up and run counts
+     * @param only     which W1 / W2 cases to run
+     * @param profileIterations W1 and W2: iterations of a per-kernel profile after each case (0 = none)
      */
-    public record Options(boolean quick, int maxBatch, int w3Batch, Timing.Plan plan) {
+    public record Options(boolean quick, int maxBatch, int w3Batch, Timing.Plan plan, Selection only, int profileIterations) {
         public Options {
             if (maxBatch < 0) throw new IllegalArgumentException("--max-batch must be >= 0 (0 = no cap), got " + maxBatch);
             if (w3Batch < 0) throw new IllegalArgumentException("--w3-batch must be >= 0, got " + w3Batch);
+            if (profileIterations < 0)
+                throw new IllegalArgumentException("--profile-iterations must be >= 1 (0 = no profile), got " + profileIterations);
+            if (only == null) only = Selection.all();
+        }
+
+        /** Every case, no profile. */
+        public Options(boolean quick, int maxBatch, int w3Batch, Timing.Plan plan) {
+            this(quick, maxBatch, w3Batch, plan, Selection.all(), 0);
         }
 
         /** Defaults for a backend: CPU backends cap W1 at B = 4096 (1024 when quick); device backends do not. */
@@ -87,6 +169,7 @@ public final class Workloads {
         for (int[] pk : Shapes.W1_PK) {
             int p = pk[0], k = pk[1], b = p * k;
             for (Strategy s : Strategy.values()) {
+                if (!o.only().w1(b, s)) continue;
                 String key = "W1/" + s.cliName + "/P" + p + "xK" + k;
                 Map<String, Object> params = new LinkedHashMap<>();
                 params.put("strategy", s.cliName);
@@ -102,24 +185,57 @@ public final class Workloads {
                     continue;
                 }
                 log.accept(String.format("W1 %-10s B = %5d (P = %d, K = %d) ...", s.cliName, b, p, k));
-                out.add(guard("W1", key, "fused", params, () -> {
-                    TripletOptions opt = new TripletOptions(s, Distance.SQUARED_L2, 0.2f, false, b);
-                    int[] labels = Shapes.pkLabels(p, k);
-                    float[] host = BenchBackends.unitRows(b, d, 7);
-                    try (Backend be = backends.open(); Buffer e = be.allocate((long) b * d); Buffer dE = be.allocate((long) b * d);
-                         Buffer stats = be.allocate(TripletStats.SIZE)) {
-                        be.upload(host, 0, e, 0, host.length);
-                        Timing t = Timing.measure(be, o.plan(), () -> be.tripletLoss(b, d, labels, opt, e, dE, stats));
-                        float[] st = new float[TripletStats.SIZE];
-                        be.download(stats, 0, st, 0, st.length);
+                Function<Backend, Op> make = be -> new W1Op(be, s, p, k, d);
+                BenchResult r = guard("W1", key, "fused", params, () -> {
+                    try (Backend be = backends.open(); W1Op op = new W1Op(be, s, p, k, d)) {
+                        Timing t = Timing.measure(be, o.plan(), op);
+                        float[] st = op.stats();
                         params.put("loss", (double) st[TripletStats.LOSS]);
                         params.put("active_fraction", (double) st[TripletStats.ACTIVE_FRACTION]);
                         return BenchResult.ok("W1", key, "fused", params, t, null, null, be.peakBytes());
                     }
-                }, log));
+                }, log);
+                out.add(profiled(r, backends, o, make, log));
             }
         }
         return out;
+    }
+
+    /** One W1 iteration: the fused triplet loss (forward and backward) on seeded unit rows. */
+    private static final class W1Op implements Op {
+        final Backend be;
+        final int b, d;
+        final int[] labels;
+        final TripletOptions opt;
+        final Buffer e, dE, stats;
+
+        W1Op(Backend be, Strategy s, int p, int k, int d) {
+            this.be = be;
+            this.b = p * k;
+            this.d = d;
+            this.opt = new TripletOptions(s, Distance.SQUARED_L2, 0.2f, false, b);
+            this.labels = Shapes.pkLabels(p, k);
+            float[] host = BenchBackends.unitRows(b, d, 7);
+            e = be.allocate((long) b * d);
+            dE = be.allocate((long) b * d);
+            stats = be.allocate(TripletStats.SIZE);
+            be.upload(host, 0, e, 0, host.length);
+        }
+
+        @Override public void run() { be.tripletLoss(b, d, labels, opt, e, dE, stats); }
+
+        float[] stats() {
+            float[] st = new float[TripletStats.SIZE];
+            be.download(stats, 0, st, 0, st.length);
+            return st;
+        }
+
+        @Override
+        public void close() {
+            e.close();
+            dE.close();
+            stats.close();
+        }
     }
 
     // ------------------------------------------------------------------ W2
@@ -132,6 +248,7 @@ public final class Workloads {
     public static List<BenchResult> w2(BackendFactory backends, Options o, List<Shapes.TrainCase> cases, Consumer<String> log) {
         List<BenchResult> out = new ArrayList<>();
         for (Shapes.TrainCase c : cases) {
+            if (!o.only().w2(c.model())) continue;
             String key = "W2/" + c.model() + "/B" + c.batch();
             Map<String, Object> params = new LinkedHashMap<>();
             params.put("model", c.model());
@@ -141,43 +258,66 @@ public final class Workloads {
             params.put("loss", "semihard, squared-l2, margin 0.2");
             params.put("optimizer", "sgd lr 0.01 momentum 0.9");
             log.accept(String.format("W2 %-13s B = %d ...", c.model(), c.batch()));
-            out.add(guard("W2", key, "engine", params, () -> {
-                try (Backend be = backends.open(); EmbeddingModel model = Models.create(c.model(), be, 0)) {
-                    model.train(true);
-                    Sgd opt = new Sgd(model.parameters(), 0.01f, 0.9f, false, 0f);
-                    int[] in = model.inputShape();
-                    int[] labels = Shapes.pkLabels(c.p(), c.k());
-                    TripletOptions lossOpt = TripletOptions.facenet(c.batch());
-                    long n = (long) c.batch() * in[0] * in[1] * in[2];
-                    float[] host = new float[Math.toIntExact(n)];
-                    Rng r = new Rng(11);
-                    for (int i = 0; i < host.length; i++) host[i] = (float) r.nextGaussian();
-                    try (Tensor x = Tensor.of(be, host, c.batch(), in[0], in[1], in[2])) {
-                        float[] lastLoss = new float[1];
-                        Runnable step = () -> {
-                            try (Arena a = Arena.open()) {
-                                Tensor e = model.forward(x);
-                                TripletLoss.Result res = TripletLoss.compute(e, labels, lossOpt);
-                                opt.zeroGrad();
-                                res.loss().backward();
-                                opt.step();
-                                lastLoss[0] = res.stats().loss();
-                            }
-                        };
-                        Timing t = Timing.measure(be, o.plan(), step);
-                        if (!Float.isFinite(lastLoss[0]))
-                            return BenchResult.failed("W2", key, "engine", params, "error", "non-finite loss " + lastLoss[0]);
-                        params.put("last_loss", (double) lastLoss[0]);
-                        params.put("parameters", model.parameterCount());
-                        return BenchResult.ok("W2", key, "engine", params, t, c.batch() / (t.medianMs() / 1e3),
-                                "images/s", be.peakBytes());
-                    } finally {
-                        opt.close();
-                    }
+            BenchResult r = guard("W2", key, "engine", params, () -> {
+                try (Backend be = backends.open(); W2Op step = new W2Op(be, c)) {
+                    Timing t = Timing.measure(be, o.plan(), step);
+                    if (!Float.isFinite(step.lastLoss))
+                        return BenchResult.failed("W2", key, "engine", params, "error", "non-finite loss " + step.lastLoss);
+                    params.put("last_loss", (double) step.lastLoss);
+                    params.put("parameters", step.model.parameterCount());
+                    return BenchResult.ok("W2", key, "engine", params, t, c.batch() / (t.medianMs() / 1e3),
+                            "images/s", be.peakBytes());
                 }
-            }, log));
+            }, log);
+            out.add(profiled(r, backends, o, be -> new W2Op(be, c), log));
         }
         return out;
+    }
+
+    /** One W2 iteration: an SGD-momentum training step of the model on fixed random inputs. */
+    private static final class W2Op implements Op {
+        final EmbeddingModel model;
+        final Sgd opt;
+        final Tensor x;
+        final int[] labels;
+        final TripletOptions lossOpt;
+        float lastLoss;
+
+        W2Op(Backend be, Shapes.TrainCase c) {
+            model = Models.create(c.model(), be, 0);
+            model.train(true);
+            opt = new Sgd(model.parameters(), 0.01f, 0.9f, false, 0f);
+            int[] in = model.inputShape();
+            labels = Shapes.pkLabels(c.p(), c.k());
+            lossOpt = TripletOptions.facenet(c.batch());
+            long n = (long) c.batch() * in[0] * in[1] * in[2];
+            float[] host = new float[Math.toIntExact(n)];
+            Rng r = new Rng(11);
+            for (int i = 0; i < host.length; i++) host[i] = (float) r.nextGaussian();
+            x = Tensor.of(be, host, c.batch(), in[0], in[1], in[2]);
+        }
+
+        @Override
+        public void run() {
+            try (Arena a = Arena.open()) {
+                Tensor e = model.forward(x);
+                TripletLoss.Result res = TripletLoss.compute(e, labels, lossOpt);
+                opt.zeroGrad();
+                res.loss().backward();
+                opt.step();
+                lastLoss = res.stats().loss();
+            }
+        }
+
+        @Override
+        public void close() {
+            try {
+                x.close();
+                opt.close();
+            } finally {
+                model.close();
+            }
+        }
     }
 
     // ------------------------------------------------------------------ W3
@@ -227,6 +367,48 @@ public final class Workloads {
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /** One iteration of a benchmark case on an open backend, holding its buffers (or model) until closed. */
+    interface Op extends Runnable, AutoCloseable {
+        @Override void close();
+    }
+
+    /**
+     * The per-kernel profile of a case that ran ({@link Options#profileIterations()} > 0): on a new
+     * profiled backend, one warm-up iteration, then the iterations, synchronized after each. Prints the
+     * table; returns {@code r} with it attached. A backend without a profile, or a failure here, is
+     * reported in the log and leaves {@code r} as it was.
+     */
+    static BenchResult profiled(BenchResult r, BackendFactory backends, Options o, Function<Backend, Op> make, Consumer<String> log) {
+        int n = o.profileIterations();
+        if (n <= 0 || !r.status().equals("ok")) return r;
+        try (Backend be = backends.openProfiled()) {
+            Optional<KernelProfile> kp = KernelProfile.of(be);
+            if (kp.isEmpty()) {
+                log.accept("   profile: backend " + be.name() + " records no kernel profile (only opencl and cuda do)");
+                return r;
+            }
+            try (Op op = make.apply(be)) {
+                op.run();
+                be.synchronize();
+                kp.get().reset();
+                long t0 = System.nanoTime();
+                for (int i = 0; i < n; i++) {
+                    op.run();
+                    be.synchronize();
+                }
+                double wallMs = (System.nanoTime() - t0) / 1e6;
+                ProfileTable table = ProfileTable.of(be.name(), n, wallMs, kp.get().snapshot());
+                log.accept("");
+                log.accept(table.markdown(r.key()).stripTrailing());
+                log.accept("");
+                return r.withProfile(table);
+            }
+        } catch (RuntimeException | OutOfMemoryError e) {
+            log.accept("   profile failed: " + e.getClass().getSimpleName() + ": " + e.getMessage());
+            return r;
+        }
+    }
 
     interface Case {
         BenchResult run() throws Exception;

@@ -1,6 +1,7 @@
 package dev.semihard.trainer.cli;
 
 import dev.semihard.bench.BenchCommand;
+import dev.semihard.bench.Workloads;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -38,12 +39,32 @@ public final class BenchCliCommand implements Callable<Integer> {
     @Option(names = "--w3-batch", paramLabel = "N", defaultValue = "0", description = "W3 batch instead of the workload's (0 = the workload's)")
     int w3Batch;
 
+    @Option(names = "--w1-batches", paramLabel = "B", description = "only these W1 batches (of 256, 1024, 1800, 4096, 8192, 16384; default all)")
+    String w1Batches;
+
+    @Option(names = "--w1-strategies", paramLabel = "S", description = "only these W1 strategies (semihard, batch-hard, batch-all; default all)")
+    String w1Strategies;
+
+    @Option(names = "--w2-models", paramLabel = "M", description = "only these W2 models (fmnist-cnn, face-resnet10; default all)")
+    String w2Models;
+
+    @Option(names = "--profile", description = {"after each W1/W2 case, a per-kernel profile on opencl or cuda: launches and device ms",
+            "per iteration and share of the iteration, printed and written into the results"})
+    boolean profile;
+
+    @Option(names = "--profile-iterations", paramLabel = "N", defaultValue = "0",
+            description = "profiled iterations per case (default " + BenchCommand.DEFAULT_PROFILE_ITERATIONS + " with --profile; implies --profile)")
+    int profileIterations;
+
     @Override
     public Integer call() {
         BenchCommand.Config cfg;
         try {
+            if (profileIterations < 0) throw new IllegalArgumentException("--profile-iterations must be >= 1, got " + profileIterations);
+            int iterations = profileIterations > 0 ? profileIterations : profile ? BenchCommand.DEFAULT_PROFILE_ITERATIONS : 0;
             cfg = new BenchCommand.Config(backendChoice.backend, workloads, quick, out, backendChoice.threads, maxBatch, w3Batch,
-                    "semihard bench " + String.join(" ", spec.commandLine().getParseResult().originalArgs()));
+                    "semihard bench " + String.join(" ", spec.commandLine().getParseResult().originalArgs()),
+                    Workloads.Selection.parse(w1Batches, w1Strategies, w2Models), iterations);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
