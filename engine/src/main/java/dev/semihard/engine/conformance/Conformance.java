@@ -644,6 +644,8 @@ public final class Conformance {
                 d.result("dx", dx, new Tol(1e-4, 1e-4), n, c, hw);
                 d.result("dgamma", dg, Tol.sum(count), c);
                 d.result("dbeta", db, Tol.sum(count), c);
+                d.result("dy (must be left unchanged)", dy, Tol.EXACT, n, c, hw);
+                d.result("y (must be left unchanged)", y, Tol.EXACT, n, c, hw);
             }));
         }
         // bn(x) exactly 0: per channel the values -2..2 (exact float sums, mean exactly 0) and beta = 0,
