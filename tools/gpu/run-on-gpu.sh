@@ -7,8 +7,13 @@
 #    on failure it runs the checks again with the fallback code paths (FALLBACK_ON_FAIL=0 skips that);
 # 3. `semihard bench` (W1, W2, W3; SEMIHARD_BENCH=0 skips it) and PyTorch's same workloads from bench/python/bench_torch.py
 #    when python3 with torch and CUDA is there (TORCH_BENCH=0 skips it);
-# 4. prints a short table last. Full logs go to $OUT (or ./gpu-out).
-# Time limits per part (seconds): SELFTEST_TIMEOUT (150), TORCH_TIMEOUT (130), BENCH_TIMEOUT (170).
+# 4. one short profiled pass (PROFILE=0 skips it): `semihard bench --profile` of W1 semihard and batch-hard at
+#    B = 1800 and 16384 and W2 (both models), PROFILE_ITERATIONS (5) iterations each: per-kernel launches, device ms
+#    and share of the iteration, into the log and $OUT/profile.md (the tables, then the JSON);
+# 5. prints a short table last (with the top 5 kernels of each profiled case). Full logs go to $OUT (or ./gpu-out):
+#    at most 8 files (the device tool returns no more): selftest.log (nvidia-smi first), [selftest-fallback.log],
+#    semihard-bench.log (with its table), semihard-bench/semihard-cuda.json, torch.log, torch/torch-cuda.{json,md}, profile.md.
+# Time limits per part (seconds): SELFTEST_TIMEOUT (150), TORCH_TIMEOUT (130), BENCH_TIMEOUT (170), PROFILE_TIMEOUT (90).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 TARBALL="${1:-$ROOT/dist/semihard-gpu.tar.gz}"
@@ -19,11 +24,12 @@ WORK="$(mktemp -d)"
 tar -xzf "$TARBALL" -C "$WORK"
 B="$WORK/semihard-gpu"
 echo "bundle $(cat "$B/COMMIT" 2>/dev/null) unpacked in $WORK"
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv 2>&1 | tee "$OUT/gpu.txt"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv 2>&1 | tee "$WORK/gpu.txt"
 
 status=0
 echo "=== CUDA self-test (conformance, full-size loss checks, W1/W3 timings)"
-timeout "${SELFTEST_TIMEOUT:-150}" "$B/bin/cuda-selftest" ${SELFTEST_ARGS:-} 2>&1 | tee "$OUT/selftest.log"
+cp "$WORK/gpu.txt" "$OUT/selftest.log"
+timeout "${SELFTEST_TIMEOUT:-150}" "$B/bin/cuda-selftest" ${SELFTEST_ARGS:-} 2>&1 | tee -a "$OUT/selftest.log"
 rc=${PIPESTATUS[0]}
 if [ "$rc" -ne 0 ]; then
     echo "*** CUDA SELF-TEST FAILED (exit $rc): see $OUT/selftest.log" >&2; status=1
@@ -40,6 +46,7 @@ fi
 if [ "${SEMIHARD_BENCH:-1}" = 1 ] && [ -x "$B/bin/semihard" ]; then
     echo "=== semihard bench --backend cuda"
     timeout "${BENCH_TIMEOUT:-170}" "$B/bin/semihard" bench --backend cuda --out "$OUT/semihard-bench" 2>&1 | tee "$OUT/semihard-bench.log"
+    rm -f "$OUT/semihard-bench/semihard-cuda.md"     # its table is at the end of semihard-bench.log; keeps $OUT to 8 files
 fi
 
 if [ "${TORCH_BENCH:-1}" = 1 ] && [ -f "$ROOT/bench/python/bench_torch.py" ] \
@@ -49,11 +56,33 @@ if [ "${TORCH_BENCH:-1}" = 1 ] && [ -f "$ROOT/bench/python/bench_torch.py" ] \
         --workloads "${TORCH_WORKLOADS:-W1,W2,W3}" --out "$OUT/torch" 2>&1 | tee "$OUT/torch.log"
 fi
 
+if [ "${PROFILE:-1}" = 1 ] && [ -x "$B/bin/semihard" ]; then
+    # one short pass: the cases that missed their targets, each timed once more and then profiled on a
+    # second backend with per-kernel event timing (so the timings above stay unperturbed)
+    echo "=== kernel profile: semihard bench --backend cuda --profile (W1 semihard/batch-hard at B = 1800, 16384; W2)"
+    timeout "${PROFILE_TIMEOUT:-90}" "$B/bin/semihard" bench --backend cuda --workloads W1,W2 --w1-batches 1800,16384 \
+        --w1-strategies semihard,batch-hard --profile-iterations "${PROFILE_ITERATIONS:-5}" --out "$WORK/profile" 2>&1 \
+        | tee "$WORK/profile.log"
+    { echo "# kernel profile, $(head -2 "$WORK/gpu.txt" | tail -1), bundle $(cat "$B/COMMIT" 2>/dev/null)"; echo
+      echo '```'; cat "$WORK/profile.log"; echo '```'; echo
+      [ -f "$WORK/profile/semihard-cuda.md" ] && cat "$WORK/profile/semihard-cuda.md"
+      [ -f "$WORK/profile/semihard-cuda.json" ] && { echo '```json'; cat "$WORK/profile/semihard-cuda.json"; echo '```'; }
+    } > "$OUT/profile.md"
+fi
+
 echo
-echo "=== summary ($(head -2 "$OUT/gpu.txt" | tail -1))"
+echo "=== summary ($(head -2 "$WORK/gpu.txt" | tail -1))"
 grep -E '^\| (what|---|conformance|W1 |W3 |error)' "$OUT/selftest.log" | grep -v '^| W1 check' || true
 grep -E '^(PASS|FAIL) ' "$OUT/selftest.log" || true
 [ -f "$OUT/torch/torch-cuda.md" ] && { echo "--- PyTorch"; grep -E '^\|' "$OUT/torch/torch-cuda.md" | head -40; }
+if [ -f "$WORK/profile.log" ]; then
+    # each profiled case: its title, the 5 largest kernels, all kernels, outside kernels
+    echo "--- kernel profile (top 5 per case; all of it in profile.md)"
+    awk '/^kernel profile /{print; n=0; inp=1; rows=0; next}
+         inp && /^\| (kernel|---) /{next}
+         inp && /^\| /{ rows=1; if ($0 ~ /all kernels|outside kernels/) print; else if (n++ < 5) print; next }
+         inp && rows && /^$/ {inp=0}' "$WORK/profile.log"
+fi
 echo "$( [ $status = 0 ] && echo 'GPU RUN PASSED' || echo 'GPU RUN FAILED: CUDA results do not match the reference' )"
 rm -rf "$WORK"
 exit $status

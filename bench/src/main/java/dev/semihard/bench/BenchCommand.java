@@ -105,7 +105,7 @@ public final class BenchCommand {
             Files.createDirectories(cfg.outDir());
             Path json = cfg.outDir().resolve("semihard-" + name + ".json");
             Path md = cfg.outDir().resolve("semihard-" + name + ".md");
-            String table = "";
+            String table = "", summary = "";
             for (String w : cfg.workloads()) {
                 switch (w) {
                     case "W1" -> results.addAll(Workloads.w1(backends, o, log::println));
@@ -120,11 +120,12 @@ public final class BenchCommand {
                 double after = loadAverage();
                 m.put("loadavg_after", after < 0 ? null : Math.round(after * 100) / 100.0);
                 Files.writeString(json, Json.writePretty(doc) + "\n", StandardCharsets.UTF_8);
-                table = markdown(doc, results);
+                table = markdown(doc, results, true);
+                summary = markdown(doc, results, false);   // the profile tables were printed after their cases
                 Files.writeString(md, table, StandardCharsets.UTF_8);
             }
             log.println();
-            log.print(table);
+            log.print(summary);
             log.println("wrote " + json + " and " + md);
             long failed = results.stream().filter(r -> r.status().equals("error")).count();
             return failed > 0 ? 1 : 0;
@@ -170,8 +171,8 @@ public final class BenchCommand {
         return doc;
     }
 
-    /** The Markdown table of one run (the same layout as bench_torch.py's). */
-    static String markdown(Map<String, Object> doc, List<BenchResult> results) {
+    /** The Markdown table of one run (the same layout as bench_torch.py's), then the kernel profiles when asked for. */
+    static String markdown(Map<String, Object> doc, List<BenchResult> results, boolean profiles) {
         StringBuilder sb = new StringBuilder();
         sb.append("### semihard, backend ").append(doc.get("backend")).append(" (").append(doc.get("device")).append(")\n\n");
         sb.append("date ").append(doc.get("date")).append(", commit ").append(doc.get("commit"))
@@ -186,7 +187,7 @@ public final class BenchCommand {
                     .append(r.status().equals("ok") ? "ok" : r.status() + ": " + r.detail().replace("|", "/")).append(" |\n");
         }
         sb.append('\n');
-        for (BenchResult r : results) if (r.profile() != null) sb.append(r.profile().markdown(r.key()));
+        if (profiles) for (BenchResult r : results) if (r.profile() != null) sb.append(r.profile().markdown(r.key()));
         return sb.toString();
     }
 

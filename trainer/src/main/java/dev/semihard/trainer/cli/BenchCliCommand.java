@@ -63,11 +63,17 @@ public final class BenchCliCommand implements Callable<Integer> {
             if (profileIterations < 0) throw new IllegalArgumentException("--profile-iterations must be >= 1, got " + profileIterations);
             int iterations = profileIterations > 0 ? profileIterations : profile ? BenchCommand.DEFAULT_PROFILE_ITERATIONS : 0;
             cfg = new BenchCommand.Config(backendChoice.backend, workloads, quick, out, backendChoice.threads, maxBatch, w3Batch,
-                    "semihard bench " + String.join(" ", spec.commandLine().getParseResult().originalArgs()),
+                    commandLine(spec.commandLine().getParseResult().originalArgs()),
                     Workloads.Selection.parse(w1Batches, w1Strategies, w2Models), iterations);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
         return BenchCommand.run(cfg, System.out);
+    }
+
+    /** "semihard bench ARGS" (picocli's original arguments start with the subcommand's name when run from Main). */
+    static String commandLine(List<String> args) {
+        List<String> rest = !args.isEmpty() && args.get(0).equals("bench") ? args.subList(1, args.size()) : args;
+        return "semihard bench " + String.join(" ", rest);
     }
 }
