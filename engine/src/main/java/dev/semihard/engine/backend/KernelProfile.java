@@ -13,7 +13,9 @@ import java.util.Optional;
  * backend reads each launch's event ({@code CL_QUEUE_PROFILING_ENABLE}, {@code CL_PROFILING_COMMAND_START/END});
  * the CUDA backend records a pair of events around each launch on its stream and turns them into times
  * only when the profile is read, so profiling adds no host synchronization per launch (it waits only when
- * thousands of launches are pending, for the oldest half). Both add a little host work per launch. Copies,
+ * thousands of launches are pending, for the oldest half). Both add a little host work per launch; where the
+ * device waits for the host (tiny kernels), a CUDA kernel's time can include part of its own launch latency,
+ * since the start event completes as soon as the stream reaches it. Copies,
  * uploads, downloads and CUDA's memsets are not kernels and are not counted. The reference backend does not
  * implement this interface.
  *
