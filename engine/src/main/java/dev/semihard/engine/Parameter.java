@@ -27,7 +27,7 @@ public final class Parameter extends Tensor {
     @Override
     protected Tensor allocateGrad() {
         // created outside any arena, so the gradient survives the step that produced it
-        Tensor g = Tensor.zeros(backend(), shape());
+        Tensor g = Tensor.empty(backend(), shape());   // overwritten by the copy that follows
         g.detachFromArena();
         return g;
     }

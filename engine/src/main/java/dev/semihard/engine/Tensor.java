@@ -55,6 +55,15 @@ public class Tensor implements AutoCloseable {
         return new Tensor(backend, backend.allocate(numel(shape)), shape, true, true);
     }
 
+    /**
+     * A tensor with <b>unspecified contents</b> ({@link Backend#allocateUninitialized}: no zero fill;
+     * NaN on the reference backend), registered like {@link #zeros}. Only for a kernel output that the
+     * kernel overwrites entirely before anything reads it.
+     */
+    public static Tensor empty(Backend backend, int... shape) {
+        return new Tensor(backend, backend.allocateUninitialized(numel(shape)), shape, true, true);
+    }
+
     /** A tensor holding a copy of {@code data}. */
     public static Tensor of(Backend backend, float[] data, int... shape) {
         if (data.length != numel(shape))
@@ -176,7 +185,7 @@ public class Tensor implements AutoCloseable {
     }
 
     /** Gradient storage; {@link Parameter} overrides this to keep it outside step arenas. */
-    protected Tensor allocateGrad() { return zeros(backend, shape); }
+    protected Tensor allocateGrad() { return empty(backend, shape); }   // overwritten by the copy that follows
 
     /**
      * A gradient tensor of this tensor's shape that owns {@code b} (handed over by {@link #accumulateGradOwned}),

@@ -59,6 +59,7 @@ class TensorAutogradTest {
         Counting(ReferenceBackend inner) { super(inner); }
         @Override public void copy(Buffer src, long srcOff, Buffer dst, long dstOff, long n) { copies++; super.copy(src, srcOff, dst, dstOff, n); }
         @Override public Buffer allocate(long floats) { allocations++; return super.allocate(floats); }
+        @Override public Buffer allocateUninitialized(long floats) { allocations++; return super.allocateUninitialized(floats); }
     }
 
     /**

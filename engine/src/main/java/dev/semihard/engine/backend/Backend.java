@@ -33,6 +33,16 @@ public interface Backend extends AutoCloseable {
     /** Allocates {@code floats} float32 elements, zero-filled. */
     Buffer allocate(long floats);
 
+    /**
+     * Allocates {@code floats} float32 elements with <b>unspecified contents</b>, for an output that a
+     * kernel overwrites entirely before anything reads it (every kernel's outputs are: see the
+     * conventions above; the conformance suite checks that each output element is written). Saves
+     * {@link #allocate}'s zero fill, one pass over the buffer (a launch on device backends). The
+     * default zero-fills anyway; the reference backend fills with NaN, so that an engine test reading
+     * an element no kernel wrote fails instead of seeing a convenient 0.
+     */
+    default Buffer allocateUninitialized(long floats) { return allocate(floats); }
+
     /** Copies {@code n} floats from host {@code src[srcOff..]} to {@code dst[dstOff..]}. */
     void upload(float[] src, int srcOff, Buffer dst, long dstOff, int n);
 

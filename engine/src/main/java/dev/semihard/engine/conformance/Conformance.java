@@ -322,6 +322,14 @@ public final class Conformance {
             d.b.fill(x, 0, 1, 0f);
             d.result("x", x, Tol.EXACT, 64);
         }));
+        all.add(check("allocateUninitialized then overwritten", d -> {
+            // contents are unspecified until written; the size must be right (a write to the last element works)
+            Buffer x = d.b.allocateUninitialized(1000);
+            d.owned.add(x);
+            d.b.upload(d.gauss(1000, 1), 0, x, 0, 1000);
+            d.b.fill(x, 990, 10, 2.5f);
+            d.result("x", x, Tol.EXACT, 1000 - TAIL);
+        }));
         all.add(check("allocate zero-filled", d -> {
             Buffer x = d.b.allocate(1000);
             d.owned.add(x);

@@ -12,8 +12,8 @@ import java.util.List;
 
 /**
  * The differentiable operations: each validates its shapes, runs the forward {@link Backend} kernel
- * into a new tensor ({@link Tensor#zeros}, so it belongs to the current {@link dev.semihard.engine.Arena}),
- * and records a {@link dev.semihard.engine.Node} whose backward calls the matching backward kernels.
+ * into a new tensor ({@link Tensor#empty}: no zero fill, since every kernel overwrites its outputs entirely;
+ * it belongs to the current {@link dev.semihard.engine.Arena}), and records a {@link dev.semihard.engine.Node} whose backward calls the matching backward kernels.
  * <b>The chain rule lives here only</b>: backends see nothing but kernels, layers see nothing but ops.
  *
  * <p>Shape errors are {@link IllegalArgumentException}s that name the op, the expected and the actual
@@ -97,18 +97,18 @@ public final class F {
         checkInputs(op, x, w, bias);
         ConvGeometry g = new ConvGeometry(xs[0], xs[1], xs[2], xs[3], ws[0], ws[2], ws[3], stride, pad);
         Backend be = x.backend();
-        Tensor y = Tensor.zeros(be, g.n(), g.k(), g.outH(), g.outW());
+        Tensor y = Tensor.empty(be, g.n(), g.k(), g.outH(), g.outW());
         be.conv2dForward(g, x.buffer(), w.buffer(), bias == null ? null : bias.buffer(), y.buffer());
         y.record(op, inputs(x, w, bias), dy -> {
             if (x.requiresGrad()) {
-                Tensor dx = Tensor.zeros(be, xs);
+                Tensor dx = Tensor.empty(be, xs);
                 be.conv2dBackwardData(g, dy.buffer(), w.buffer(), dx.buffer());
                 accumulate(x, dx);
             }
             boolean wantBias = bias != null && bias.requiresGrad();
             if (w.requiresGrad() || wantBias) {
-                Tensor dw = Tensor.zeros(be, ws);
-                Tensor db = wantBias ? Tensor.zeros(be, ws[0]) : null;
+                Tensor dw = Tensor.empty(be, ws);
+                Tensor db = wantBias ? Tensor.empty(be, ws[0]) : null;
                 be.conv2dBackwardFilter(g, x.buffer(), dy.buffer(), dw.buffer(), db == null ? null : db.buffer());
                 accumulate(w, dw);
                 if (db != null) accumulate(bias, db);
@@ -132,10 +132,10 @@ public final class F {
         checkInputs(op, x);
         PoolGeometry g = new PoolGeometry(xs[0], xs[1], xs[2], xs[3], size, stride);
         Backend be = x.backend();
-        Tensor y = Tensor.zeros(be, g.n(), g.c(), g.outH(), g.outW());
+        Tensor y = Tensor.empty(be, g.n(), g.c(), g.outH(), g.outW());
         be.maxPool2dForward(g, x.buffer(), y.buffer());
         y.record(op, List.of(x), dy -> {
-            Tensor dx = Tensor.zeros(be, xs);
+            Tensor dx = Tensor.empty(be, xs);
             be.maxPool2dBackward(g, x.buffer(), dy.buffer(), dx.buffer());
             accumulate(x, dx);
         });
@@ -150,10 +150,10 @@ public final class F {
         int[] xs = x.shape();
         int n = xs[0], c = xs[1], hw = xs[2] * xs[3];
         Backend be = x.backend();
-        Tensor y = Tensor.zeros(be, n, c);
+        Tensor y = Tensor.empty(be, n, c);
         be.globalAvgPoolForward(n, c, hw, x.buffer(), y.buffer());
         y.record(op, List.of(x), dy -> {
-            Tensor dx = Tensor.zeros(be, xs);
+            Tensor dx = Tensor.empty(be, xs);
             be.globalAvgPoolBackward(n, c, hw, dy.buffer(), dx.buffer());
             accumulate(x, dx);
         });
@@ -204,9 +204,9 @@ public final class F {
                     + Arrays.toString(xs) + "; use a batch of at least 2 or eval mode");
         checkInputs(op, x, gamma, beta);
         Backend be = x.backend();
-        Tensor y = Tensor.zeros(be, xs);
+        Tensor y = Tensor.empty(be, xs);
         if (training) {
-            Tensor mean = Tensor.zeros(be, c), invStd = Tensor.zeros(be, c);
+            Tensor mean = Tensor.empty(be, c), invStd = Tensor.empty(be, c);
             if (relu)
                 be.batchNormReluForwardTraining(n, c, hw, eps, momentum, x.buffer(), gamma.buffer(), beta.buffer(), y.buffer(),
                         mean.buffer(), invStd.buffer(), runningMean.buffer(), runningVar.buffer());
@@ -214,7 +214,7 @@ public final class F {
                 be.batchNormForwardTraining(n, c, hw, eps, momentum, x.buffer(), gamma.buffer(), beta.buffer(), y.buffer(),
                         mean.buffer(), invStd.buffer(), runningMean.buffer(), runningVar.buffer());
             y.record(op, List.of(x, gamma, beta), dy -> {
-                Tensor dx = Tensor.zeros(be, xs), dg = Tensor.zeros(be, c), db = Tensor.zeros(be, c);
+                Tensor dx = Tensor.empty(be, xs), dg = Tensor.empty(be, c), db = Tensor.empty(be, c);
                 if (relu)
                     be.batchNormReluBackward(n, c, hw, x.buffer(), y.buffer(), dy.buffer(), gamma.buffer(), mean.buffer(),
                             invStd.buffer(), dx.buffer(), dg.buffer(), db.buffer());
@@ -229,7 +229,7 @@ public final class F {
             be.batchNormReluForwardInference(n, c, hw, eps, x.buffer(), gamma.buffer(), beta.buffer(),
                     runningMean.buffer(), runningVar.buffer(), y.buffer());
             y.record(op, List.of(x, gamma, beta), dy -> {
-                Tensor dz = Tensor.zeros(be, xs);   // the ReLU's gradient: dy where y > 0
+                Tensor dz = Tensor.empty(be, xs);   // the ReLU's gradient: dy where y > 0
                 be.reluBackward(y.numel(), y.buffer(), dy.buffer(), dz.buffer());
                 evalBatchNormBackward(be, n, c, hw, eps, xs, x, dz, gamma, beta, runningMean, runningVar);
                 dz.close();
@@ -253,7 +253,7 @@ public final class F {
                                               Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar) {
         Tensor zeros = Tensor.zeros(be, c);
         if (x.requiresGrad()) {
-            Tensor dx = Tensor.zeros(be, xs);
+            Tensor dx = Tensor.empty(be, xs);
             be.batchNormForwardInference(n, c, hw, eps, dy.buffer(), gamma.buffer(), zeros.buffer(), zeros.buffer(),
                     runningVar.buffer(), dx.buffer());
             accumulate(x, dx);
@@ -261,10 +261,10 @@ public final class F {
         if (gamma.requiresGrad() || beta.requiresGrad()) {
             Tensor ones = Tensor.zeros(be, c);
             be.fill(ones.buffer(), 0, c, 1f);
-            Tensor invStd = Tensor.zeros(be, c);
+            Tensor invStd = Tensor.empty(be, c);
             be.batchNormForwardInference(1, c, 1, eps, ones.buffer(), ones.buffer(), zeros.buffer(), zeros.buffer(),
                     runningVar.buffer(), invStd.buffer());
-            Tensor scratch = Tensor.zeros(be, xs), dg = Tensor.zeros(be, c), db = Tensor.zeros(be, c);
+            Tensor scratch = Tensor.empty(be, xs), dg = Tensor.empty(be, c), db = Tensor.empty(be, c);
             be.batchNormBackward(n, c, hw, x.buffer(), dy.buffer(), gamma.buffer(), runningMean.buffer(), invStd.buffer(),
                     scratch.buffer(), dg.buffer(), db.buffer());
             accumulate(gamma, dg);
@@ -284,7 +284,7 @@ public final class F {
         checkInputs(op, x);
         Backend be = x.backend();
         int[] xs = x.shape();
-        Tensor y = Tensor.zeros(be, xs);
+        Tensor y = Tensor.empty(be, xs);
         be.reluForward(x.numel(), x.buffer(), y.buffer());
         y.record(op, List.of(x), dy -> {
             // in place (the interface allows dx = dy), then dy itself is handed over as x's gradient
@@ -303,7 +303,7 @@ public final class F {
                     + Arrays.toString(a.shape()) + " and " + Arrays.toString(b.shape()));
         checkInputs(op, a, b);
         Backend be = a.backend();
-        Tensor y = Tensor.zeros(be, a.shape());
+        Tensor y = Tensor.empty(be, a.shape());
         be.add(a.numel(), a.buffer(), b.buffer(), y.buffer());
         y.record(op, List.of(a, b), dy -> {
             a.accumulateGrad(dy);        // a copy (or an axpy) ...
@@ -329,18 +329,18 @@ public final class F {
                     + " (weight " + Arrays.toString(w.shape()) + ")");
         checkInputs(op, x, w, b);
         Backend be = x.backend();
-        Tensor y = Tensor.zeros(be, n, out);
+        Tensor y = Tensor.empty(be, n, out);
         be.linearForward(n, in, out, x.buffer(), w.buffer(), b == null ? null : b.buffer(), y.buffer());
         y.record(op, inputs(x, w, b), dy -> {
             if (x.requiresGrad()) {
-                Tensor dx = Tensor.zeros(be, n, in);
+                Tensor dx = Tensor.empty(be, n, in);
                 be.linearBackwardData(n, in, out, dy.buffer(), w.buffer(), dx.buffer());
                 accumulate(x, dx);
             }
             boolean wantBias = b != null && b.requiresGrad();
             if (w.requiresGrad() || wantBias) {
-                Tensor dw = Tensor.zeros(be, out, in);
-                Tensor db = wantBias ? Tensor.zeros(be, out) : null;
+                Tensor dw = Tensor.empty(be, out, in);
+                Tensor db = wantBias ? Tensor.empty(be, out) : null;
                 be.linearBackwardWeight(n, in, out, x.buffer(), dy.buffer(), dw.buffer(), db == null ? null : db.buffer());
                 accumulate(w, dw);
                 if (db != null) accumulate(b, db);
@@ -372,11 +372,11 @@ public final class F {
         checkInputs(op, x);
         int n = x.dim(0), d = x.dim(1);
         Backend be = x.backend();
-        Tensor y = Tensor.zeros(be, n, d);
-        Tensor norms = Tensor.zeros(be, n);
+        Tensor y = Tensor.empty(be, n, d);
+        Tensor norms = Tensor.empty(be, n);
         be.l2NormalizeForward(n, d, L2_EPS, x.buffer(), y.buffer(), norms.buffer());
         y.record(op, List.of(x), dy -> {
-            Tensor dx = Tensor.zeros(be, n, d);
+            Tensor dx = Tensor.empty(be, n, d);
             be.l2NormalizeBackward(n, d, L2_EPS, y.buffer(), norms.buffer(), dy.buffer(), dx.buffer());
             accumulate(x, dx);
         });
@@ -391,10 +391,10 @@ public final class F {
         checkInputs(op, e);
         int n = e.dim(0), d = e.dim(1);
         Backend be = e.backend();
-        Tensor dist = Tensor.zeros(be, n, n);
+        Tensor dist = Tensor.empty(be, n, n);
         be.pairwiseDistanceForward(n, d, metric, e.buffer(), dist.buffer());
         dist.record(op, List.of(e), dd -> {
-            Tensor de = Tensor.zeros(be, n, d);
+            Tensor de = Tensor.empty(be, n, d);
             be.pairwiseDistanceBackward(n, d, metric, e.buffer(), dist.buffer(), dd.buffer(), de.buffer());
             accumulate(e, de);
         });

@@ -100,6 +100,17 @@ public final class ReferenceBackend implements Backend {
         return b;
     }
 
+    /**
+     * Filled with NaN: an op that reads an element of a kernel output that the kernel did not write
+     * (which the engine must never do) then shows up in every engine test as a NaN, not as a silent 0.
+     */
+    @Override
+    public Buffer allocateUninitialized(long floats) {
+        Buffer b = allocate(floats);
+        java.util.Arrays.fill(data(b), Double.NaN);
+        return b;
+    }
+
     void released(long floats) { bytesInUse.addAndGet(-floats * 4); }
 
     @Override

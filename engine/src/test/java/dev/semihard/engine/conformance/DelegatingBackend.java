@@ -20,6 +20,7 @@ public class DelegatingBackend implements Backend {
     @Override public String name() { return inner.name(); }
     @Override public String deviceDescription() { return inner.deviceDescription(); }
     @Override public Buffer allocate(long floats) { return inner.allocate(floats); }
+    @Override public Buffer allocateUninitialized(long floats) { return inner.allocateUninitialized(floats); }
     @Override public void upload(float[] src, int srcOff, Buffer dst, long dstOff, int n) { inner.upload(src, srcOff, dst, dstOff, n); }
     @Override public void download(Buffer src, long srcOff, float[] dst, int dstOff, int n) { inner.download(src, srcOff, dst, dstOff, n); }
     @Override public void copy(Buffer src, long srcOff, Buffer dst, long dstOff, long n) { inner.copy(src, srcOff, dst, dstOff, n); }

@@ -246,6 +246,12 @@ public final class CudaBackend implements Backend, KernelProfile {
         return b;
     }
 
+    /** From the caching allocator like {@link #allocate}, without the memset. */
+    @Override
+    public Buffer allocateUninitialized(long floats) {
+        return alloc(floats);
+    }
+
     private CudaBuffer buf(Buffer b) {
         if (b == null) throw new IllegalArgumentException("cuda: null buffer");
         if (!(b instanceof CudaBuffer cb) || b.backend() != this)

@@ -228,6 +228,14 @@ public final class OpenClBackend implements Backend, KernelProfile {
 
     @Override
     public synchronized Buffer allocate(long floats) {
+        Buffer b = allocateUninitialized(floats);
+        if (floats > 0) fillMem(((ClBuffer) b).mem, 0, floats, 0f);
+        return b;
+    }
+
+    /** From the free lists like {@link #allocate}, without the zero-fill kernel. */
+    @Override
+    public synchronized Buffer allocateUninitialized(long floats) {
         ensureOpen();
         if (floats < 0) throw new IllegalArgumentException("opencl: cannot allocate " + floats + " floats");
         long bytes = Math.max(1, floats) * 4L;
@@ -241,7 +249,6 @@ public final class OpenClBackend implements Backend, KernelProfile {
         }
         ClBuffer b = new ClBuffer(mem, floats);
         track(bytes);
-        if (floats > 0) fillMem(mem, 0, floats, 0f);
         return b;
     }
 
