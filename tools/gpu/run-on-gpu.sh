@@ -11,8 +11,9 @@
 #    B = 1800 and 16384 and W2 (both models), PROFILE_ITERATIONS (5) iterations each: per-kernel launches, device ms
 #    and share of the iteration, into the log and $OUT/profile.md (the tables, then the JSON);
 # 5. prints a short table last (with the top 5 kernels of each profiled case). Full logs go to $OUT (or ./gpu-out):
-#    at most 8 files (the device tool returns no more): selftest.log (nvidia-smi first), [selftest-fallback.log],
-#    semihard-bench.log (with its table), semihard-bench/semihard-cuda.json, torch.log, torch/torch-cuda.{json,md}, profile.md.
+#    6 files, as the device tool returns at most 8: selftest.log (nvidia-smi first), [selftest-fallback.log],
+#    semihard-bench.log and torch.log (each ending with its table), semihard-bench/semihard-cuda.json,
+#    torch/torch-cuda.json, profile.md.
 # Time limits per part (seconds): SELFTEST_TIMEOUT (150), TORCH_TIMEOUT (130), BENCH_TIMEOUT (170), PROFILE_TIMEOUT (90).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -54,6 +55,7 @@ if [ "${TORCH_BENCH:-1}" = 1 ] && [ -f "$ROOT/bench/python/bench_torch.py" ] \
     echo "=== PyTorch, same workloads (${TORCH_WORKLOADS:-W1,W2,W3})"
     PYTHONUNBUFFERED=1 timeout "${TORCH_TIMEOUT:-130}" python3 "$ROOT/bench/python/bench_torch.py" --device cuda \
         --workloads "${TORCH_WORKLOADS:-W1,W2,W3}" --out "$OUT/torch" 2>&1 | tee "$OUT/torch.log"
+    [ -f "$OUT/torch/torch-cuda.md" ] && mv "$OUT/torch/torch-cuda.md" "$WORK/"    # its table ends torch.log
 fi
 
 if [ "${PROFILE:-1}" = 1 ] && [ -x "$B/bin/semihard" ]; then
@@ -74,7 +76,7 @@ echo
 echo "=== summary ($(head -2 "$WORK/gpu.txt" | tail -1))"
 grep -E '^\| (what|---|conformance|W1 |W3 |error)' "$OUT/selftest.log" | grep -v '^| W1 check' || true
 grep -E '^(PASS|FAIL) ' "$OUT/selftest.log" || true
-[ -f "$OUT/torch/torch-cuda.md" ] && { echo "--- PyTorch"; grep -E '^\|' "$OUT/torch/torch-cuda.md" | head -40; }
+[ -f "$WORK/torch-cuda.md" ] && { echo "--- PyTorch"; grep -E '^\|' "$WORK/torch-cuda.md" | head -40; }
 if [ -f "$WORK/profile.log" ]; then
     # each profiled case: its title, the 5 largest kernels, all kernels, outside kernels
     echo "--- kernel profile (top 5 per case; all of it in profile.md)"
