@@ -48,8 +48,8 @@ public final class BenchCliCommand implements Callable<Integer> {
     @Option(names = "--w2-models", paramLabel = "M", description = "only these W2 models (fmnist-cnn, face-resnet10; default all)")
     String w2Models;
 
-    @Option(names = "--profile", description = {"after each W1/W2 case, a per-kernel profile on opencl or cuda: launches and device ms",
-            "per iteration and share of the iteration, printed and written into the results"})
+    @Option(names = "--profile", description = "after each W1/W2 case, a per-kernel profile on opencl or cuda: launches and device ms"
+            + " per iteration and share of the iteration, printed and written into the results")
     boolean profile;
 
     @Option(names = "--profile-iterations", paramLabel = "N", defaultValue = "0",
