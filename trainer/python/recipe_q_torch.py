@@ -10,7 +10,7 @@ The batches and pairs come from NumPy's generator, not the trainer's, so figures
 statistically.
 
     python3 trainer/python/recipe_q_torch.py [--steps 375] [--threads 2] [--seed 0] [--init torch|he]
-        [--init-from DIR --batches DIR/batches.npy] [--bn-recalibrate 100]
+        [--init-from DIR --batches DIR/batches.npy] [--bn-recalibrate 50]
 
 --init-from / --batches train from exactly the Java trainer's starting point (its initial weights and its
 P x K batches, written by tools/compare/DumpStart.java): then the two frameworks differ only in float
@@ -86,10 +86,10 @@ def main():
                          "tools/compare/DumpStart.java), overriding --init")
     ap.add_argument("--batches", metavar="FILE",
                     help="train on these batches: a .npy of steps x 320 training-set indices (the Java sampler's)")
-    ap.add_argument("--bn-recalibrate", type=int, default=100, metavar="N",
+    ap.add_argument("--bn-recalibrate", type=int, default=50, metavar="N",
                     help="after the evaluation with the training-time batch-norm statistics, re-estimate them over N random "
                          "training batches of 320 (torch.optim.swa_utils.update_bn, as the trainer's --bn-recalibrate) and "
-                         "evaluate again; 0 = skip (default 100)")
+                         "evaluate again; 0 = skip (default 50)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)

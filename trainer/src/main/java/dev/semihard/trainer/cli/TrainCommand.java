@@ -100,7 +100,7 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--bn-recalibrate", paramLabel = "N",
             description = "before evaluating and saving the final model, re-estimate the batch-norm running statistics with the"
-                    + " final weights over N random training batches (precise batch norm; default 100, 0 = keep the running"
+                    + " final weights over N random training batches (precise batch norm; default 50, 0 = keep the running"
                     + " averages of training)")
     Integer bnRecalibrate;
 

@@ -38,7 +38,7 @@ public final class TrainConfig {
     public int steps;                   // > 0 overrides epochs
     public long seed;
     public int evalEvery;               // 0 = only at the end
-    public int bnRecalibrate = 100;     // batches for precise batch norm before evaluating; 0 = off
+    public int bnRecalibrate = 50;      // batches for precise batch norm before evaluating; 0 = off
     public int checkpointEvery = 50;
     public String augment = "none";
     public int evalLimit;               // 0 = the whole test set
@@ -67,7 +67,7 @@ public final class TrainConfig {
         c.steps = 375;
         c.seed = 0;
         c.augment = "none";
-        c.bnRecalibrate = 100;
+        c.bnRecalibrate = 50;
         return c;
     }
 
