@@ -339,6 +339,24 @@ class OpenClKernelsTest {
             res[i] = concat(down(b, y), down(b, sm), down(b, si), down(b, rm), down(b, rv), down(b, dx), down(b, dg), down(b, db));
         }
         close("batch norm n=" + n + " c=" + c + " hw=" + hw, res[0], res[1], 2e-4, 2e-4);
+        // fused with ReLU (the float8 path masks dy with select()); the backward of both backends gets the
+        // reference's y, so a value rounding to either side of 0 cannot flip one element's mask
+        float[] yRef = null;
+        for (int i = 0; i < 2; i++) {
+            Backend b = bs[i];
+            Buffer bx = up(b, x), bdy = up(b, dy), g = up(b, gamma), be = up(b, beta);
+            Buffer y = b.allocate(x.length), sm = b.allocate(c), si = b.allocate(c), rm = b.allocate(c), rv = b.allocate(c);
+            Buffer dx = b.allocate(x.length), dg = b.allocate(c), db = b.allocate(c);
+            b.batchNormReluForwardTraining(n, c, hw, 1e-5f, 0.1f, bx, g, be, y, sm, si, rm, rv);
+            float[] yv = down(b, y);
+            if (i == 0) yRef = yv;
+            b.batchNormReluBackward(n, c, hw, bx, up(b, yRef), bdy, g, sm, si, dx, dg, db);
+            res[i] = concat(yv, down(b, sm), down(b, si), down(b, rm), down(b, rv), down(b, dx), down(b, dg), down(b, db));
+        }
+        int zeros = 0;
+        for (float v : yRef) if (v == 0f) zeros++;
+        assertTrue(zeros > x.length / 5 && zeros < x.length * 4 / 5, "the ReLU should cut a fair share: " + zeros + " of " + x.length);
+        close("batch norm + relu n=" + n + " c=" + c + " hw=" + hw, res[0], res[1], 2e-4, 2e-4);
     }
 
     /** Semihard with more than 64 positives per anchor (the kernel's second path) and a few extra negatives. */
