@@ -609,6 +609,12 @@ public final class CudaBackend implements Backend, KernelProfile {
     public void batchNormForwardTraining(int n, int c, int hw, float eps, float momentum, Buffer x, Buffer gamma,
                                          Buffer beta, Buffer y, Buffer saveMean, Buffer saveInvStd,
                                          Buffer runningMean, Buffer runningVar) {
+        bnForwardTraining("batchNormApply", n, c, hw, eps, momentum, x, gamma, beta, y, saveMean, saveInvStd, runningMean, runningVar);
+    }
+
+    /** Training-mode forward: the two statistics kernels, then {@code apply} (batchNormApply or batchNormReluApply). */
+    private void bnForwardTraining(String apply, int n, int c, int hw, float eps, float momentum, Buffer x, Buffer gamma,
+                                   Buffer beta, Buffer y, Buffer saveMean, Buffer saveInvStd, Buffer runningMean, Buffer runningVar) {
         long count = (long) n * hw;
         if (count < 2)
             throw new IllegalArgumentException("batchNorm2d (training): needs more than one value per channel, got n*h*w = "
@@ -620,7 +626,7 @@ public final class CudaBackend implements Backend, KernelProfile {
             launch("batchNormFinish", ceil(c, 128), 1, 1, 128, part, c, chunks, count, eps, momentum,
                     saveMean, saveInvStd, runningMean, runningVar);
         }
-        elementwise("batchNormApply", count * c, x, y, count * c, c, hw, saveMean, saveInvStd, gamma, beta);
+        elementwise(apply, count * c, x, y, count * c, c, hw, saveMean, saveInvStd, gamma, beta);
     }
 
     @Override
@@ -650,18 +656,7 @@ public final class CudaBackend implements Backend, KernelProfile {
     public void batchNormReluForwardTraining(int n, int c, int hw, float eps, float momentum, Buffer x, Buffer gamma,
                                              Buffer beta, Buffer y, Buffer saveMean, Buffer saveInvStd,
                                              Buffer runningMean, Buffer runningVar) {
-        long count = (long) n * hw;
-        if (count < 2)
-            throw new IllegalArgumentException("batchNorm2d (training): needs more than one value per channel, got n*h*w = "
-                    + count + "; use a batch larger than 1 or eval mode");
-        int chunks = bnChunks(count, c);
-        long per = (count + chunks - 1) / chunks;
-        try (CudaBuffer part = alloc(4L * c * chunks)) {
-            launch("batchNormStats", chunks, c, 1, T, x, part, n, c, hw, per);
-            launch("batchNormFinish", ceil(c, 128), 1, 1, 128, part, c, chunks, count, eps, momentum,
-                    saveMean, saveInvStd, runningMean, runningVar);
-        }
-        elementwise("batchNormReluApply", count * c, x, y, count * c, c, hw, saveMean, saveInvStd, gamma, beta);
+        bnForwardTraining("batchNormReluApply", n, c, hw, eps, momentum, x, gamma, beta, y, saveMean, saveInvStd, runningMean, runningVar);
     }
 
     @Override

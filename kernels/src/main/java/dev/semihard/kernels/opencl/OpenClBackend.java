@@ -701,13 +701,19 @@ public final class OpenClBackend implements Backend, KernelProfile {
     public synchronized void batchNormForwardTraining(int n, int c, int hw, float eps, float momentum, Buffer x, Buffer gamma,
                                                       Buffer beta, Buffer y, Buffer saveMean, Buffer saveInvStd,
                                                       Buffer runningMean, Buffer runningVar) {
+        bnForwardTraining("batchNormApply", n, c, hw, eps, momentum, x, gamma, beta, y, saveMean, saveInvStd, runningMean, runningVar);
+    }
+
+    /** Training-mode forward: the statistics kernel, then {@code apply} (batchNormApply or batchNormReluApply). */
+    private void bnForwardTraining(String apply, int n, int c, int hw, float eps, float momentum, Buffer x, Buffer gamma,
+                                   Buffer beta, Buffer y, Buffer saveMean, Buffer saveInvStd, Buffer runningMean, Buffer runningVar) {
         long count = (long) n * hw;
         if (count < 2)
             throw new IllegalArgumentException("batchNorm2d (training): needs more than one value per channel, got n*h*w = "
                     + count + "; use a batch larger than 1 or eval mode");
         launch("batchNormStatistics", new long[]{(long) c * 64}, new long[]{64},
                 n, c, hw, eps, momentum, arg(x), arg(saveMean), arg(saveInvStd), arg(runningMean), arg(runningVar));
-        launch1("batchNormApply", (long) n * c, n * c, c, hw, arg(x), arg(saveMean), arg(saveInvStd), arg(gamma), arg(beta), arg(y));
+        launch1(apply, (long) n * c, n * c, c, hw, arg(x), arg(saveMean), arg(saveInvStd), arg(gamma), arg(beta), arg(y));
     }
 
     @Override
@@ -728,13 +734,7 @@ public final class OpenClBackend implements Backend, KernelProfile {
     public synchronized void batchNormReluForwardTraining(int n, int c, int hw, float eps, float momentum, Buffer x, Buffer gamma,
                                                           Buffer beta, Buffer y, Buffer saveMean, Buffer saveInvStd,
                                                           Buffer runningMean, Buffer runningVar) {
-        long count = (long) n * hw;
-        if (count < 2)
-            throw new IllegalArgumentException("batchNorm2d (training): needs more than one value per channel, got n*h*w = "
-                    + count + "; use a batch larger than 1 or eval mode");
-        launch("batchNormStatistics", new long[]{(long) c * 64}, new long[]{64},
-                n, c, hw, eps, momentum, arg(x), arg(saveMean), arg(saveInvStd), arg(runningMean), arg(runningVar));
-        launch1("batchNormReluApply", (long) n * c, n * c, c, hw, arg(x), arg(saveMean), arg(saveInvStd), arg(gamma), arg(beta), arg(y));
+        bnForwardTraining("batchNormReluApply", n, c, hw, eps, momentum, x, gamma, beta, y, saveMean, saveInvStd, runningMean, runningVar);
     }
 
     @Override
