@@ -4,6 +4,7 @@ import dev.semihard.engine.Arena;
 import dev.semihard.engine.Autograd;
 import dev.semihard.engine.Tensor;
 import dev.semihard.engine.backend.Backend;
+import dev.semihard.engine.backend.Buffer;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -92,26 +93,60 @@ public final class PreciseBatchNorm {
         return used;
     }
 
-    /** A copy of every batch-norm running statistic, for {@link #restore} (e.g. around an evaluation). */
-    public static List<float[]> snapshot(Module model) {
-        List<float[]> out = new ArrayList<>();
+    /**
+     * A device-side copy of every batch-norm running statistic, for {@link #restore} (e.g. around an
+     * evaluation). The copy is exact on every backend (the reference backend keeps doubles); the caller
+     * must pass it to {@link #restore} or close it.
+     */
+    public static Snapshot snapshot(Module model) {
+        List<Buffer> out = new ArrayList<>();
         for (BatchNorm2d bn : layers(model)) {
-            out.add(bn.runningMean().toArray());
-            out.add(bn.runningVar().toArray());
+            out.add(copyOf(bn.runningMean()));
+            out.add(copyOf(bn.runningVar()));
         }
-        return out;
+        return new Snapshot(out);
     }
 
-    /** Puts back statistics taken by {@link #snapshot} of the same model. */
-    public static void restore(Module model, List<float[]> saved) {
-        List<BatchNorm2d> bns = layers(model);
-        if (saved.size() != 2 * bns.size())
-            throw new IllegalArgumentException("precise batch norm: snapshot of " + saved.size() / 2 + " layers, model has " + bns.size());
-        for (int i = 0; i < bns.size(); i++) {
-            upload(bns.get(i).runningMean(), saved.get(2 * i));
-            upload(bns.get(i).runningVar(), saved.get(2 * i + 1));
+    /** Puts back statistics taken by {@link #snapshot} of the same model, and closes the snapshot. */
+    public static void restore(Module model, Snapshot saved) {
+        try (saved) {
+            List<BatchNorm2d> bns = layers(model);
+            if (saved.buffers.size() != 2 * bns.size())
+                throw new IllegalArgumentException("precise batch norm: snapshot of " + saved.buffers.size() / 2 + " layers, model has " + bns.size());
+            for (int i = 0; i < bns.size(); i++) {
+                copyInto(saved.buffers.get(2 * i), bns.get(i).runningMean());
+                copyInto(saved.buffers.get(2 * i + 1), bns.get(i).runningVar());
+            }
         }
     }
+
+    /** Saved running statistics (device buffers: mean and variance of each layer, in layer order). */
+    public static final class Snapshot implements AutoCloseable {
+        private final List<Buffer> buffers;
+
+        private Snapshot(List<Buffer> buffers) { this.buffers = buffers; }
+
+        /** The saved values of statistic {@code i} (2 per layer: mean, variance), for tests and logs. */
+        public float[] values(int i) {
+            Buffer b = buffers.get(i);
+            float[] v = new float[(int) b.size()];
+            b.backend().download(b, 0, v, 0, v.length);
+            return v;
+        }
+
+        public int size() { return buffers.size(); }
+
+        @Override
+        public void close() { for (Buffer b : buffers) b.close(); }
+    }
+
+    private static Buffer copyOf(Tensor t) {
+        Buffer b = t.backend().allocate(t.numel());
+        t.backend().copy(t.buffer(), 0, b, 0, t.numel());
+        return b;
+    }
+
+    private static void copyInto(Buffer src, Tensor t) { t.backend().copy(src, 0, t.buffer(), 0, t.numel()); }
 
     private static void zero(Tensor t) { t.backend().fill(t.buffer(), 0, t.numel(), 0f); }
 

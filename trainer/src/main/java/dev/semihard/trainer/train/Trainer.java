@@ -289,11 +289,15 @@ public final class Trainer {
                     if (cfg.evalEvery > 0 && step % cfg.evalEvery == 0 && step != total) {
                         // evaluate as at the end (recalibrated batch norm), then put the training-time
                         // statistics back so that evaluating does not change the run
-                        List<float[]> bnSaved = PreciseBatchNorm.snapshot(model);
+                        PreciseBatchNorm.Snapshot bnSaved = PreciseBatchNorm.snapshot(model);
                         progress.breakLine();
-                        recalibrateBn(model, trainSet);
-                        Evaluator.Result er = evaluate(model, test, data);
-                        PreciseBatchNorm.restore(model, bnSaved);
+                        Evaluator.Result er;
+                        try {
+                            recalibrateBn(model, trainSet);
+                            er = evaluate(model, test, data);
+                        } finally {
+                            PreciseBatchNorm.restore(model, bnSaved);
+                        }
                         Log.info("eval at step " + step + ": " + er.summary());
                         Map<String, Object> ev = new LinkedHashMap<>();
                         ev.put("step", step);

@@ -115,6 +115,20 @@ class TrainCommandTest {
         assertTrue(bad[2].contains("--bn-recalibrate must be >= 0"), bad[2]);
     }
 
+    /** An evaluation during training recalibrates a copy: the run's own statistics and weights do not change. */
+    @Test
+    void evaluatingDuringTrainingLeavesTheRunUnchanged() throws Exception {
+        Path plain = tmp.resolve("ev-none"), evaluated = tmp.resolve("ev-2");
+        assertEquals("0", run(tiny(plain, "--steps", "3", "--no-plots"))[0]);
+        assertEquals("0", run(tiny(evaluated, "--steps", "3", "--eval-every", "1", "--no-plots"))[0]);
+        assertEquals(2, Files.readAllLines(evaluated.resolve("evals.jsonl")).size());
+        Checkpoint.Loaded a = Checkpoint.load(plain.resolve(Checkpoint.FILE), "fmnist-cnn");
+        Checkpoint.Loaded b = Checkpoint.load(evaluated.resolve(Checkpoint.FILE), "fmnist-cnn");
+        for (String k : a.modelState().keySet()) assertArrayEquals(a.modelState().get(k), b.modelState().get(k), k);
+        for (String k : a.trainingBatchNorm().keySet())
+            assertArrayEquals(a.trainingBatchNorm().get(k), b.trainingBatchNorm().get(k), "training-time " + k);
+    }
+
     /** Extending a finished (recalibrated) run continues from the training-time batch-norm statistics. */
     @Test
     void extendingAFinishedRunEqualsTheLongerRun() throws Exception {
