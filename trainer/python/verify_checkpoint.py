@@ -58,7 +58,9 @@ def main():
     import torch
     from make_golden import FmnistCnn
     model = FmnistCnn()
-    state = {k: torch.from_numpy(v.copy()) for k, v in tensors.items() if not k.startswith("optimizer/")}
+    # model tensors only: a checkpoint.safetensors also holds optimizer/*, offline_miner/* and training_bn/*
+    # (the batch-norm statistics before recalibration); model names never contain a '/'
+    state = {k: torch.from_numpy(v.copy()) for k, v in tensors.items() if "/" not in k}
     missing, unexpected = model.load_state_dict(state, strict=False)
     assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
     model = model.float().eval()
