@@ -156,59 +156,8 @@ public final class Trainer {
             CollapseWatch collapse = new CollapseWatch((float) cfg.margin);
             long trainStart = System.nanoTime();
             double imagesDone = 0;
-            final PKSampler fs = sampler;
-            BatchLoader.IndexSampler<SamplerState> adapter;
-            final Dataset trainSet = train;
-            if (cfg.offlineRemineEvery > 0) {
-                // offline re-mining (OfflineMiner): a pool of P' x K images embedded with the current
-                // model every N steps; batches are explicit (anchor, positive, negative) triples
-                int poolP = Math.max(2, Math.min(sampler.eligibleIdentities(), cfg.offlinePool / cfg.k));
-                OfflineMiner.Options mo = new OfflineMiner.Options(cfg.offlineRemineEvery, poolP, cfg.k,
-                        Math.max(1, cfg.batchSize() / 3),
-                        Strategy.parse(cfg.strategy) == Strategy.SEMIHARD ? OfflineMiner.Choice.SEMIHARD : OfflineMiner.Choice.HARDEST,
-                        OFFLINE_RANDOM_SHARE, Distance.parse(cfg.distance));
-                // a version-1 checkpoint has no miner state: such a resume re-mines at once, with a seed derived from its step
-                boolean inexact = ck != null && ck.offlineMiner() == null;
-                OfflineMiner miner = new OfflineMiner(train.labels(), mo,
-                        idx -> Evaluator.embed(model, trainSet.subset(idx, "pool"), backend, 256),
-                        BatchLoader.mix(cfg.seed ^ 0x0FF1_14E5L, inexact ? start : 0));
-                if (ck != null && !inexact) {
-                    try {
-                        miner.restore(ck.offlineMiner());
-                    } catch (IllegalArgumentException e) {
-                        throw new CheckpointException("checkpoint " + ck.file() + " cannot resume offline mining: " + e.getMessage(), e);
-                    }
-                    if (miner.steps() != start)
-                        throw new CheckpointException("checkpoint " + ck.file() + " is at step " + start + " but its offline miner has served "
-                                + miner.steps() + " batches: the file is inconsistent; resume from another checkpoint");
-                }
-                if (inexact)
-                    Log.warn("checkpoint " + ck.file() + " (format version " + ck.metadata().get("format_version") + ") holds no offline-miner"
-                            + " state: this resume re-mines at once and will not reproduce the uninterrupted run exactly"
-                            + " (checkpoints of this version store the state)");
-                Log.info("offline mining: re-mine a pool of " + poolP + " x " + cfg.k + " images every " + cfg.offlineRemineEvery
-                        + " steps, " + mo.tripletsPerBatch() + " triplets per step (" + mo.choice() + " negatives, "
-                        + (int) (OFFLINE_RANDOM_SHARE * 100) + "% random)");
-                adapter = new BatchLoader.IndexSampler<>() {
-                    public BatchLoader.Sampled next() {
-                        OfflineMiner.TripletBatch b = miner.next();
-                        return new BatchLoader.Sampled(b.indices(), b.indices().length);
-                    }
-                    public SamplerState state() { return new SamplerState(fs.state(), miner.snapshot()); }
-                    public void restore(SamplerState s) { miner.restore(s.miner()); }
-                    // a re-mine embeds the pool with the model: draw it only when the loop has reached its step
-                    public boolean mayDrawAhead() { return !miner.refreshesNext(); }
-                };
-            } else {
-                adapter = new BatchLoader.IndexSampler<>() {
-                    public BatchLoader.Sampled next() {
-                        PKSampler.Batch b = fs.next();
-                        return new BatchLoader.Sampled(b.indices(), b.anchorRows());
-                    }
-                    public SamplerState state() { return new SamplerState(fs.state(), null); }
-                    public void restore(SamplerState s) { fs.setState(s.pk()); }
-                };
-            }
+            final Dataset trainSet = train;   // for the lambdas below (train was reassigned above)
+            BatchLoader.IndexSampler<SamplerState> adapter = batchSource(model, train, sampler, ck, start);
             twoPass = cfg.twoPassChunk > 0 && cfg.twoPassChunk < cfg.batchSize() ? new TwoPass(model, cfg.twoPassChunk) : null;
             if (twoPass != null)
                 Log.info("two-pass: mining over all " + cfg.batchSize() + " images, back-propagating " + cfg.twoPassChunk + " at a time");
@@ -344,6 +293,64 @@ public final class Trainer {
             AtomicFiles.write(runDir.resolve("summary.json"), (Json.write(summary) + "\n").getBytes(StandardCharsets.UTF_8));
             opt.close();
             return new Outcome(runDir, total, er, (System.nanoTime() - t0) / 1e9, summary);
+        }
+    }
+
+    /**
+     * Where the batches' image indices come from: the P x K sampler, or with --offline-remine-every the
+     * offline miner (restored from the checkpoint when resuming), as the loader's {@link BatchLoader.IndexSampler}.
+     */
+    private BatchLoader.IndexSampler<SamplerState> batchSource(EmbeddingModel model, Dataset train, PKSampler fs,
+                                                               Checkpoint.Loaded ck, int start) {
+        if (cfg.offlineRemineEvery > 0) {
+            // offline re-mining (OfflineMiner): a pool of P' x K images embedded with the current
+            // model every N steps; batches are explicit (anchor, positive, negative) triples
+            int poolP = Math.max(2, Math.min(fs.eligibleIdentities(), cfg.offlinePool / cfg.k));
+            OfflineMiner.Options mo = new OfflineMiner.Options(cfg.offlineRemineEvery, poolP, cfg.k,
+                    Math.max(1, cfg.batchSize() / 3),
+                    Strategy.parse(cfg.strategy) == Strategy.SEMIHARD ? OfflineMiner.Choice.SEMIHARD : OfflineMiner.Choice.HARDEST,
+                    OFFLINE_RANDOM_SHARE, Distance.parse(cfg.distance));
+            // a version-1 checkpoint has no miner state: such a resume re-mines at once, with a seed derived from its step
+            boolean inexact = ck != null && ck.offlineMiner() == null;
+            OfflineMiner miner = new OfflineMiner(train.labels(), mo,
+                    idx -> Evaluator.embed(model, train.subset(idx, "pool"), backend, 256),
+                    BatchLoader.mix(cfg.seed ^ 0x0FF1_14E5L, inexact ? start : 0));
+            if (ck != null && !inexact) {
+                try {
+                    miner.restore(ck.offlineMiner());
+                } catch (IllegalArgumentException e) {
+                    throw new CheckpointException("checkpoint " + ck.file() + " cannot resume offline mining: " + e.getMessage(), e);
+                }
+                if (miner.steps() != start)
+                    throw new CheckpointException("checkpoint " + ck.file() + " is at step " + start + " but its offline miner has served "
+                            + miner.steps() + " batches: the file is inconsistent; resume from another checkpoint");
+            }
+            if (inexact)
+                Log.warn("checkpoint " + ck.file() + " (format version " + ck.metadata().get("format_version") + ") holds no offline-miner"
+                        + " state: this resume re-mines at once and will not reproduce the uninterrupted run exactly"
+                        + " (checkpoints of this version store the state)");
+            Log.info("offline mining: re-mine a pool of " + poolP + " x " + cfg.k + " images every " + cfg.offlineRemineEvery
+                    + " steps, " + mo.tripletsPerBatch() + " triplets per step (" + mo.choice() + " negatives, "
+                    + (int) (OFFLINE_RANDOM_SHARE * 100) + "% random)");
+            return new BatchLoader.IndexSampler<>() {
+                public BatchLoader.Sampled next() {
+                    OfflineMiner.TripletBatch b = miner.next();
+                    return new BatchLoader.Sampled(b.indices(), b.indices().length);
+                }
+                public SamplerState state() { return new SamplerState(fs.state(), miner.snapshot()); }
+                public void restore(SamplerState s) { miner.restore(s.miner()); }
+                // a re-mine embeds the pool with the model: draw it only when the loop has reached its step
+                public boolean mayDrawAhead() { return !miner.refreshesNext(); }
+            };
+        } else {
+            return new BatchLoader.IndexSampler<>() {
+                public BatchLoader.Sampled next() {
+                    PKSampler.Batch b = fs.next();
+                    return new BatchLoader.Sampled(b.indices(), b.anchorRows());
+                }
+                public SamplerState state() { return new SamplerState(fs.state(), null); }
+                public void restore(SamplerState s) { fs.setState(s.pk()); }
+            };
         }
     }
 
