@@ -54,11 +54,11 @@ import static org.lwjgl.opencl.CL10.*;
  * ({@link OpenClKernelProfile}); off (the default), launches ask for no event.
  */
 public final class OpenClBackend implements Backend, KernelProfile {
-    /** Kernel sources, concatenated in this order (triplet.cl uses embed.cl's helpers, conv.cl gemm.cl's). */
+    /** Kernel sources, concatenated in this order (triplet.cl uses embed.cl's helpers). */
     static final String[] SOURCES = {"gemm.cl", "conv.cl", "elementwise.cl", "pool.cl", "batchnorm.cl", "embed.cl",
             "triplet.cl", "optim.cl"};
     private static final String BUILD_OPTIONS = "-cl-std=CL1.2";
-    private static final int GEMM_TN = 64, GEMM_WG = 8, GEMM_TK = 16;
+    private static final int GEMM_TN = 64, GEMM_WG = 8;
     /** Work-group size of the one-work-item-per-element kernels: 256, or the device maximum if lower (a power of two). */
     private final int ewLocal;
 
@@ -485,11 +485,6 @@ public final class OpenClBackend implements Backend, KernelProfile {
         else launch(name, new long[]{gx, gy, splits}, new long[]{GEMM_WG, wy, 1}, args);
     }
 
-    /** The conv kernel for m output rows: the "M32" variant (32-row tiles) when m <= 32. */
-    private static String convKernel(String name, int m) { return m <= 32 ? name + "M32" : name; }
-
-    private static int convWy(int m) { return m <= 32 ? 4 : GEMM_WG; }
-
     private static int ceilDiv(long a, long b) { return (int) ((a + b - 1) / b); }
 
     /** A scratch buffer of at least {@code floats} floats, owned by the backend; contents undefined. */
@@ -569,100 +564,90 @@ public final class OpenClBackend implements Backend, KernelProfile {
     }
 
     // ------------------------------------------------------------------ convolution
+    // conv.cl version 2: every pass runs on image-innermost copies [C, Hp, Wp, NB] of its operands.
 
-    /** rowTab[(c, r, s)] = c*Hp*Wp + r*Wp + s: offsets of the im2col rows inside a padded image. */
-    private long rowTable(int c, int r, int s, int hp, int wp) {
-        return table("row:" + c + "," + r + "," + s + "," + hp + "," + wp, () -> {
+    /** rowTab[(c, r, s)] = ((c*Hp + r)*Wp + s)*NB: offsets of the im2col rows inside a copy [C, Hp, Wp, NB]. */
+    private long rowTable(int c, int r, int s, int hp, int wp, int nb) {
+        return table("row:" + c + "," + r + "," + s + "," + hp + "," + wp + "," + nb, () -> {
             int[] t = new int[c * r * s];
             for (int ci = 0; ci < c; ci++)
                 for (int ri = 0; ri < r; ri++)
-                    for (int si = 0; si < s; si++) t[(ci * r + ri) * s + si] = ci * hp * wp + ri * wp + si;
+                    for (int si = 0; si < s; si++) t[(ci * r + ri) * s + si] = ((ci * hp + ri) * wp + si) * nb;
             return t;
         });
     }
 
-    /** Pads x [N, C, H, W] by pad on every side into a scratch buffer (or returns x when pad = 0). */
-    private Object padded(ConvGeometry g, Buffer x) {
-        if (g.pad() == 0) return arg(x);
-        int hp = g.h() + 2 * g.pad(), wp = g.w() + 2 * g.pad();
-        long xp = scratch("conv.xp", (long) g.n() * g.c() * hp * wp);
-        launch("conv2dPadInput", new long[]{wp, hp, (long) g.n() * g.c()}, null,
-                arg(x), g.h(), g.w(), mem(xp), hp, wp, g.pad(), g.pad(), 1);
-        return mem(xp);
+    /**
+     * Images per forward work-item (conv.cl's IB): 32 (float16 kernels), or 16 / 8 (the "N16" / "N8" kernels)
+     * when rounding N up to 32 would add more than an eighth of N in zero images.
+     */
+    private static int convBlock(int n) {
+        for (int ib : new int[]{32, 16}) if ((long) ceilDiv(n, ib) * ib - n <= n / 8) return ib;
+        return 8;
+    }
+
+    private static String convKernel(String name, int ib) { return ib == 32 ? name : name + "N" + ib; }
+
+    /** N rounded up to {@link #convBlock}: the images of the image-innermost copies. */
+    private static int convImages(ConvGeometry g) { int ib = convBlock(g.n()); return ceilDiv(g.n(), ib) * ib; }
+
+    /**
+     * Copies src [N, ch, hs, ws] into the scratch buffer {@code key} as [ch, hp, wp, NB], zero-padded by off
+     * (top/left) and dilated by dil, images innermost (conv2dPadInput).
+     */
+    private long imageInnermost(String key, Buffer src, int n, int nb, int ch, int hs, int ws, int hp, int wp,
+                                int offH, int offW, int dil) {
+        long dst = scratch(key, (long) ch * hp * wp * nb);
+        launch("conv2dPadInput", new long[]{wp, hp, ch}, null, arg(src), n, nb, ch, hs, ws, mem(dst), hp, wp, offH, offW, dil);
+        return dst;
     }
 
     private static void checkConv(ConvGeometry g) {
+        long nb = convImages(g);
         int hp = g.h() + 2 * g.pad(), wp = g.w() + 2 * g.pad();
-        i32((long) g.n() * g.c() * hp * wp, "padded conv input size");
-        i32((long) g.n() * g.k() * (g.h() + g.r()) * (g.w() + g.s()), "padded conv gradient size");
+        i32(nb * g.c() * hp * wp, "padded conv input size");
+        i32(nb * g.k() * (g.h() + g.r()) * (g.w() + g.s()), "padded conv gradient size");
         i32(g.outputSize(), "conv output size");
     }
 
     @Override
     public synchronized void conv2dForward(ConvGeometry g, Buffer x, Buffer w, Buffer bias, Buffer y) {
         checkConv(g);
-        int hp = g.h() + 2 * g.pad(), wp = g.w() + 2 * g.pad();
-        Object xp = padded(g, x);
-        long rowTab = rowTable(g.c(), g.r(), g.s(), hp, wp);
-        int kd = g.c() * g.r() * g.s();
-        launchGemmWy(convKernel("conv2dForward", g.k()), g.k(), g.n() * g.outH() * g.outW(), 1, convWy(g.k()),
-                g.n(), g.c(), hp, wp, g.k(), kd, g.stride(), g.outH(), g.outW(),
-                xp, arg(w), mem(rowTab), arg(bias), bias == null ? 0 : 1, arg(y));
+        int hp = g.h() + 2 * g.pad(), wp = g.w() + 2 * g.pad(), nb = convImages(g);
+        long xt = imageInnermost("conv.xt", x, g.n(), nb, g.c(), g.h(), g.w(), hp, wp, g.pad(), g.pad(), 1);
+        long rowTab = rowTable(g.c(), g.r(), g.s(), hp, wp, nb);
+        int ib = convBlock(g.n());
+        launch(convKernel("conv2dForward", ib), new long[]{ceilDiv(g.k(), 8), (long) g.outH() * g.outW() * (nb / ib)}, null,
+                g.n(), nb, wp, g.k(), g.c() * g.r() * g.s(), g.stride(), g.outH(), g.outW(),
+                mem(xt), arg(w), mem(rowTab), arg(bias), bias == null ? 0 : 1, arg(y));
     }
 
     @Override
     public synchronized void conv2dBackwardData(ConvGeometry g, Buffer dy, Buffer w, Buffer dx) {
         checkConv(g);
         // dx = stride-1 convolution of dy dilated by the stride and padded by R-1-pad, with flipped filters
-        int hp = g.h() + g.r() - 1, wp = g.w() + g.s() - 1;
-        long dyp = scratch("conv.dyp", (long) g.n() * g.k() * hp * wp);
-        launch("conv2dPadInput", new long[]{wp, hp, (long) g.n() * g.k()}, null,
-                arg(dy), g.outH(), g.outW(), mem(dyp), hp, wp, g.r() - 1 - g.pad(), g.s() - 1 - g.pad(), g.stride());
+        int hp = g.h() + g.r() - 1, wp = g.w() + g.s() - 1, nb = convImages(g);
+        long dyt = imageInnermost("conv.dyt", dy, g.n(), nb, g.k(), g.outH(), g.outW(), hp, wp,
+                g.r() - 1 - g.pad(), g.s() - 1 - g.pad(), g.stride());
         long wt = scratch("conv.wt", g.weightSize());
         launch1("conv2dFlipWeights", g.weightSize(), g.k(), g.c(), g.r(), g.s(), arg(w), mem(wt));
-        long rowTab = rowTable(g.k(), g.r(), g.s(), hp, wp);
-        int kd = g.k() * g.r() * g.s();
-        launchGemmWy(convKernel("conv2dBackwardData", g.c()), g.c(), g.n() * g.h() * g.w(), 1, convWy(g.c()),
-                g.n(), g.k(), hp, wp, g.c(), kd, 1, g.h(), g.w(), mem(dyp), mem(wt), mem(rowTab), arg(dx));
+        long rowTab = rowTable(g.k(), g.r(), g.s(), hp, wp, nb);
+        int ib = convBlock(g.n());
+        launch(convKernel("conv2dBackwardData", ib), new long[]{ceilDiv(g.c(), 8), (long) g.h() * g.w() * (nb / ib)}, null,
+                g.n(), nb, wp, g.c(), g.k() * g.r() * g.s(), 1, g.h(), g.w(), mem(dyt), mem(wt), mem(rowTab), arg(dx));
     }
 
     @Override
     public synchronized void conv2dBackwardFilter(ConvGeometry g, Buffer x, Buffer dy, Buffer dw, Buffer dbias) {
         checkConv(g);
-        int hp = g.h() + 2 * g.pad(), wp = g.w() + 2 * g.pad();
-        int oh = g.outH(), ow = g.outW(), p = oh * ow, crs = g.c() * g.r() * g.s(), k = g.k(), n = g.n();
-        int kd = i32((long) n * p, "conv reduction length");
-        Object xp = padded(g, x);
-        long rowTab = rowTable(g.c(), g.r(), g.s(), hp, wp);
-        int st = g.stride(), c = g.c();
-        long qTab = table("q:" + n + "," + c + "," + k + "," + hp + "," + wp + "," + oh + "," + ow + "," + st, () -> {
-            int[] t = new int[2 * kd];
-            for (int img = 0; img < n; img++)
-                for (int y = 0; y < oh; y++)
-                    for (int xx = 0; xx < ow; xx++) {
-                        int q = img * p + y * ow + xx;
-                        t[2 * q] = img * k * p + y * ow + xx;
-                        t[2 * q + 1] = img * c * hp * wp + y * st * wp + xx * st;
-                    }
-            return t;
-        });
-        // split the long reduction so that about 32 work-groups run; fixed by the geometry, so deterministic
-        int tiles = ceilDiv(crs, GEMM_TN) * ceilDiv(k, convWy(k) * 8);
-        int maxSplits = ceilDiv(kd, GEMM_TK * 8);
-        int splits = Math.max(1, Math.min(maxSplits, ceilDiv(32, tiles)));
-        int chunk = ceilDiv(ceilDiv(kd, splits), GEMM_TK) * GEMM_TK;
-        splits = ceilDiv(kd, chunk);
-        long len = (long) k * crs;
-        if (splits == 1) {
-            launchGemmWy(convKernel("conv2dBackwardFilter", k), k, crs, 1, convWy(k), k, crs, kd, p, chunk, arg(dy), xp,
-                    mem(rowTab), mem(qTab), arg(dw));
-        } else {
-            long part = scratch("conv.part", len * splits);
-            launchGemmWy(convKernel("conv2dBackwardFilter", k), k, crs, splits, convWy(k), k, crs, kd, p, chunk, arg(dy), xp,
-                    mem(rowTab), mem(qTab), mem(part));
-            launch1("conv2dReduceSplits", len, (int) len, splits, mem(part), arg(dw));
-        }
-        if (dbias != null) launch1("conv2dBackwardBias", k, n, k, p, arg(dy), arg(dbias));
+        int hp = g.h() + 2 * g.pad(), wp = g.w() + 2 * g.pad(), nb = convImages(g);
+        int oh = g.outH(), ow = g.outW(), crs = g.c() * g.r() * g.s(), k = g.k();
+        long xt = imageInnermost("conv.xt", x, g.n(), nb, g.c(), g.h(), g.w(), hp, wp, g.pad(), g.pad(), 1);
+        long dyt = imageInnermost("conv.dyt", dy, g.n(), nb, k, oh, ow, oh, ow, 0, 0, 1);
+        long rowTab = rowTable(g.c(), g.r(), g.s(), hp, wp, nb);
+        launch(convKernel("conv2dBackwardFilter", convBlock(g.n())), new long[]{ceilDiv(crs, 4), ceilDiv(k, 4)}, null,
+                k, crs, nb, wp, g.stride(), oh, ow, mem(dyt), mem(xt), mem(rowTab), arg(dw));
+        if (dbias != null) launch1("conv2dBackwardBias", k, g.n(), k, oh * ow, arg(dy), arg(dbias));
     }
 
     // ------------------------------------------------------------------ pooling

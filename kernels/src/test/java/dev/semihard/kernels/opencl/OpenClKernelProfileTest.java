@@ -58,7 +58,8 @@ class OpenClKernelProfileTest {
             cl.reset();
             assertTrue(cl.snapshot().isEmpty(), "reset forgets everything");
 
-            // a padded convolution: the padding kernel, then the GEMM kernel (K = 8 <= 32: the M32 tiles)
+            // a padded convolution: the padding (image-innermost copy) kernel, then the convolution kernel
+            // (batch 2: the 8-image "N8" version)
             ConvGeometry g = new ConvGeometry(2, 3, 8, 8, 8, 3, 3, 1, 1);
             try (Buffer in = cl.allocate(g.inputSize()); Buffer w = cl.allocate(g.weightSize()); Buffer out = cl.allocate(g.outputSize())) {
                 cl.reset();
@@ -66,8 +67,8 @@ class OpenClKernelProfileTest {
                 cl.conv2dForward(g, in, w, null, out);
             }
             Map<String, KernelProfile.Stat> c = cl.snapshot();
-            assertEquals(Map.of("conv2dPadInput", 2L, "conv2dForwardM32", 2L),
-                    Map.of("conv2dPadInput", c.get("conv2dPadInput").launches(), "conv2dForwardM32", c.get("conv2dForwardM32").launches()));
+            assertEquals(Map.of("conv2dPadInput", 2L, "conv2dForwardN8", 2L),
+                    Map.of("conv2dPadInput", c.get("conv2dPadInput").launches(), "conv2dForwardN8", c.get("conv2dForwardN8").launches()));
             assertEquals(2, c.size(), c.toString());
             x.close();
             y.close();
