@@ -592,18 +592,28 @@ public final class OpenClBackend implements Backend, KernelProfile {
     private static int convImages(ConvGeometry g) { int ib = convBlock(g.n()); return ceilDiv(g.n(), ib) * ib; }
 
     /**
+     * The floats between two (c, i, j) cells of a copy: NB, plus 16 when NB >= 256, so that the cells a
+     * work-item walks (multiples of a power-of-two stride otherwise) do not all fall into the same L1 sets.
+     */
+    /** Images per conv2dPadInput work-item (conv.cl's CONV_PAD_IMAGES). */
+    private static final int CONV_PAD_IMAGES = 128;
+
+    private static int convStride(int nb) { return nb >= 256 ? nb + 16 : nb; }
+
+    /**
      * Copies src [N, ch, hs, ws] into the scratch buffer {@code key} as [ch, hp, wp, NB], zero-padded by off
      * (top/left) and dilated by dil, images innermost (conv2dPadInput).
      */
     private long imageInnermost(String key, Buffer src, int n, int nb, int ch, int hs, int ws, int hp, int wp,
                                 int offH, int offW, int dil) {
-        long dst = scratch(key, (long) ch * hp * wp * nb);
-        launch("conv2dPadInput", new long[]{wp, hp, ch}, null, arg(src), n, nb, ch, hs, ws, mem(dst), hp, wp, offH, offW, dil);
+        int ld = convStride(nb);
+        long dst = scratch(key, (long) ch * hp * wp * ld);
+        launch("conv2dPadInput", new long[]{wp, hp, (long) ch * ceilDiv(nb, CONV_PAD_IMAGES)}, null, arg(src), n, nb, ld, ch, hs, ws, mem(dst), hp, wp, offH, offW, dil);
         return dst;
     }
 
     private static void checkConv(ConvGeometry g) {
-        long nb = convImages(g);
+        long nb = convStride(convImages(g));
         int hp = g.h() + 2 * g.pad(), wp = g.w() + 2 * g.pad();
         i32(nb * g.c() * hp * wp, "padded conv input size");
         i32(nb * g.k() * (g.h() + g.r()) * (g.w() + g.s()), "padded conv gradient size");
@@ -615,10 +625,10 @@ public final class OpenClBackend implements Backend, KernelProfile {
         checkConv(g);
         int hp = g.h() + 2 * g.pad(), wp = g.w() + 2 * g.pad(), nb = convImages(g);
         long xt = imageInnermost("conv.xt", x, g.n(), nb, g.c(), g.h(), g.w(), hp, wp, g.pad(), g.pad(), 1);
-        long rowTab = rowTable(g.c(), g.r(), g.s(), hp, wp, nb);
+        long rowTab = rowTable(g.c(), g.r(), g.s(), hp, wp, convStride(nb));
         int ib = convBlock(g.n());
         launch(convKernel("conv2dForward", ib), new long[]{ceilDiv(g.k(), 8), (long) g.outH() * g.outW() * (nb / ib)}, null,
-                g.n(), nb, wp, g.k(), g.c() * g.r() * g.s(), g.stride(), g.outH(), g.outW(),
+                g.n(), convStride(nb), wp, g.k(), g.c() * g.r() * g.s(), g.stride(), g.outH(), g.outW(),
                 mem(xt), arg(w), mem(rowTab), arg(bias), bias == null ? 0 : 1, arg(y));
     }
 
@@ -631,10 +641,10 @@ public final class OpenClBackend implements Backend, KernelProfile {
                 g.r() - 1 - g.pad(), g.s() - 1 - g.pad(), g.stride());
         long wt = scratch("conv.wt", g.weightSize());
         launch1("conv2dFlipWeights", g.weightSize(), g.k(), g.c(), g.r(), g.s(), arg(w), mem(wt));
-        long rowTab = rowTable(g.k(), g.r(), g.s(), hp, wp, nb);
+        long rowTab = rowTable(g.k(), g.r(), g.s(), hp, wp, convStride(nb));
         int ib = convBlock(g.n());
         launch(convKernel("conv2dBackwardData", ib), new long[]{ceilDiv(g.c(), 8), (long) g.h() * g.w() * (nb / ib)}, null,
-                g.n(), nb, wp, g.c(), g.k() * g.r() * g.s(), 1, g.h(), g.w(), mem(dyt), mem(wt), mem(rowTab), arg(dx));
+                g.n(), convStride(nb), wp, g.c(), g.k() * g.r() * g.s(), 1, g.h(), g.w(), mem(dyt), mem(wt), mem(rowTab), arg(dx));
     }
 
     @Override
@@ -644,9 +654,9 @@ public final class OpenClBackend implements Backend, KernelProfile {
         int oh = g.outH(), ow = g.outW(), crs = g.c() * g.r() * g.s(), k = g.k();
         long xt = imageInnermost("conv.xt", x, g.n(), nb, g.c(), g.h(), g.w(), hp, wp, g.pad(), g.pad(), 1);
         long dyt = imageInnermost("conv.dyt", dy, g.n(), nb, k, oh, ow, oh, ow, 0, 0, 1);
-        long rowTab = rowTable(g.c(), g.r(), g.s(), hp, wp, nb);
+        long rowTab = rowTable(g.c(), g.r(), g.s(), hp, wp, convStride(nb));
         launch(convKernel("conv2dBackwardFilter", convBlock(g.n())), new long[]{ceilDiv(crs, 4), ceilDiv(k, 4)}, null,
-                k, crs, nb, wp, g.stride(), oh, ow, mem(dyt), mem(xt), mem(rowTab), arg(dw));
+                g.n(), k, crs, convStride(nb), wp, g.stride(), oh, ow, mem(dyt), mem(xt), mem(rowTab), arg(dw));
         if (dbias != null) launch1("conv2dBackwardBias", k, g.n(), k, oh * ow, arg(dy), arg(dbias));
     }
 

@@ -88,7 +88,8 @@ class OpenClKernelsTest {
             "2, 3, 4, 4, 2, 2, 2, 3, 2",
             "16, 32, 14, 14, 64, 3, 3, 1, 1",
             "60, 5, 6, 5, 12, 3, 3, 2, 1",      // 32-image kernels, 4 zero images, K not a multiple of 8
-            "32, 7, 5, 5, 9, 3, 3, 1, 1"})
+            "32, 7, 5, 5, 9, 3, 3, 1, 1",
+            "300, 2, 5, 5, 4, 3, 3, 1, 1"})     // cells of 336 floats (skewed), two padding chunks
     void convMatchesReference(int n, int c, int h, int w, int k, int r, int s, int stride, int pad) {
         ConvGeometry g = new ConvGeometry(n, c, h, w, k, r, s, stride, pad);
         Random rnd = new Random(n * 31 + c * 7 + k);
