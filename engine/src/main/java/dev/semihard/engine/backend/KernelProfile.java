@@ -1,5 +1,8 @@
 package dev.semihard.engine.backend;
 
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -59,6 +62,15 @@ public interface KernelProfile {
         String v = options == null ? null : options.extra().get(OPTION);
         if (v == null) v = System.getProperty(PROPERTY);
         return v != null && (v.trim().toLowerCase(Locale.ROOT).equals("true") || v.trim().equals("1"));
+    }
+
+    /** {@code totals} ordered as {@link #snapshot()} returns them: the slowest total first (a new map). */
+    static Map<String, Stat> slowestFirst(Map<String, Stat> totals) {
+        List<Map.Entry<String, Stat>> list = new ArrayList<>(totals.entrySet());
+        list.sort((a, b) -> Double.compare(b.getValue().totalMillis(), a.getValue().totalMillis()));
+        Map<String, Stat> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Stat> e : list) out.put(e.getKey(), e.getValue());
+        return out;
     }
 
     /** The backend's kernel profile when it records one; empty for backends without profiling or with it off. */

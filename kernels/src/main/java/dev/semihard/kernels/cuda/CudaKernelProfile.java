@@ -8,7 +8,6 @@ import jcuda.driver.CUstream;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -85,11 +84,7 @@ final class CudaKernelProfile {
     /** Every kernel's launches and device time so far, the slowest total first (waits for pending launches). */
     Map<String, KernelProfile.Stat> snapshot() {
         resolve(pending.size());
-        List<Map.Entry<String, KernelProfile.Stat>> list = new ArrayList<>(totals.entrySet());
-        list.sort((a, b) -> Double.compare(b.getValue().totalMillis(), a.getValue().totalMillis()));
-        Map<String, KernelProfile.Stat> out = new LinkedHashMap<>();
-        for (Map.Entry<String, KernelProfile.Stat> e : list) out.put(e.getKey(), e.getValue());
-        return out;
+        return KernelProfile.slowestFirst(totals);
     }
 
     /** Forgets everything (pending launches are waited for and dropped). */
