@@ -573,18 +573,7 @@ public final class Conformance {
             long count = (long) n * hw, size = count * c;
             String shape = "n" + n + " c" + c + " hw" + hw;
             // per channel, x = offset + spread * N(0,1) with offsets up to 3 and spreads 0.5..2.5
-            all.add(check("batchNormForwardTraining " + shape, d -> {
-                float[] xv = bnInput(d, n, c, hw);
-                Buffer x = d.in(xv), gamma = d.in(d.uniform(c, 0.5, 1.5)), beta = d.in(d.gauss(c, 0.5));
-                Buffer y = d.out(size), mean = d.out(c), inv = d.out(c);
-                Buffer rm = d.inOut(d.gauss(c, 0.2)), rv = d.inOut(d.uniform(c, 0.5, 2));
-                d.b.batchNormForwardTraining(n, c, hw, eps, momentum, x, gamma, beta, y, mean, inv, rm, rv);
-                d.result("y", y, new Tol(1e-4, 1e-4), n, c, hw);
-                d.result("saveMean", mean, new Tol(1e-5, 1e-4), c);
-                d.result("saveInvStd", inv, new Tol(1e-6, 1e-4), c);
-                d.result("runningMean", rm, new Tol(1e-5, 1e-4), c);
-                d.result("runningVar", rv, new Tol(1e-5, 1e-4), c);
-            }));
+            all.add(bnForwardTrainingCheck(false, n, c, hw, eps, momentum));
             all.add(check("batchNormForwardInference " + shape, d -> {
                 Buffer x = d.in(bnInput(d, n, c, hw)), gamma = d.in(d.uniform(c, 0.5, 1.5)), beta = d.in(d.gauss(c, 0.5));
                 Buffer rm = d.in(d.gauss(c, 1)), rv = d.in(d.uniform(c, 0.25, 4)), y = d.out(size);
@@ -593,16 +582,8 @@ public final class Conformance {
             }));
             if (count > 1) all.add(check("batchNormBackward " + shape, d -> {
                 float[] xv = bnInput(d, n, c, hw);
-                // the saved statistics as the training forward computes them (double on the host, then float)
                 float[] mean = new float[c], inv = new float[c];
-                for (int ch = 0; ch < c; ch++) {
-                    double sum = 0, sq = 0;
-                    for (int i = 0; i < n; i++) for (int j = 0; j < hw; j++) sum += xv[(i * c + ch) * hw + j];
-                    double m = sum / count;
-                    for (int i = 0; i < n; i++) for (int j = 0; j < hw; j++) { double t = xv[(i * c + ch) * hw + j] - m; sq += t * t; }
-                    mean[ch] = (float) m;
-                    inv[ch] = (float) (1 / Math.sqrt(sq / count + eps));
-                }
+                bnSavedStats(xv, n, c, hw, eps, mean, inv);
                 Buffer x = d.in(xv), dy = d.in(d.gauss(size)), gamma = d.in(d.uniform(c, 0.5, 1.5));
                 Buffer sm = d.in(mean), si = d.in(inv), dx = d.out(size), dg = d.out(c), db = d.out(c);
                 d.b.batchNormBackward(n, c, hw, x, dy, gamma, sm, si, dx, dg, db);
@@ -612,18 +593,7 @@ public final class Conformance {
             }));
             // fused with ReLU: about half of bn(x) is negative (beta ~ N(0, 0.5)); ReLU is 1-Lipschitz,
             // so the tolerances of the plain kernels hold
-            all.add(check("batchNormReluForwardTraining " + shape, d -> {
-                float[] xv = bnInput(d, n, c, hw);
-                Buffer x = d.in(xv), gamma = d.in(d.uniform(c, 0.5, 1.5)), beta = d.in(d.gauss(c, 0.5));
-                Buffer y = d.out(size), mean = d.out(c), inv = d.out(c);
-                Buffer rm = d.inOut(d.gauss(c, 0.2)), rv = d.inOut(d.uniform(c, 0.5, 2));
-                d.b.batchNormReluForwardTraining(n, c, hw, eps, momentum, x, gamma, beta, y, mean, inv, rm, rv);
-                d.result("y", y, new Tol(1e-4, 1e-4), n, c, hw);
-                d.result("saveMean", mean, new Tol(1e-5, 1e-4), c);
-                d.result("saveInvStd", inv, new Tol(1e-6, 1e-4), c);
-                d.result("runningMean", rm, new Tol(1e-5, 1e-4), c);
-                d.result("runningVar", rv, new Tol(1e-5, 1e-4), c);
-            }));
+            all.add(bnForwardTrainingCheck(true, n, c, hw, eps, momentum));
             all.add(check("batchNormReluForwardInference " + shape, d -> {
                 float[] xv = bnInput(d, n, c, hw), rmv = d.gauss(c, 1), betav = d.gauss(c, 0.5);
                 // even channels: beta = 0 and every 5th x = runningMean, so bn(x) is exactly 0 there
@@ -672,6 +642,24 @@ public final class Conformance {
             d.result("runningMean", rm, new Tol(1e-6, 1e-5), c);
             d.result("runningVar", rv, new Tol(1e-6, 1e-5), c);
         }));
+    }
+
+    /** batchNormForwardTraining, or with {@code relu} batchNormReluForwardTraining, on one shape. */
+    private static Check bnForwardTrainingCheck(boolean relu, int n, int c, int hw, float eps, float momentum) {
+        long size = (long) n * c * hw;
+        return check((relu ? "batchNormReluForwardTraining " : "batchNormForwardTraining ") + "n" + n + " c" + c + " hw" + hw, d -> {
+            float[] xv = bnInput(d, n, c, hw);
+            Buffer x = d.in(xv), gamma = d.in(d.uniform(c, 0.5, 1.5)), beta = d.in(d.gauss(c, 0.5));
+            Buffer y = d.out(size), mean = d.out(c), inv = d.out(c);
+            Buffer rm = d.inOut(d.gauss(c, 0.2)), rv = d.inOut(d.uniform(c, 0.5, 2));
+            if (relu) d.b.batchNormReluForwardTraining(n, c, hw, eps, momentum, x, gamma, beta, y, mean, inv, rm, rv);
+            else d.b.batchNormForwardTraining(n, c, hw, eps, momentum, x, gamma, beta, y, mean, inv, rm, rv);
+            d.result("y", y, new Tol(1e-4, 1e-4), n, c, hw);
+            d.result("saveMean", mean, new Tol(1e-5, 1e-4), c);
+            d.result("saveInvStd", inv, new Tol(1e-6, 1e-4), c);
+            d.result("runningMean", rm, new Tol(1e-5, 1e-4), c);
+            d.result("runningVar", rv, new Tol(1e-5, 1e-4), c);
+        });
     }
 
     /** mean and 1/sqrt(biased var + eps) per channel, as the training forward computes them (double, then float). */
