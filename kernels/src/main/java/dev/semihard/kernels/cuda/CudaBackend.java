@@ -101,6 +101,8 @@ public final class CudaBackend implements Backend, KernelProfile {
 
     /** Creates the backend on the device chosen by {@code options.device()} (index or name substring; null: 0). */
     public CudaBackend(BackendOptions options) {
+        String missing = CudaBackendProvider.loadDriverOverride();
+        if (missing != null) throw new IllegalStateException("cuda: " + missing);
         JCudaDriver.setExceptionsEnabled(true);
         cuInit(0);
         int[] count = new int[1];

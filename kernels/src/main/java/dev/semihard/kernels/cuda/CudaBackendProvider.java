@@ -16,6 +16,10 @@ import jcuda.driver.JCudaDriver;
  * first time (no {@code libcuda.so.1}: no NVIDIA driver) and with {@link NoClassDefFoundError}
  * after, so the answer is computed once and cached, with the reason in words, e.g.
  * "no CUDA driver (libcuda.so.1 not found)" or "no CUDA device".
+ *
+ * <p>{@code -Dsemihard.cuda.driver=PATH} (or {@code SEMIHARD_CUDA_DRIVER=PATH}) loads that file as
+ * the driver library before JCuda looks for {@code libcuda.so.1}: a driver outside the loader's
+ * path, or the tests' CPU emulator of the kernels ({@code kernels/src/test/cudaemu}).
  */
 public final class CudaBackendProvider implements BackendProvider {
     private static volatile Availability cached;
@@ -39,6 +43,8 @@ public final class CudaBackendProvider implements BackendProvider {
     /** The uncached probe (package-private for tests). */
     static Availability probeOnce() {
         try {
+            String missing = loadDriverOverride();
+            if (missing != null) return Availability.no(missing);
             JCudaDriver.setExceptionsEnabled(true);
             JCudaDriver.cuInit(0);
             int[] count = new int[1];
@@ -67,6 +73,34 @@ public final class CudaBackendProvider implements BackendProvider {
         } catch (Throwable t) {
             return Availability.no("CUDA probe failed: " + t);
         }
+    }
+
+    /** The system property naming a driver library to load first. */
+    public static final String DRIVER_PROPERTY = "semihard.cuda.driver";
+    /** The environment variable with the same meaning as {@link #DRIVER_PROPERTY}. */
+    public static final String DRIVER_ENV = "SEMIHARD_CUDA_DRIVER";
+    private static boolean driverLoaded;
+
+    /**
+     * Loads the driver library named by {@link #DRIVER_PROPERTY} / {@link #DRIVER_ENV}, once; it must
+     * happen before JCuda's native library is loaded, whose {@code libcuda.so.1} dependency the
+     * dynamic linker then finds by its soname. Returns null, or why the named file cannot be used.
+     */
+    static synchronized String loadDriverOverride() {
+        String path = System.getProperty(DRIVER_PROPERTY);
+        String from = "-D" + DRIVER_PROPERTY;
+        if (path == null || path.isBlank()) { path = System.getenv(DRIVER_ENV); from = DRIVER_ENV; }
+        if (path == null || path.isBlank() || driverLoaded) return null;
+        java.nio.file.Path p = java.nio.file.Path.of(path).toAbsolutePath();
+        if (!java.nio.file.Files.isRegularFile(p))
+            return "no CUDA driver: " + from + " names " + p + ", which does not exist";
+        try {
+            System.load(p.toString());
+        } catch (UnsatisfiedLinkError e) {
+            return "no CUDA driver: " + from + " names " + p + ", which cannot be loaded (" + e.getMessage() + ")";
+        }
+        driverLoaded = true;
+        return null;
     }
 
     /** Turns JCuda's long loader message into one line naming the cause. */

@@ -1,0 +1,60 @@
+// shemu_selfcheck.cu: kernels that test the emulator itself (ShemuSelfCheckTest), compiled only
+// into the emulator. Each says what a correct emulator must do with it.
+
+// out[lane of warp w] for a 64-thread block: the warp operations of CUDA's definitions.
+// out[0*64 + t]: __shfl_sync(v, 5)            = 5 + 32 * warp
+// out[1*64 + t]: __shfl_xor_sync(v, 1)        = t ^ 1
+// out[2*64 + t]: __shfl_down_sync(v, 3, 16)   = t + 3 when (t % 16) + 3 < 16, else t
+// out[3*64 + t]: __shfl_up_sync(v, 2)         = t - 2 when t % 32 >= 2, else t
+// out[4*64 + t]: __ballot_sync(lane odd)      = 0xaaaaaaaa
+// out[5*64 + t]: __any_sync(t == 40), __all_sync(t < 64) as any + 2 * all: 3 in warp 1, 2 in warp 0
+extern "C" __global__ void shemuWarpOps(int* out) {
+    int t = threadIdx.x, lane = t & 31;
+    out[0 * 64 + t] = __shfl_sync(0xffffffffu, t, 5);
+    out[1 * 64 + t] = __shfl_xor_sync(0xffffffffu, t, 1);
+    out[2 * 64 + t] = __shfl_down_sync(0xffffffffu, t, 3, 16);
+    out[3 * 64 + t] = __shfl_up_sync(0xffffffffu, t, 2);
+    out[4 * 64 + t] = (int)__ballot_sync(0xffffffffu, lane & 1);
+    out[5 * 64 + t] = __any_sync(0xffffffffu, t == 40) + 2 * __all_sync(0xffffffffu, t < 64);
+}
+
+// A block sum of 1..256 through shared memory WITHOUT the barrier between the writes and the read:
+// on a GPU the result depends on timing; the emulator runs the threads in a shuffled order, so
+// out[0] must come out different from 32896 (the sum a correct kernel gets).
+extern "C" __global__ void shemuMissingBarrier(int* out) {
+    __shared__ int s[256];
+    s[threadIdx.x] = threadIdx.x + 1;
+    if (threadIdx.x == 0) {
+        int sum = 0;
+        for (int i = 0; i < 256; i++) sum += s[i];
+        out[0] = sum;
+    }
+    __syncthreads();
+    s[threadIdx.x] = 0;     // the next phase clears the array, so a late reader sees zeros
+}
+
+// The same with the barrier: out[0] must be 32896.
+extern "C" __global__ void shemuWithBarrier(int* out) {
+    __shared__ int s[256];
+    s[threadIdx.x] = threadIdx.x + 1;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        int sum = 0;
+        for (int i = 0; i < 256; i++) sum += s[i];
+        out[0] = sum;
+    }
+    __syncthreads();
+    s[threadIdx.x] = 0;
+}
+
+// Writes one element past the end of an n-element buffer: the launch must fail (illegal address).
+extern "C" __global__ void shemuOverrun(float* out, int n) {
+    if (threadIdx.x == 0) out[n] = 1.f;
+}
+
+// Only half the block reaches __syncthreads while the other half waits at a warp operation of a
+// warp that includes barrier-waiting lanes: the launch must fail (divergent barrier), not hang.
+extern "C" __global__ void shemuDivergentBarrier(int* out) {
+    if (threadIdx.x < 16) __syncthreads();
+    else out[threadIdx.x] = __shfl_sync(0xffffffffu, (int)threadIdx.x, 0);
+}

@@ -1,0 +1,117 @@
+package dev.semihard.kernels.cuda.emulated;
+
+import dev.semihard.engine.backend.Backend;
+import dev.semihard.engine.backend.Backends;
+import dev.semihard.engine.conformance.BackendConformanceTest;
+import jcuda.CudaException;
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.Assumptions;
+
+import static jcuda.driver.JCudaDriver.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * The emulator holds the kernels to CUDA's rules, or its green conformance run would mean little:
+ * warp operations give CUDA's results, a missing __syncthreads changes the result, a write past the
+ * end of a buffer and a divergent barrier fail the launch (kernels in src/test/cudaemu/shemu_selfcheck.cu).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class ShemuSelfCheckTest {
+    private Backend backend;       // holds the context current
+    private CUmodule module;
+
+    @BeforeAll
+    void open() {
+        try {
+            backend = Shemu.open();
+        } catch (Backends.BackendUnavailableException e) {
+            if (BackendConformanceTest.required(Shemu.NAME)) throw e;
+            System.err.println("*** SKIPPED: " + e.getMessage());
+            Assumptions.abort(e.getMessage());
+        }
+        module = new CUmodule();
+        cuModuleLoadData(module, new byte[]{0x50, (byte) 0xED, 0x55, (byte) 0xBA, 0, 0, 0, 0});   // a fatbin's magic
+    }
+
+    @AfterAll
+    void close() { if (backend != null) backend.close(); }
+
+    private int launch(String name, int threads, Object... args) {
+        CUfunction f = new CUfunction();
+        cuModuleGetFunction(f, module, name);
+        Pointer[] ps = new Pointer[args.length];
+        for (int i = 0; i < args.length; i++)
+            ps[i] = args[i] instanceof CUdeviceptr d ? Pointer.to(d) : Pointer.to(new int[]{(Integer) args[i]});
+        try {
+            cuLaunchKernel(f, 1, 1, 1, threads, 1, 1, 0, null, Pointer.to(ps), null);
+            return 0;
+        } catch (CudaException e) {
+            return -1;
+        }
+    }
+
+    private static CUdeviceptr alloc(int ints) {
+        CUdeviceptr p = new CUdeviceptr();
+        cuMemAlloc(p, 4L * ints);
+        return p;
+    }
+
+    private static int[] read(CUdeviceptr p, int ints) {
+        int[] out = new int[ints];
+        cuMemcpyDtoH(Pointer.to(out), p, 4L * ints);
+        return out;
+    }
+
+    @Test
+    void warpOperationsFollowCuda() {
+        CUdeviceptr out = alloc(6 * 64);
+        assertEquals(0, launch("shemuWarpOps", 64, out));
+        int[] o = read(out, 6 * 64);
+        for (int t = 0; t < 64; t++) {
+            int warp = t / 32, lane = t % 32;
+            assertEquals(5 + 32 * warp, o[t], "shfl t=" + t);
+            assertEquals(t ^ 1, o[64 + t], "shfl_xor t=" + t);
+            assertEquals((t % 16) + 3 < 16 ? t + 3 : t, o[128 + t], "shfl_down width 16 t=" + t);
+            assertEquals(lane >= 2 ? t - 2 : t, o[192 + t], "shfl_up t=" + t);
+            assertEquals(0xaaaaaaaa, o[256 + t], "ballot t=" + t);
+            assertEquals(warp == 1 ? 3 : 2, o[320 + t], "any/all t=" + t);
+        }
+        cuMemFree(out);
+    }
+
+    @Test
+    void aMissingBarrierChangesTheResult() {
+        CUdeviceptr out = alloc(1);
+        assertEquals(0, launch("shemuWithBarrier", 256, out));
+        assertEquals(32896, read(out, 1)[0], "with the barrier");
+        boolean differs = false;
+        for (int i = 0; i < 3 && !differs; i++) {      // thread 0 runs last with probability 1/256
+            assertEquals(0, launch("shemuMissingBarrier", 256, out));
+            differs = read(out, 1)[0] != 32896;
+        }
+        assertTrue(differs, "three runs without the barrier all summed correctly: the shuffled order is not working");
+        cuMemFree(out);
+    }
+
+    @Test
+    void aWritePastTheEndFailsTheLaunch() {
+        CUdeviceptr out = alloc(10);
+        assertEquals(-1, launch("shemuOverrun", 32, out, 10), "writing element 10 of 10 must fail");
+        assertEquals(0, launch("shemuOverrun", 32, out, 9), "element 9 is inside");
+        cuMemFree(out);
+    }
+
+    @Test
+    void aDivergentBarrierFailsTheLaunch() {
+        CUdeviceptr out = alloc(32);
+        assertEquals(-1, launch("shemuDivergentBarrier", 32, out));
+        cuMemFree(out);
+    }
+}
