@@ -9,25 +9,30 @@
 //   3. pairwiseDistanceForward_*  D [A, B] (A = anchorRows) as a GEMM: from differences
 //                        (sum (e_i - e_j)^2, exact 0 for duplicates) for B <= 4096, from norms and dot
 //                        products beyond (half the arithmetic). Either way D is bit-for-bit symmetric.
-//   4. tripletMine       one block per anchor a: reads row a of D once per pass, finds the units of
-//                        the strategy and writes row a of G = dLoss/dD (before the 1/units scale;
-//                        divided by d for l2) and the anchor's partial statistics.
-//                        semihard: a's positives (gathered in the first pass when there are at most
-//                        CAP = 512, else in rounds in index order) are sorted by (d, index); each
-//                        negative n falls into bucket b = #{positives p : d(a,p) < d(a,n)} (binary
+//   4. tripletMine       one block per anchor a: reads row a of D once per pass and finds the units of
+//                        the strategy. semihard: a's positives (gathered in the first pass when there
+//                        are at most CAP = 512, else in rounds in index order) are sorted by (d, index);
+//                        each negative n falls into bucket b = #{positives p : d(a,p) < d(a,n)} (binary
 //                        search) and keeps the per-bucket minimum of the key (d(a,n), n) with a 64-bit
 //                        shared atomicMin (order-independent, so deterministic); a suffix minimum
 //                        over buckets then gives every positive its n*: O(B log K) per anchor instead
 //                        of O(B K). No n*: the farthest negative (fallback).
 //                        batch-hard: one scan (max positive / min negative keys).
 //                        batch-all: every (p, n) of the anchor, per-negative and per-positive sums.
+//                        Output, G = dLoss/dD before the 1/units scale (divided by d for l2), in one of
+//                        two forms (CudaBackend.TripletBackward):
+//                          sym (semihard, batch-hard): added into S = G + G^T [B, B], zeroed before;
+//                              each element gets at most two adds, so S is deterministic;
+//                          dense / split: row a of G [A, B] and its row sum grow[a].
+//                        And the anchor's partial statistics.
 //   5. tripletFinish     one block: sums the partials in anchor order, writes the statistics and the
 //                        scale 1/units (batch-all: 1/active; 0 when degenerate) to device memory.
-//   6. semihard, batch-hard (G has ~2K nonzeros per row): tripletRowGather (one warp per row of G)
-//      and tripletColGather (8 warps per 32 columns, each over a slice of the rows) add up only the
-//      nonzeros: T = S X with S = G + G^T, X = E (Ehat for cosine), and the row sums of S.
-//      batch-all (S dense): tripletColSum (column sums of G), then tripletBackward_* computes T = S X
-//      as a GEMM, S read from G and G^T tiles.
+//   6. T = S X and the row sums of S, X = E (Ehat for cosine):
+//      sym:   tripletSymGather, one warp per row of S: only its ~4K nonzeros, accumulated in registers.
+//      split: tripletRowGather (one warp per row of G) and tripletColGather (8 warps per 32 columns,
+//             each over a slice of the rows) add up the nonzeros of G and of G^T (the previous version).
+//      dense (batch-all: S is dense): tripletColSum (column sums of G), then tripletBackward_*
+//             computes T = S X as a GEMM, S read from G and G^T tiles.
 //   7. tripletGrad       one warp per row: dE_i = scale * 2 (rs_i e_i - T_i) (squared-l2),
 //                        scale * (rs_i e_i - T_i) (l2, S already divided by d), or
 //                        scale / n_i * (-T_i + [|e_i| > eps] (ehat_i . T_i) ehat_i) (cosine).
@@ -231,12 +236,25 @@ __device__ void sh_collect_positives(const float* drow, const int* labels, int a
     }
 }
 
-// One block (256 threads) per anchor a < A. D: [A, B]; G: [A, B] (row a fully overwritten);
-// part: [A, P_N] doubles; grow[a] = sum of G row a (after the l2 division).
+// Adds the final value v of G[a, j] (divided by d(a, j) for l2) to S[a, j] and to its mirror
+// S[j, a]. Every element of S receives at most two such adds (block a's row and block j's mirror),
+// and a float sum of two addends onto zero does not depend on their order: S is deterministic.
+__device__ __forceinline__ void sh_emit_sym(float* S, int B, int a, int j, float v, float dj, int l2) {
+    if (l2) v = dj > 0.f ? v / dj : 0.f;
+    if (v == 0.f) return;
+    atomicAdd(&S[(size_t)a * B + j], v);
+    atomicAdd(&S[(size_t)j * B + a], v);
+}
+
+// One block (256 threads) per anchor a < A. D: [A, B]; part: [A, P_N] doubles.
+// Without S (batch-all, or the "split" backward): G: [A, B], row a fully overwritten, and
+// grow[a] = sum of G row a (after the l2 division).
+// With S (semihard and batch-hard, at most CAP positives per anchor: the "sym" backward): G and grow
+// are not touched; S: [B, B], zeroed before the launch, receives S = G + G^T through sh_emit_sym.
 extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __restrict__ D, const int* __restrict__ labels,
                                                               float* __restrict__ G, double* __restrict__ part,
                                                               double* __restrict__ grow, int A, int B, int strategy,
-                                                              int l2, float margin, int soft) {
+                                                              int l2, float margin, int soft, float* __restrict__ S) {
     __shared__ u64 sk[CAP];
     __shared__ u64 sn[CAP];
     __shared__ u64 bmin[CAP + 1];
@@ -247,7 +265,8 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
     __shared__ u64 s_far, s_near, s_hp;
     const int a = blockIdx.x, tid = threadIdx.x;
     const float* drow = D + (size_t)a * B;
-    float* g = G + (size_t)a * B;
+    const bool sym = S != nullptr;
+    float* g = sym ? nullptr : G + (size_t)a * B;
     const int ya = labels[a];
     if (tid == 0) { s_neg = 0; s_pos = 0; s_far = 0ull; s_near = ~0ull; s_hp = 0ull; }
     __syncthreads();
@@ -257,7 +276,7 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
     u64 far = 0ull, near = ~0ull, hp = 0ull;
     double negSum = 0.0, posSum = 0.0;
     for (int j = tid; j < B; j += blockDim.x) {
-        g[j] = 0.f;
+        if (!sym) g[j] = 0.f;
         int yj = labels[j];
         float dj = drow[j];
         u64 fk = (u64)sh_fkey(dj) << 32;
@@ -290,8 +309,13 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
                 float h = soft ? sh_softplus(x) : fmaxf(x + margin, 0.f);
                 float slope = soft ? sh_sigmoid(x) : (x + margin > 0.f ? 1.f : 0.f);
                 units = 1; loss = h; active = h > 0.f; dap = dp; dan = dn;
-                g[p] = slope;
-                g[n] = -slope;
+                if (sym) {
+                    sh_emit_sym(S, B, a, p, slope, dp, l2);
+                    sh_emit_sym(S, B, a, n, -slope, dn, l2);
+                } else {
+                    g[p] = slope;
+                    g[n] = -slope;
+                }
             }
         } else if (strategy == STRAT_SEMIHARD) {
             const int farIdx = (int)(0xffffffffu - (unsigned)(s_far & 0xffffffffu));
@@ -330,7 +354,8 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
                         float h = soft ? sh_softplus(x) : fmaxf(x + margin, 0.f);
                         float slope = soft ? sh_sigmoid(x) : (x + margin > 0.f ? 1.f : 0.f);
                         units += 1; loss += h; active += h > 0.f; dap += dp; dan += dn;
-                        g[p] = slope;
+                        if (sym) sh_emit_sym(S, B, a, p, slope, dp, l2);
+                        else g[p] = slope;
                         sl[r] = slope;
                         sn[r] = ((u64)(unsigned)n << 32) | (unsigned)r;
                     } else {
@@ -345,7 +370,8 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
                     if (r == 0 || (unsigned)(sn[r - 1] >> 32) != n) {
                         float s = 0.f;
                         for (int q = r; q < cnt && (unsigned)(sn[q] >> 32) == n; q++) s += sl[(unsigned)(sn[q] & 0xffffffffu)];
-                        g[n] -= s;
+                        if (sym) sh_emit_sym(S, B, a, (int)n, -s, drow[n], l2);
+                        else g[n] -= s;
                     }
                 }
                 __syncthreads();
@@ -397,7 +423,7 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
     __syncthreads();
     // l2: the GEMM backward multiplies by (e_i - e_j), so store dLoss/dD / d (0 where d = 0)
     double rs = 0.0;
-    for (int j = tid; j < B; j += blockDim.x) {
+    if (!sym) for (int j = tid; j < B; j += blockDim.x) {
         float v = g[j];
         if (l2 && v != 0.f) { float dj = drow[j]; v = dj > 0.f ? v / dj : 0.f; g[j] = v; }
         rs += v;
@@ -414,7 +440,7 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
         double* q = part + (size_t)a * P_N;
         q[P_UNITS] = units; q[P_PAIRS] = k; q[P_FOUND] = found; q[P_FALLBACK] = fallback;
         q[P_ACTIVE] = active; q[P_LOSS] = loss; q[P_DAP] = dap; q[P_DAN] = dan;
-        grow[a] = rs;
+        if (!sym) grow[a] = rs;
     }
 }
 
@@ -582,6 +608,54 @@ extern "C" __global__ void tripletColGather(const float* __restrict__ G, const f
         }
     }
     if (col < B) csum[(size_t)w * B + col] = s;
+}
+
+// ---- symmetric sparse backward (semihard, batch-hard: S = G + G^T built by tripletMine) ---------
+#define SYM_CHUNK 256      // columns of X held in registers per pass (8 per lane)
+// T[i, :] = sum_j S[i, j] X_j and rs[i] = sum_j S[i, j], one warp per row i < B: reads row i of S
+// (4 loads of 32 in flight), and for each nonzero adds coefficient * X_j into registers, in j order.
+// d > SYM_CHUNK takes several passes over the row.
+extern "C" __global__ void tripletSymGather(const float* __restrict__ S, const float* __restrict__ X,
+                                           float* __restrict__ T, double* __restrict__ rs, int B, int d) {
+    int i = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
+    if (i >= B) return;
+    const float* srow = S + (size_t)i * B;
+    for (int c0 = 0; c0 < d; c0 += SYM_CHUNK) {
+        float acc[SYM_CHUNK / 32];
+        #pragma unroll
+        for (int u = 0; u < SYM_CHUNK / 32; u++) acc[u] = 0.f;
+        double sum = 0.0;
+        for (int j0 = 0; j0 < B; j0 += 128) {
+            float v[4];
+            #pragma unroll
+            for (int q = 0; q < 4; q++) { int j = j0 + q * 32 + lane; v[q] = j < B ? srow[j] : 0.f; }
+            #pragma unroll
+            for (int q = 0; q < 4; q++) {
+                sum += v[q];
+                unsigned mask = __ballot_sync(0xffffffffu, v[q] != 0.f);
+                while (mask) {
+                    int l = __ffs(mask) - 1;
+                    mask &= mask - 1;
+                    float cf = __shfl_sync(0xffffffffu, v[q], l);
+                    const float* x = X + (size_t)(j0 + q * 32 + l) * d + c0;
+                    #pragma unroll
+                    for (int u = 0; u < SYM_CHUNK / 32; u++) {
+                        int c = lane + 32 * u;
+                        if (c0 + c < d) acc[u] = fmaf(cf, x[c], acc[u]);
+                    }
+                }
+            }
+        }
+        #pragma unroll
+        for (int u = 0; u < SYM_CHUNK / 32; u++) {
+            int c = c0 + lane + 32 * u;
+            if (c < d) T[(size_t)i * d + c] = acc[u];
+        }
+        if (c0 == 0) {
+            sum = sh_warp_sum(sum);
+            if (lane == 0) rs[i] = sum;
+        }
+    }
 }
 
 // dE from T (see the file header); one warp per row. ws[0] = scale.

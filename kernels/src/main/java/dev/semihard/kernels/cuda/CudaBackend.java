@@ -795,16 +795,22 @@ public final class CudaBackend implements Backend, KernelProfile {
             launch("tripletRowStats", ceil(b, T / 32), 1, 1, T, e, b, d, sqd, nrm, nc, ehat);
             launch("tripletColPartial", colChunks, 1, 1, T, e, b, d, rowsPerChunk, colp);
             CudaBuffer part = take(scratch, 2L * P_N * Math.max(a, 1));
-            CudaBuffer dist = null, g = null, grow = null;
+            CudaBuffer dist = null, g = null, grow = null, sym = null;
+            final TripletBackward backward = tripletBackward(o.strategy(), labels, a);
             if (a > 0) {
                 dist = take(scratch, (long) a * b);
-                g = take(scratch, (long) a * b);
-                grow = take(scratch, 2L * a);
+                if (backward == TripletBackward.SYM) {
+                    sym = take(scratch, (long) b * b);
+                    fill(sym, 0, (long) b * b, 0f);
+                } else {
+                    g = take(scratch, (long) a * b);
+                    grow = take(scratch, 2L * a);
+                }
                 int mode = metric == Distance.COSINE ? 2
                         : b <= DIFF_DISTANCE_MAX_ROWS ? (metric == Distance.L2 ? 1 : 0) : (metric == Distance.L2 ? 4 : 3);
                 distances(a, b, d, e, dist, sqd, nc, b, mode);
                 launch("tripletMine", a, 1, 1, T, dist, lab, g, part, grow, a, b, strategy,
-                        metric == Distance.L2 ? 1 : 0, o.margin(), o.softMargin() ? 1 : 0);
+                        metric == Distance.L2 ? 1 : 0, o.margin(), o.softMargin() ? 1 : 0, sym);
             }
             launch("tripletFinish", 1, 1, 1, T, part, a, b, d, sqd, nrm, colp, colChunks, strategy, stats, ws);
             if (a == 0 || d == 0) {
@@ -812,7 +818,15 @@ public final class CudaBackend implements Backend, KernelProfile {
                 return;
             }
             CudaBuffer x = metric == Distance.COSINE ? ehat : buf(e);
-            if (o.strategy() != Strategy.BATCH_ALL && !DENSE_BACKWARD) {
+            if (backward == TripletBackward.SYM) {
+                // S = G + G^T is sparse (about 4K nonzeros per row): one pass over its rows
+                CudaBuffer t = take(scratch, (long) b * d), rs = take(scratch, 2L * b);
+                launch("tripletSymGather", ceil(b, T / 32), 1, 1, T, sym, x, t, rs, b, d);
+                launch("tripletGrad", ceil(b, T / 32), 1, 1, T, t, e, ehat, rs, null, 0, nrm, nc, ws, dE,
+                        b, b, d, metricCode, null, 0);
+                return;
+            }
+            if (backward == TripletBackward.SPLIT) {
                 // G is sparse (about 2K nonzeros per row): gather the nonzeros by rows and by columns
                 CudaBuffer trow = take(scratch, (long) b * d), tcol = take(scratch, (long) COL_WARPS * b * d);
                 CudaBuffer csum = take(scratch, 2L * COL_WARPS * b);
@@ -846,8 +860,54 @@ public final class CudaBackend implements Backend, KernelProfile {
     private static final int P_N = 8;
     /** Warps (column slices) of tripletColGather; must match COL_WARPS in embedding.cu. */
     private static final int COL_WARPS = 8;
-    /** -Dsemihard.cuda.denseTripletBackward=true: use the GEMM backward for every strategy (a fallback). */
-    static final boolean DENSE_BACKWARD = Boolean.getBoolean("semihard.cuda.denseTripletBackward");
+    /**
+     * How the fused triplet loss turns dLoss/dD into dLoss/dE (T = (G + G^T) X and row sums):
+     * <ul>
+     *   <li>SYM (semihard and batch-hard, the default): tripletMine adds each nonzero of G to S = G + G^T
+     *       and its mirror (two adds per element at most, so deterministic), then one warp per row of S
+     *       gathers its nonzeros into registers (tripletSymGather). S is B x B.</li>
+     *   <li>SPLIT (semihard and batch-hard): G by rows and by columns (tripletRowGather,
+     *       tripletColGather); the previous version, kept for comparison on GPUs.</li>
+     *   <li>DENSE (batch-all always; the others on request): T = S X as a GEMM.</li>
+     * </ul>
+     * {@code -Dsemihard.cuda.tripletBackward=sym|split|dense} chooses for semihard and batch-hard;
+     * SYM falls back to SPLIT when an anchor has more than CAP (512) positives, where its rounds
+     * would add to one element of S more than twice.
+     */
+    enum TripletBackward { SYM, SPLIT, DENSE }
+
+    static final String BACKWARD_PROPERTY = "semihard.cuda.tripletBackward";
+    /** Positives per anchor that tripletMine handles in one round (CAP in embedding.cu). */
+    static final int MINE_CAP = 512;
+
+    static TripletBackward tripletBackward(Strategy strategy, int[] labels, int anchors) {
+        if (strategy == Strategy.BATCH_ALL) return TripletBackward.DENSE;
+        String p = System.getProperty(BACKWARD_PROPERTY, "sym").trim().toLowerCase(java.util.Locale.ROOT);
+        TripletBackward want = switch (p) {
+            case "sym" -> TripletBackward.SYM;
+            case "split" -> TripletBackward.SPLIT;
+            case "dense" -> TripletBackward.DENSE;
+            default -> throw new IllegalArgumentException("-D" + BACKWARD_PROPERTY + "=" + p + ": use sym, split or dense");
+        };
+        if (want == TripletBackward.SYM && maxPositives(labels, anchors) > MINE_CAP) return TripletBackward.SPLIT;
+        return want;
+    }
+
+    /** The largest number of positives (same label, another anchor row) of any anchor among rows [0, anchors). */
+    static int maxPositives(int[] labels, int anchors) {
+        if (anchors <= 1) return 0;
+        int lo = Integer.MAX_VALUE, hi = Integer.MIN_VALUE;
+        for (int i = 0; i < anchors; i++) { lo = Math.min(lo, labels[i]); hi = Math.max(hi, labels[i]); }
+        int max = 0;
+        if ((long) hi - lo < 4L * anchors + 1024) {        // class indices: a counting array, no boxing
+            int[] count = new int[hi - lo + 1];
+            for (int i = 0; i < anchors; i++) max = Math.max(max, ++count[labels[i] - lo]);
+        } else {
+            Map<Integer, Integer> count = new HashMap<>();
+            for (int i = 0; i < anchors; i++) max = Math.max(max, count.merge(labels[i], 1, Integer::sum));
+        }
+        return max - 1;
+    }
     /** -Dsemihard.cuda.symmetricDistances=false: compute both triangles of square distance matrices (a fallback). */
     /** -Dsemihard.cuda.pipelinedGemm=false: fp32 GEMM tiles without register prefetching (a fallback). */
     static final boolean PIPELINED_GEMM = !"false".equals(System.getProperty("semihard.cuda.pipelinedGemm"));

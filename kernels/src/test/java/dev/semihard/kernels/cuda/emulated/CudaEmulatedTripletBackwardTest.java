@@ -1,0 +1,112 @@
+package dev.semihard.kernels.cuda.emulated;
+
+import dev.semihard.engine.backend.Backend;
+import dev.semihard.engine.backend.Backends;
+import dev.semihard.engine.backend.Distance;
+import dev.semihard.engine.backend.Strategy;
+import dev.semihard.engine.backend.TripletOptions;
+import dev.semihard.engine.backend.TripletStats;
+import dev.semihard.engine.conformance.BackendConformanceTest;
+import dev.semihard.engine.conformance.Check;
+import dev.semihard.engine.conformance.CheckResult;
+import dev.semihard.engine.conformance.Conformance;
+import dev.semihard.engine.reference.ReferenceBackend;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Each of the CUDA backend's three triplet backward versions (-Dsemihard.cuda.tripletBackward =
+ * sym, split, dense; see CudaBackend.TripletBackward) on the emulator: every fused triplet-loss
+ * check of the conformance suite, and rows wider than tripletSymGather's 256-column register chunk.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class CudaEmulatedTripletBackwardTest {
+    private static final String PROPERTY = "semihard.cuda.tripletBackward";
+    private Backend cuda, reference;
+
+    @BeforeAll
+    void open() {
+        try {
+            cuda = Shemu.open();
+        } catch (Backends.BackendUnavailableException e) {
+            if (BackendConformanceTest.required(Shemu.NAME)) throw e;
+            System.err.println("*** SKIPPED: " + e.getMessage());
+            Assumptions.abort(e.getMessage());
+        }
+        reference = new ReferenceBackend(2);
+    }
+
+    @AfterAll
+    void close() {
+        System.clearProperty(PROPERTY);
+        if (cuda != null) cuda.close();
+        if (reference != null) reference.close();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sym", "split", "dense"})
+    void everyTripletCheckPasses(String version) {
+        System.setProperty(PROPERTY, version);
+        List<String> failed = new ArrayList<>();
+        int n = 0;
+        for (Check c : Conformance.checks()) {
+            if (!c.name().startsWith("tripletLoss")) continue;
+            n++;
+            CheckResult r = c.run(reference, cuda);
+            if (!r.passed()) failed.add(r.name() + ": " + r.detail());
+        }
+        assertTrue(n >= 100, "only " + n + " triplet checks");
+        assertTrue(failed.isEmpty(), version + ": " + failed.size() + " of " + n + " failed:\n" + String.join("\n", failed));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"sym", "split", "dense"})
+    void rowsWiderThanOneRegisterChunk(String version) {
+        System.setProperty(PROPERTY, version);
+        int p = 6, k = 4, b = p * k, d = 300;
+        int[] labels = new int[b];
+        for (int i = 0; i < b; i++) labels[i] = i % p;
+        float[] e = new float[b * d];
+        Random r = new Random(11);
+        for (int i = 0; i < b; i++) {
+            double s = 0;
+            for (int j = 0; j < d; j++) { e[i * d + j] = (float) r.nextGaussian(); s += e[i * d + j] * e[i * d + j]; }
+            for (int j = 0; j < d; j++) e[i * d + j] /= (float) Math.sqrt(s);
+        }
+        for (Strategy st : new Strategy[]{Strategy.SEMIHARD, Strategy.BATCH_HARD})
+            for (Distance m : Distance.values()) {
+                TripletOptions o = new TripletOptions(st, m, 0.2f, false, b);
+                float[][] ref = run(reference, b, d, labels, o, e), got = run(cuda, b, d, labels, o, e);
+                String what = version + " " + st.cliName + " " + m.cliName;
+                assertEquals(ref[1][TripletStats.UNITS], got[1][TripletStats.UNITS], what + " units");
+                assertEquals(ref[1][TripletStats.LOSS], got[1][TripletStats.LOSS], 1e-5, what + " loss");
+                double scale = 0;
+                for (float v : ref[0]) scale = Math.max(scale, Math.abs(v));
+                assertTrue(scale > 0, what + ": zero gradient, nothing tested");
+                for (int i = 0; i < ref[0].length; i++)
+                    assertEquals(ref[0][i], got[0][i], 1e-6 + 1e-4 * scale, what + " dE[" + i / d + ", " + i % d + "]");
+            }
+    }
+
+    private static float[][] run(Backend be, int b, int d, int[] labels, TripletOptions o, float[] e) {
+        try (var eb = be.allocate((long) b * d); var dE = be.allocate((long) b * d); var st = be.allocate(TripletStats.SIZE)) {
+            be.upload(e, 0, eb, 0, e.length);
+            be.tripletLoss(b, d, labels, o, eb, dE, st);
+            float[] g = new float[b * d], s = new float[TripletStats.SIZE];
+            be.download(dE, 0, g, 0, g.length);
+            be.download(st, 0, s, 0, s.length);
+            return new float[][]{g, s};
+        }
+    }
+}
