@@ -28,12 +28,12 @@ enum {
 };
 
 struct Event { double ms; };
-struct Kernel { std::string name; void (*thunk)(void**); };
+struct Kernel { std::string name; shemu::Thunk thunk; shemu::Layout layout; };
 
 namespace shemu {
 
 static std::map<std::string, Kernel>& registry() { static std::map<std::string, Kernel> r; return r; }
-Registrar::Registrar(const char* name, void (*thunk)(void**)) { registry()[name] = Kernel{name, thunk}; }
+Registrar::Registrar(const char* name, Thunk thunk, Layout layout) { registry()[name] = Kernel{name, thunk, layout}; }
 
 // ------------------------------------------------------------------ fibers
 enum State { READY, AT_BARRIER, AT_WARP, DONE };
@@ -270,7 +270,33 @@ CUresult cuEventSynchronize(CUevent) { return OK; }
 CUresult cuEventQuery(CUevent) { return OK; }
 CUresult cuEventElapsedTime(float* ms, CUevent a, CUevent b) { *ms = (float)(b->ms - a->ms); return OK; }
 CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
-                        unsigned /*sharedMem*/, CUstream, void** params, void** /*extra*/) {
+                        unsigned /*sharedMem*/, CUstream, void** params, void** extra) {
+    static const bool noExec = getenv("SHEMU_NO_EXEC") != nullptr;   // measures the host's launch cost alone
+    if (!f) return ERR_INVALID_VALUE;
+    if ((params == nullptr) == (extra == nullptr)) {
+        fprintf(stderr, "shemu: kernel %s: give exactly one of kernelParams and extra\n", f->name.c_str());
+        return ERR_INVALID_VALUE;
+    }
+    void* unpacked[64];
+    if (extra) {      // CU_LAUNCH_PARAM_BUFFER_POINTER (1), CU_LAUNCH_PARAM_BUFFER_SIZE (2), ..., CU_LAUNCH_PARAM_END (0)
+        char* buf = nullptr;
+        size_t* size = nullptr;
+        for (int i = 0; extra[i] != nullptr; i += 2) {
+            if (extra[i] == (void*)1) buf = (char*)extra[i + 1];
+            else if (extra[i] == (void*)2) size = (size_t*)extra[i + 1];
+            else { fprintf(stderr, "shemu: kernel %s: unknown extra key %p\n", f->name.c_str(), extra[i]); return ERR_INVALID_VALUE; }
+        }
+        size_t offsets[64], want = 0;
+        int n = f->layout(offsets, &want);
+        if (!buf || !size || *size != want) {
+            fprintf(stderr, "shemu: kernel %s: packed arguments of %zu bytes, but its %d parameters take %zu"
+                    " (an argument of the wrong type on the Java side?)\n", f->name.c_str(), size ? *size : 0, n, want);
+            return ERR_INVALID_VALUE;
+        }
+        for (int i = 0; i < n; i++) unpacked[i] = buf + offsets[i];
+        params = unpacked;
+    }
+    if (noExec) return OK;
     return launch(f, gx, gy, gz, bx, by, bz, params);
 }
 CUresult cuGetErrorName(CUresult, const char** s) { *s = "CUDA_ERROR (shemu)"; return OK; }

@@ -58,3 +58,13 @@ extern "C" __global__ void shemuDivergentBarrier(int* out) {
     if (threadIdx.x < 16) __syncthreads();
     else out[threadIdx.x] = __shfl_sync(0xffffffffu, (int)threadIdx.x, 0);
 }
+
+// Does nothing with 16 parameters of the kinds Semihard's kernels take: for measuring the host's cost
+// of a launch through JCuda (the same JNI path as on a GPU), and for checking that every parameter
+// arrives: out[0] = the sum of the scalars when out is not null.
+extern "C" __global__ void shemuParams16(float* out, const float* p1, const float* p2, const double* p3, int i4, int i5,
+                                         int i6, int i7, long long l8, float f9, float f10, const float* p11,
+                                         const float* p12, int i13, int i14, int i15) {
+    if (out && threadIdx.x == 0)
+        out[0] = (float)(i4 + i5 + i6 + i7 + l8 + i13 + i14 + i15) + f9 + f10 + (p1 ? 1000.f : 0.f) + (p3 ? 2000.f : 0.f);
+}

@@ -141,9 +141,23 @@ template <class T> inline T __ldg(const T* p) { return *p; }
 // Registration of kernels (the build appends SHEMU_REG(name) for each extern "C" kernel of a file)
 #include <utility>
 namespace shemu {
-struct Registrar { Registrar(const char* name, void (*thunk)(void**)); };
+typedef void (*Thunk)(void**);
+// offsets[i] = where parameter i sits in a packed argument buffer (CU_LAUNCH_PARAM_BUFFER_POINTER:
+// the C layout, each at a multiple of its alignment); returns the number of parameters, and the
+// buffer's size in *size
+typedef int (*Layout)(size_t* offsets, size_t* size);
+struct Registrar { Registrar(const char* name, Thunk thunk, Layout layout); };
 template <class... A, size_t... I> inline void invokeImpl(void (*f)(A...), void** p, std::index_sequence<I...>) {
     f(*static_cast<std::remove_cv_t<std::remove_reference_t<A>>*>(p[I])...); }
 template <class... A> inline void invoke(void (*f)(A...), void** p) { invokeImpl(f, p, std::index_sequence_for<A...>{}); }
+template <class... A> inline int layoutOf(void (*)(A...), size_t* offsets, size_t* size) {
+    size_t o = 0;
+    int i = 0;
+    ((o = (o + alignof(std::remove_cv_t<A>) - 1) / alignof(std::remove_cv_t<A>) * alignof(std::remove_cv_t<A>),
+      offsets[i++] = o, o += sizeof(std::remove_cv_t<A>)), ...);
+    *size = o;
+    return (int)sizeof...(A);
 }
-#define SHEMU_REG(name) static shemu::Registrar shemu_reg_##name(#name, [](void** p) { shemu::invoke(name, p); });
+}
+#define SHEMU_REG(name) static shemu::Registrar shemu_reg_##name(#name, [](void** p) { shemu::invoke(name, p); }, \
+    [](size_t* offsets, size_t* size) { return shemu::layoutOf(name, offsets, size); });

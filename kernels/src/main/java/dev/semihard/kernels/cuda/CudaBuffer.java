@@ -2,7 +2,6 @@ package dev.semihard.kernels.cuda;
 
 import dev.semihard.engine.backend.Backend;
 import dev.semihard.engine.backend.Buffer;
-import jcuda.driver.CUdeviceptr;
 
 /**
  * A float32 block of device memory of one {@link CudaBackend}. {@link #close()} hands the block
@@ -10,12 +9,12 @@ import jcuda.driver.CUdeviceptr;
  */
 public final class CudaBuffer implements Buffer {
     private final CudaBackend owner;
-    final CUdeviceptr ptr;
+    final DevicePtr ptr;
     private final long floats;
     final long bytes;        // the allocator's size class, >= 4 * floats
     private boolean closed;
 
-    CudaBuffer(CudaBackend owner, CUdeviceptr ptr, long floats, long bytes) {
+    CudaBuffer(CudaBackend owner, DevicePtr ptr, long floats, long bytes) {
         this.owner = owner;
         this.ptr = ptr;
         this.floats = floats;

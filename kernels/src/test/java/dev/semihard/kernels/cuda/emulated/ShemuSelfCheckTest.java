@@ -108,6 +108,40 @@ class ShemuSelfCheckTest {
         cuMemFree(out);
     }
 
+    /** The packed-argument launch CudaBackend uses: every parameter arrives, and a wrong size is refused. */
+    @Test
+    void packedArgumentsArriveAndAWrongSizeIsRefused() {
+        CUdeviceptr out = alloc(1), any = alloc(1);
+        java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocateDirect(256).order(java.nio.ByteOrder.nativeOrder());
+        java.nio.ByteBuffer size = java.nio.ByteBuffer.allocateDirect(8).order(java.nio.ByteOrder.nativeOrder());
+        // shemuParams16(float* out, p1, p2, double* p3, int i4..i7, long long l8, float f9, f10, p11, p12, int i13..i15)
+        long outAddr = address(out), anyAddr = address(any);
+        buf.putLong(0, outAddr).putLong(8, anyAddr).putLong(16, 0L).putLong(24, anyAddr);
+        buf.putInt(32, 4).putInt(36, 5).putInt(40, 6).putInt(44, 7);
+        buf.putLong(48, 8L).putFloat(56, 9.5f).putFloat(60, 10.25f);
+        buf.putLong(64, 0L).putLong(72, 0L).putInt(80, 13).putInt(84, 14).putInt(88, 15);
+        Pointer extra = Pointer.to(CU_LAUNCH_PARAM_BUFFER_POINTER, Pointer.to(buf), CU_LAUNCH_PARAM_BUFFER_SIZE, Pointer.to(size),
+                CU_LAUNCH_PARAM_END);
+        CUfunction f = new CUfunction();
+        cuModuleGetFunction(f, module, "shemuParams16");
+        size.putLong(0, 92);
+        cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, null, null, extra);
+        float[] got = new float[1];
+        cuMemcpyDtoH(Pointer.to(got), out, 4);
+        assertEquals(4 + 5 + 6 + 7 + 8 + 13 + 14 + 15 + 9.5f + 10.25f + 1000f + 2000f, got[0], "every packed argument in its place");
+        size.putLong(0, 96);
+        assertThrows(CudaException.class, () -> cuLaunchKernel(f, 1, 1, 1, 1, 1, 1, 0, null, null, extra),
+                "a buffer of another size than the parameters' is refused");
+        cuMemFree(out);
+        cuMemFree(any);
+    }
+
+    private static long address(CUdeviceptr p) {
+        String s = p.toString();     // "CUdeviceptr[nativePointer=0x...,byteOffset=0x0]"
+        int at = s.indexOf("0x");
+        return Long.parseUnsignedLong(s.substring(at + 2, s.indexOf(',', at)), 16);
+    }
+
     @Test
     void aDivergentBarrierFailsTheLaunch() {
         CUdeviceptr out = alloc(32);
