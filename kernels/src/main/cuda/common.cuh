@@ -53,6 +53,22 @@ __device__ __forceinline__ float sh_funkey(uint32_t k) {
     return __uint_as_float(u);
 }
 
+// Division by a divisor fixed for a whole kernel (image sizes, filter sizes), without the ~20-instruction
+// integer division: q = (umulhi(m, n) + n) >> l with l = ceil(log2 d), m = floor(2^32 (2^l - d) / d) + 1
+// (Granlund & Montgomery 1994, fig. 4.1; exact for every n < 2^31, where umulhi(m, n) + n cannot
+// overflow). init costs one 64-bit division; call it once per thread, then div/mod are 3-5 instructions.
+struct sh_fastdiv {
+    unsigned d, m, l;
+    __device__ __forceinline__ void init(unsigned divisor) {
+        d = divisor;
+        l = 0;
+        while (l < 31 && (1u << l) < d) l++;
+        m = (unsigned)(((1ull << 32) * ((1ull << l) - d)) / d) + 1u;
+    }
+    __device__ __forceinline__ int div(int n) const { return (int)((__umulhi(m, (unsigned)n) + (unsigned)n) >> l); }
+    __device__ __forceinline__ int mod(int n, int q) const { return n - q * (int)d; }   // q = div(n)
+};
+
 // grid size for a grid-stride elementwise kernel
 static inline unsigned sh_grid(long long n) {
     long long g = (n + SH_THREADS - 1) / SH_THREADS;

@@ -6,7 +6,10 @@
 //                        where oh*stride - pad + r = h (terms with no such integer oh are zero)
 //   conv2dBackwardFilter M = K, N = C*R*S,   Kd = N*OH*OW: dw[k, crs] = sum dy[n,k,p] * im2col(x)[crs,(n,p)]
 //                        split over Kd into fixed partial sums (splitKReduce adds them in order)
-// The im2col matrix is never stored: the B loader computes each address on the fly.
+// The im2col matrix is never stored: the loaders compute each address on the fly, dividing by the
+// kernel-wide sizes (R*S, S, OH*OW, OW, ...) with sh_fastdiv: a multiply-high and a shift instead of
+// an integer division (about 20 instructions each, 4 per loaded element before: as many issue slots
+// as half the tile's FFMAs).
 // Linear shapes: x [n, in], w [out, in], y [n, out].
 // Each op has three kernels (SH_GEMM3): fp32 128x128 tiles, fp32 64x64 tiles (small problems) and
 // TF32 tensor cores (--precision tf32).
@@ -16,18 +19,20 @@ struct ConvFwd {
     int M, N, K, kChunk;
     const float* x; const float* w; const float* bias; float* y;
     int C, H, W, Ko, R, S, stride, pad, OH, OW;
+    sh_fastdiv dRS, dS, dOHW, dOW;
     static constexpr int A_MODE = 0, B_MODE = 0;
+    __device__ void init() { dRS.init(R * S); dS.init(S); dOHW.init(OH * OW); dOW.init(OW); }
     __device__ float a(int m, int k) const { return w[(size_t)m * K + k]; }
     __device__ float b(int k, int n) const {
-        int RS = R * S, c = k / RS, rs = k - c * RS, r = rs / S, s = rs - r * S;
-        int OHW = OH * OW, img = n / OHW, pix = n - img * OHW, oh = pix / OW, ow = pix - oh * OW;
+        int c = dRS.div(k), rs = dRS.mod(k, c), r = dS.div(rs), s = dS.mod(rs, r);
+        int img = dOHW.div(n), pix = dOHW.mod(n, img), oh = dOW.div(pix), ow = dOW.mod(pix, oh);
         int ih = oh * stride - pad + r, iw = ow * stride - pad + s;
         if (ih < 0 || ih >= H || iw < 0 || iw >= W) return 0.f;
         return x[(((size_t)img * C + c) * H + ih) * W + iw];
     }
     __device__ void store(int m, int n, float v, int) const {
-        int OHW = OH * OW, img = n / OHW, pix = n - img * OHW;
-        y[((size_t)img * Ko + m) * OHW + pix] = v + (bias ? bias[m] : 0.f);
+        int img = dOHW.div(n), pix = dOHW.mod(n, img);
+        y[((size_t)img * Ko + m) * (OH * OW) + pix] = v + (bias ? bias[m] : 0.f);
     }
 };
 SH_GEMM3(conv2dForward, ConvFwd,
@@ -39,25 +44,27 @@ struct ConvBwdData {
     int M, N, K, kChunk;
     const float* dy; const float* w; float* dx;
     int C, H, W, Ko, R, S, stride, pad, OH, OW;
+    sh_fastdiv dRS, dS, dHW, dW, dStride;
     static constexpr int A_MODE = 0, B_MODE = 0;
+    __device__ void init() { dRS.init(R * S); dS.init(S); dHW.init(H * W); dW.init(W); dStride.init(stride); }
     // A(c, (k, rs)) = w[k, c, rs]
     __device__ float a(int m, int k) const {
-        int RS = R * S, ko = k / RS, rs = k - ko * RS;
-        return w[((size_t)ko * C + m) * RS + rs];
+        int ko = dRS.div(k), rs = dRS.mod(k, ko);
+        return w[((size_t)ko * C + m) * (R * S) + rs];
     }
     // B((k, r, s), (n, h, w)) = dy[n, k, oh, ow] with oh*stride = h + pad - r
     __device__ float b(int k, int n) const {
-        int RS = R * S, ko = k / RS, rs = k - ko * RS, r = rs / S, s = rs - r * S;
-        int HW = H * W, img = n / HW, hw = n - img * HW, h = hw / W, ww = hw - h * W;
+        int ko = dRS.div(k), rs = dRS.mod(k, ko), r = dS.div(rs), s = dS.mod(rs, r);
+        int img = dHW.div(n), hw = dHW.mod(n, img), h = dW.div(hw), ww = dW.mod(hw, h);
         int th = h + pad - r, tw = ww + pad - s;
         if (th < 0 || tw < 0) return 0.f;
-        int oh = th / stride, ow = tw / stride;
+        int oh = dStride.div(th), ow = dStride.div(tw);
         if (oh * stride != th || ow * stride != tw || oh >= OH || ow >= OW) return 0.f;
         return dy[(((size_t)img * Ko + ko) * OH + oh) * OW + ow];
     }
     __device__ void store(int m, int n, float v, int) const {
-        int HW = H * W, img = n / HW, hw = n - img * HW;
-        dx[((size_t)img * C + m) * HW + hw] = v;
+        int img = dHW.div(n), hw = dHW.mod(n, img);
+        dx[((size_t)img * C + m) * (H * W) + hw] = v;
     }
 };
 SH_GEMM3(conv2dBackwardData, ConvBwdData,
@@ -69,16 +76,18 @@ struct ConvBwdFilter {
     int M, N, K, kChunk;
     const float* x; const float* dy; float* part;   // part: [splits][Ko][C*R*S]
     int C, H, W, Ko, R, S, stride, pad, OH, OW;
+    sh_fastdiv dRS, dS, dOHW, dOW;
     static constexpr int A_MODE = 0, B_MODE = 1;
+    __device__ void init() { dRS.init(R * S); dS.init(S); dOHW.init(OH * OW); dOW.init(OW); }
     // A(k, (n, p)) = dy[n, k, p]
     __device__ float a(int m, int k) const {
-        int OHW = OH * OW, img = k / OHW, pix = k - img * OHW;
-        return dy[((size_t)img * Ko + m) * OHW + pix];
+        int img = dOHW.div(k), pix = dOHW.mod(k, img);
+        return dy[((size_t)img * Ko + m) * (OH * OW) + pix];
     }
     // B((n, p), (c, r, s)) = x[n, c, oh*stride - pad + r, ow*stride - pad + s]
     __device__ float b(int k, int n) const {
-        int OHW = OH * OW, img = k / OHW, pix = k - img * OHW, oh = pix / OW, ow = pix - oh * OW;
-        int RS = R * S, c = n / RS, rs = n - c * RS, r = rs / S, s = rs - r * S;
+        int img = dOHW.div(k), pix = dOHW.mod(k, img), oh = dOW.div(pix), ow = dOW.mod(pix, oh);
+        int c = dRS.div(n), rs = dRS.mod(n, c), r = dS.div(rs), s = dS.mod(rs, r);
         int ih = oh * stride - pad + r, iw = ow * stride - pad + s;
         if (ih < 0 || ih >= H || iw < 0 || iw >= W) return 0.f;
         return x[(((size_t)img * C + c) * H + ih) * W + iw];
@@ -113,6 +122,7 @@ struct LinFwd {
     int M, N, K, kChunk;
     const float* x; const float* w; const float* bias; float* y;
     static constexpr int A_MODE = 0, B_MODE = 1;
+    __device__ void init() {}
     __device__ float a(int m, int k) const { return x[(size_t)m * K + k]; }
     __device__ float b(int k, int n) const { return w[(size_t)n * K + k]; }
     __device__ void store(int m, int n, float v, int) const { y[(size_t)m * N + n] = v + (bias ? bias[n] : 0.f); }
@@ -125,6 +135,7 @@ struct LinBwdData {
     int M, N, K, kChunk;
     const float* dy; const float* w; float* dx;
     static constexpr int A_MODE = 0, B_MODE = 0;
+    __device__ void init() {}
     __device__ float a(int m, int k) const { return dy[(size_t)m * K + k]; }
     __device__ float b(int k, int n) const { return w[(size_t)k * N + n]; }
     __device__ void store(int m, int n, float v, int) const { dx[(size_t)m * N + n] = v; }
@@ -137,6 +148,7 @@ struct LinBwdWeight {
     int M, N, K, kChunk;
     const float* x; const float* dy; float* part;
     static constexpr int A_MODE = 1, B_MODE = 0;
+    __device__ void init() {}
     __device__ float a(int m, int k) const { return dy[(size_t)k * M + m]; }
     __device__ float b(int k, int n) const { return x[(size_t)k * N + n]; }
     __device__ void store(int m, int n, float v, int split) const { part[(size_t)split * M * N + (size_t)m * N + n] = v; }

@@ -267,15 +267,16 @@ extern "C" __global__ void splitKReduce(const float* __restrict__ part, float* _
 // scalars and pointers): NAME (fp32, 128x128 tiles), NAME_small (fp32, 64x64 tiles) and NAME_tf32
 // (tensor cores), plus NAME_pf / NAME_pf_small, the fp32 tiles with register prefetching (the default;
 // -Dsemihard.cuda.pipelinedGemm=false selects the plain ones). PARAMS is the parenthesized parameter
-// list; the rest initializes P in order.
-#define SH_GEMM3(NAME, P, PARAMS, ...)                                                                      \
-    extern "C" __global__ void __launch_bounds__(256) NAME PARAMS {                                        \
-        P p{__VA_ARGS__}; sh_gemm_body<P, 128, 128, 8, 8, false>(p); }                                     \
-    extern "C" __global__ void __launch_bounds__(256) NAME##_small PARAMS {                                \
-        P p{__VA_ARGS__}; sh_gemm_body<P, 64, 64, 4, 4, false>(p); }                                       \
-    extern "C" __global__ void __launch_bounds__(256) NAME##_tf32 PARAMS {                                 \
-        P p{__VA_ARGS__}; sh_gemm_tf32_body<P>(p); }                                                       \
-    extern "C" __global__ void __launch_bounds__(256, 2) NAME##_pf PARAMS {                                \
-        P p{__VA_ARGS__}; sh_gemm_pf_body<P, 128, 128, 8, 8, false>(p); }                                  \
-    extern "C" __global__ void __launch_bounds__(256) NAME##_pf_small PARAMS {                             \
-        P p{__VA_ARGS__}; sh_gemm_pf_body<P, 64, 64, 4, 4, false>(p); }
+// list; the rest initializes P in order. P::init() runs once per thread before the tiles (precomputed
+// divisors and the like).
+#define SH_GEMM3(NAME, P, PARAMS, ...)                                                                          \
+    extern "C" __global__ void __launch_bounds__(256) NAME PARAMS {                                             \
+        P p{__VA_ARGS__}; p.init(); sh_gemm_body<P, 128, 128, 8, 8, false>(p); }                                \
+    extern "C" __global__ void __launch_bounds__(256) NAME##_small PARAMS {                                     \
+        P p{__VA_ARGS__}; p.init(); sh_gemm_body<P, 64, 64, 4, 4, false>(p); }                                  \
+    extern "C" __global__ void __launch_bounds__(256) NAME##_tf32 PARAMS {                                      \
+        P p{__VA_ARGS__}; p.init(); sh_gemm_tf32_body<P>(p); }                                                  \
+    extern "C" __global__ void __launch_bounds__(256, 2) NAME##_pf PARAMS {                                     \
+        P p{__VA_ARGS__}; p.init(); sh_gemm_pf_body<P, 128, 128, 8, 8, false>(p); }                             \
+    extern "C" __global__ void __launch_bounds__(256) NAME##_pf_small PARAMS {                                  \
+        P p{__VA_ARGS__}; p.init(); sh_gemm_pf_body<P, 64, 64, 4, 4, false>(p); }

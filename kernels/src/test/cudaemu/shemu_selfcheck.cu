@@ -68,3 +68,28 @@ extern "C" __global__ void shemuParams16(float* out, const float* p1, const floa
     if (out && threadIdx.x == 0)
         out[0] = (float)(i4 + i5 + i6 + i7 + l8 + i13 + i14 + i15) + f9 + f10 + (p1 ? 1000.f : 0.f) + (p3 ? 2000.f : 0.f);
 }
+
+// sh_fastdiv (common.cuh) against the / operator: thread t checks divisor d = divisors[t] on n = 0..4999,
+// on n around multiples of d up to 2^31 - 1, and on the largest n; out[t] = the number of wrong
+// quotients (must be 0), out[n + t] = how many it checked.
+#include "common.cuh"
+extern "C" __global__ void shemuFastDiv(const int* divisors, int count, int* out) {
+    int t = blockIdx.x * blockDim.x + threadIdx.x;
+    if (t >= count) return;
+    unsigned d = (unsigned)divisors[t];
+    sh_fastdiv f;
+    f.init(d);
+    int bad = 0, checked = 0;
+    auto check = [&](long long n) {
+        if (n < 0 || n > 2147483647LL) return;
+        int q = f.div((int)n);
+        bad += q != (int)(n / d) || f.mod((int)n, q) != (int)(n % d);
+        checked++;
+    };
+    for (long long n = 0; n < 5000; n++) check(n);
+    for (long long k = 1; k * d <= 2147483647LL && k < 4000; k = k * 3 / 2 + 1)
+        for (long long e = -2; e <= 2; e++) check(k * d + e);
+    for (long long e = 0; e < 64; e++) check(2147483647LL - e);
+    out[t] = bad;
+    out[count + t] = checked;
+}

@@ -142,6 +142,32 @@ class ShemuSelfCheckTest {
         return Long.parseUnsignedLong(s.substring(at + 2, s.indexOf(',', at)), 16);
     }
 
+    /** common.cuh's sh_fastdiv, which the convolution loaders divide with, equals / and % (host arithmetic = device arithmetic for unsigned ints). */
+    @Test
+    void fastDivisionIsExact() {
+        java.util.List<Integer> ds = new java.util.ArrayList<>();
+        for (int d = 1; d <= 3000; d++) ds.add(d);
+        for (long d = 3001; d < Integer.MAX_VALUE; d = d * 5 / 3 + 7) ds.add((int) d);
+        ds.add(Integer.MAX_VALUE);
+        int n = ds.size();
+        int[] host = ds.stream().mapToInt(Integer::intValue).toArray();
+        CUdeviceptr div = alloc(n), out = alloc(2 * n);
+        cuMemcpyHtoD(div, Pointer.to(host), 4L * n);
+        CUfunction f = new CUfunction();
+        cuModuleGetFunction(f, module, "shemuFastDiv");
+        cuLaunchKernel(f, (n + 255) / 256, 1, 1, 256, 1, 1, 0, null,
+                Pointer.to(Pointer.to(div), Pointer.to(new int[]{n}), Pointer.to(out)), null);
+        int[] r = read(out, 2 * n);
+        long checked = 0;
+        for (int i = 0; i < n; i++) {
+            assertEquals(0, r[i], "wrong quotients for divisor " + host[i]);
+            checked += r[n + i];
+        }
+        assertTrue(checked > 15_000_000, "checked only " + checked + " quotients");
+        cuMemFree(div);
+        cuMemFree(out);
+    }
+
     @Test
     void aDivergentBarrierFailsTheLaunch() {
         CUdeviceptr out = alloc(32);
