@@ -3,7 +3,8 @@
 #   tools/gpu/run-on-gpu.sh [dist/semihard-gpu.tar.gz]
 # 1. unpacks the bundle made by tools/gpu/make-bundle.sh into a temporary folder;
 # 2. CUDA conformance against the reference backend + a full-size loss check + W1/W3 timings
-#    (bin/cuda-selftest); a mismatch fails the script loudly (exit 1);
+#    (bin/cuda-selftest; W1 semihard and batch-hard once per triplet backward version, sym / split / dense,
+#    with the largest gradient difference between versions); a mismatch fails the script loudly (exit 1);
 #    on failure it runs the checks again with the fallback code paths (FALLBACK_ON_FAIL=0 skips that);
 # 3. `semihard bench` (W1, W2, W3; SEMIHARD_BENCH=0 skips it) and PyTorch's same workloads from bench/python/bench_torch.py
 #    when python3 with torch and CUDA is there (TORCH_BENCH=0 skips it);
@@ -36,9 +37,9 @@ if [ "$rc" -ne 0 ]; then
     echo "*** CUDA SELF-TEST FAILED (exit $rc): see $OUT/selftest.log" >&2; status=1
     if [ "${FALLBACK_ON_FAIL:-1}" = 1 ]; then
         # the same checks on the older code paths (plain GEMM tiles, full distance matrix, GEMM triplet
-        # backward): tells whether one of the newer paths is the culprit
+        # backward, one JCuda Pointer per kernel argument): tells whether one of the newer paths is the culprit
         echo "=== CUDA self-test again with the fallback paths"
-        JAVA_OPTS="${JAVA_OPTS:-} -Dsemihard.cuda.pipelinedGemm=false -Dsemihard.cuda.symmetricDistances=false -Dsemihard.cuda.denseTripletBackward=true" \
+        JAVA_OPTS="${JAVA_OPTS:-} -Dsemihard.cuda.pipelinedGemm=false -Dsemihard.cuda.symmetricDistances=false -Dsemihard.cuda.tripletBackward=dense -Dsemihard.cuda.packedArgs=false" \
             timeout "${SELFTEST_TIMEOUT:-150}" "$B/bin/cuda-selftest" --no-bench 2>&1 | tee "$OUT/selftest-fallback.log" \
             | grep -E '^(FAIL|PASS|conformance|SELFTEST)'
     fi

@@ -222,11 +222,30 @@ public final class CudaSelfTest {
                 try (Buffer eb = cand.allocate((long) b * d); Buffer dE = cand.allocate((long) b * d); Buffer s = cand.allocate(TripletStats.SIZE)) {
                     cand.upload(e, 0, eb, 0, e.length);
                     int reps = b >= 16384 ? 10 : 30;
-                    double ms = time(cand, 3, reps, () -> cand.tripletLoss(b, d, y, o, eb, dE, s));
-                    String row = String.format(Locale.ROOT, "| W1 %s fwd+bwd | P=%d K=%d B=%d | %.3f ms | peak %.0f MiB |",
-                            st.cliName, pk[0], pk[1], b, ms, Math.max(before, cand.peakBytes()) / 1048576.0);
-                    System.out.println(row);
-                    rows.add(row);
+                    // on CUDA, each backward version (CudaBackend.TripletBackward) of semihard and batch-hard, its
+                    // gradient compared with the first version's
+                    String[] versions = cand instanceof CudaBackend && st != Strategy.BATCH_ALL
+                            ? new String[]{"sym", "split", "dense"} : new String[]{null};
+                    float[] first = null;
+                    for (String v : versions) {
+                        if (v != null) System.setProperty(CudaBackend.BACKWARD_PROPERTY, v);
+                        try {
+                            double ms = time(cand, 3, reps, () -> cand.tripletLoss(b, d, y, o, eb, dE, s));
+                            float[] g = new float[b * d];
+                            cand.download(dE, 0, g, 0, g.length);
+                            double diff = 0;
+                            if (first == null) first = g;
+                            else for (int i = 0; i < g.length; i++) diff = Math.max(diff, Math.abs(g[i] - first[i]));
+                            String row = String.format(Locale.ROOT, "| W1 %s fwd+bwd%s | P=%d K=%d B=%d | %.3f ms | peak %.0f MiB%s |",
+                                    st.cliName, v == null ? "" : " [" + v + "]", pk[0], pk[1], b, ms,
+                                    Math.max(before, cand.peakBytes()) / 1048576.0,
+                                    g == first ? "" : String.format(Locale.ROOT, ", max |dE - dE[%s]| %.2e", versions[0], diff));
+                            System.out.println(row);
+                            rows.add(row);
+                        } finally {
+                            if (v != null) System.clearProperty(CudaBackend.BACKWARD_PROPERTY);
+                        }
+                    }
                 }
             }
         }
