@@ -69,6 +69,19 @@ struct sh_fastdiv {
     __device__ __forceinline__ int mod(int n, int q) const { return n - q * (int)d; }   // q = div(n)
 };
 
+// q = i / d.d and *r = i % d.d for an index i >= 0 of a range of `total` elements: sh_fastdiv when the
+// range fits in 31 bits (the usual case; one branch, uniform over the grid), 64-bit division beyond.
+__device__ __forceinline__ long long sh_divmod(long long i, long long total, const sh_fastdiv& d, int* r) {
+    if (total < (1LL << 31)) {
+        int q = d.div((int)i);
+        *r = d.mod((int)i, q);
+        return q;
+    }
+    long long q = i / d.d;
+    *r = (int)(i - q * d.d);
+    return q;
+}
+
 // grid size for a grid-stride elementwise kernel
 static inline unsigned sh_grid(long long n) {
     long long g = (n + SH_THREADS - 1) / SH_THREADS;

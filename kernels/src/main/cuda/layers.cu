@@ -9,16 +9,24 @@
 // in the same pass, the backward masks dy with y > 0 where it reads dy. Each plain/fused pair is one
 // template instantiated twice (RELU false/true), so the two versions cannot drift apart; the
 // statistics kernels (batchNormStats, batchNormFinish, batchNormBackwardFinish) are shared.
+//
+// Per-element index arithmetic (plane, row, channel of element i) divides with sh_fastdiv: the host
+// passes each divisor's magic numbers (CudaBackend's FastDiv), so no thread pays an integer division,
+// which in these memory-bound kernels (one thread per element) cost more issue slots than the loads.
 #include "common.cuh"
 
 // ------------------------------------------------------------------ max pooling (square window, no padding)
 
 // y[plane, oh, ow] = max of the window; one thread per output
+// dOHW, dOW: OH * OW and OW as sh_fastdiv
 extern "C" __global__ void maxPool2dForward(const float* __restrict__ x, float* __restrict__ y, long long planes,
-                                            int H, int W, int size, int stride, int OH, int OW) {
-    SH_FOR(i, planes * OH * OW) {
-        long long plane = i / (OH * OW);
-        int pix = (int)(i - plane * OH * OW), oh = pix / OW, ow = pix - oh * OW;
+                                            int H, int W, int size, int stride, int OH, int OW,
+                                            const sh_fastdiv dOHW, const sh_fastdiv dOW) {
+    const long long total = planes * OH * OW;
+    SH_FOR(i, total) {
+        int pix;
+        long long plane = sh_divmod(i, total, dOHW, &pix);
+        int oh = dOW.div(pix), ow = dOW.mod(pix, oh);
         const float* xp = x + plane * H * W + (size_t)(oh * stride) * W + ow * stride;
         float best = xp[0];
         for (int r = 0; r < size; r++)
@@ -30,18 +38,22 @@ extern "C" __global__ void maxPool2dForward(const float* __restrict__ x, float* 
 // dx[plane, h, w] = sum of dy over the windows whose first maximum (row-major) is (h, w).
 // One thread per input element gathers from the windows that contain it (no atomics, and the
 // windows are visited in (oh, ow) order like the reference).
+// dHW, dW, dStride: H * W, W and stride as sh_fastdiv
 extern "C" __global__ void maxPool2dBackward(const float* __restrict__ x, const float* __restrict__ dy,
                                              float* __restrict__ dx, long long planes, int H, int W, int size,
-                                             int stride, int OH, int OW) {
-    SH_FOR(i, planes * H * W) {
-        long long plane = i / (H * W);
-        int hw = (int)(i - plane * H * W), h = hw / W, w = hw - h * W;
+                                             int stride, int OH, int OW, const sh_fastdiv dHW, const sh_fastdiv dW,
+                                             const sh_fastdiv dStride) {
+    const long long total = planes * H * W;
+    SH_FOR(i, total) {
+        int hw;
+        long long plane = sh_divmod(i, total, dHW, &hw);
+        int h = dW.div(hw), w = dW.mod(hw, h);
         const float* xp = x + plane * H * W;
         const float* dyp = dy + plane * OH * OW;
-        int ohLo = h - size + 1 <= 0 ? 0 : (h - size + 1 + stride - 1) / stride;
-        int ohHi = min(OH - 1, h / stride);
-        int owLo = w - size + 1 <= 0 ? 0 : (w - size + 1 + stride - 1) / stride;
-        int owHi = min(OW - 1, w / stride);
+        int ohLo = h - size + 1 <= 0 ? 0 : dStride.div(h - size + 1 + stride - 1);
+        int ohHi = min(OH - 1, dStride.div(h));
+        int owLo = w - size + 1 <= 0 ? 0 : dStride.div(w - size + 1 + stride - 1);
+        int owHi = min(OW - 1, dStride.div(w));
         float acc = 0.f;
         for (int oh = ohLo; oh <= ohHi; oh++)
             for (int ow = owLo; ow <= owHi; ow++) {
@@ -68,21 +80,28 @@ extern "C" __global__ void globalAvgPoolForward(const float* __restrict__ x, flo
     if (lane == 0) y[row] = (float)(s / hw);
 }
 
-extern "C" __global__ void globalAvgPoolBackward(const float* __restrict__ dy, float* __restrict__ dx, long long rows, int hw) {
-    SH_FOR(i, rows * hw) dx[i] = dy[i / hw] / (float)hw;
+// dHW: hw as sh_fastdiv
+extern "C" __global__ void globalAvgPoolBackward(const float* __restrict__ dy, float* __restrict__ dx, long long rows, int hw,
+                                                 const sh_fastdiv dHW) {
+    const long long total = rows * hw;
+    SH_FOR(i, total) {
+        int j;
+        dx[i] = dy[sh_divmod(i, total, dHW, &j)] / (float)hw;
+    }
 }
 
 // ------------------------------------------------------------------ batch norm 2d
 
-// grid (chunks, C): part[(c*chunks + z)*2 + {0,1}] = sum of x, sum of x^2 over chunk z of channel c
+// grid (chunks, C): part[(c*chunks + z)*2 + {0,1}] = sum of x, sum of x^2 over chunk z of channel c; dHW: hw
 extern "C" __global__ void batchNormStats(const float* __restrict__ x, double* __restrict__ part, int N, int C, int hw,
-                                          long long perChunk) {
+                                          long long perChunk, const sh_fastdiv dHW) {
     __shared__ double scratch[33];
     int c = blockIdx.y, z = blockIdx.x, chunks = gridDim.x;
     long long count = (long long)N * hw, beg = z * perChunk, end = min(count, beg + perChunk);
     double s = 0.0, q = 0.0;
     for (long long e = beg + threadIdx.x; e < end; e += blockDim.x) {
-        long long img = e / hw, j = e - img * hw;
+        int j;
+        long long img = sh_divmod(e, count, dHW, &j);
         double v = x[((size_t)img * C + c) * hw + j];
         s += v; q += v * v;
     }
@@ -120,12 +139,21 @@ __device__ __forceinline__ float bnMask(const float* __restrict__ dy, const floa
 }
 
 // y = (x - mean) * invStd * gamma + beta (then max(0, .) when RELU)
+// The channel of element i of an [N, C, hw] tensor of n elements (dHW = hw, dC = C).
+__device__ __forceinline__ int bnChannel(long long i, long long n, const sh_fastdiv& dHW, const sh_fastdiv& dC) {
+    int j, c;
+    long long plane = sh_divmod(i, n, dHW, &j);
+    sh_divmod(plane, n, dC, &c);
+    return c;
+}
+
 template <bool RELU>
 __device__ __forceinline__ void bnApply(const float* __restrict__ x, float* __restrict__ y, long long n, int C, int hw,
                                         const float* __restrict__ mean, const float* __restrict__ invStd,
-                                        const float* __restrict__ gamma, const float* __restrict__ beta) {
+                                        const float* __restrict__ gamma, const float* __restrict__ beta,
+                                        const sh_fastdiv& dHW, const sh_fastdiv& dC) {
     SH_FOR(i, n) {
-        int c = (int)((i / hw) % C);
+        int c = bnChannel(i, n, dHW, dC);
         y[i] = bnClamp<RELU>((x[i] - mean[c]) * (invStd[c] * gamma[c]) + beta[c]);
     }
 }
@@ -133,24 +161,27 @@ __device__ __forceinline__ void bnApply(const float* __restrict__ x, float* __re
 // y = (x - mean) * invStd * gamma + beta
 extern "C" __global__ void batchNormApply(const float* __restrict__ x, float* __restrict__ y, long long n, int C, int hw,
                                           const float* __restrict__ mean, const float* __restrict__ invStd,
-                                          const float* __restrict__ gamma, const float* __restrict__ beta) {
-    bnApply<false>(x, y, n, C, hw, mean, invStd, gamma, beta);
+                                          const float* __restrict__ gamma, const float* __restrict__ beta,
+                                          const sh_fastdiv dHW, const sh_fastdiv dC) {
+    bnApply<false>(x, y, n, C, hw, mean, invStd, gamma, beta, dHW, dC);
 }
 
 // fused training forward, after batchNormStats + batchNormFinish: y = max(0, (x - mean) * invStd * gamma + beta)
 extern "C" __global__ void batchNormReluApply(const float* __restrict__ x, float* __restrict__ y, long long n, int C, int hw,
                                               const float* __restrict__ mean, const float* __restrict__ invStd,
-                                              const float* __restrict__ gamma, const float* __restrict__ beta) {
-    bnApply<true>(x, y, n, C, hw, mean, invStd, gamma, beta);
+                                              const float* __restrict__ gamma, const float* __restrict__ beta,
+                                              const sh_fastdiv dHW, const sh_fastdiv dC) {
+    bnApply<true>(x, y, n, C, hw, mean, invStd, gamma, beta, dHW, dC);
 }
 
 // eval mode: y = (x - runningMean) / sqrt(runningVar + eps) * gamma + beta (then max(0, .) when RELU)
 template <bool RELU>
 __device__ __forceinline__ void bnInference(const float* __restrict__ x, float* __restrict__ y, long long n, int C, int hw,
                                             float eps, const float* __restrict__ gamma, const float* __restrict__ beta,
-                                            const float* __restrict__ rm, const float* __restrict__ rv) {
+                                            const float* __restrict__ rm, const float* __restrict__ rv,
+                                            const sh_fastdiv& dHW, const sh_fastdiv& dC) {
     SH_FOR(i, n) {
-        int c = (int)((i / hw) % C);
+        int c = bnChannel(i, n, dHW, dC);
         float sc = gamma[c] / sqrtf(rv[c] + eps);
         y[i] = bnClamp<RELU>((x[i] - rm[c]) * sc + beta[c]);
     }
@@ -159,15 +190,16 @@ __device__ __forceinline__ void bnInference(const float* __restrict__ x, float* 
 extern "C" __global__ void batchNormForwardInference(const float* __restrict__ x, float* __restrict__ y, long long n, int C,
                                                      int hw, float eps, const float* __restrict__ gamma,
                                                      const float* __restrict__ beta, const float* __restrict__ rm,
-                                                     const float* __restrict__ rv) {
-    bnInference<false>(x, y, n, C, hw, eps, gamma, beta, rm, rv);
+                                                     const float* __restrict__ rv, const sh_fastdiv dHW, const sh_fastdiv dC) {
+    bnInference<false>(x, y, n, C, hw, eps, gamma, beta, rm, rv, dHW, dC);
 }
 
 extern "C" __global__ void batchNormReluForwardInference(const float* __restrict__ x, float* __restrict__ y, long long n,
                                                          int C, int hw, float eps, const float* __restrict__ gamma,
                                                          const float* __restrict__ beta, const float* __restrict__ rm,
-                                                         const float* __restrict__ rv) {
-    bnInference<true>(x, y, n, C, hw, eps, gamma, beta, rm, rv);
+                                                         const float* __restrict__ rv, const sh_fastdiv dHW,
+                                                         const sh_fastdiv dC) {
+    bnInference<true>(x, y, n, C, hw, eps, gamma, beta, rm, rv, dHW, dC);
 }
 
 // backward pass 1, grid (chunks, C): partial sums of g and g * xhat, g = dy (masked by y > 0 when RELU)
@@ -175,13 +207,14 @@ template <bool RELU>
 __device__ __forceinline__ void bnBackwardStats(const float* __restrict__ x, const float* __restrict__ y,
                                                 const float* __restrict__ dy, const float* __restrict__ mean,
                                                 const float* __restrict__ invStd, double* __restrict__ part, int N, int C,
-                                                int hw, long long perChunk) {
+                                                int hw, long long perChunk, const sh_fastdiv& dHW) {
     __shared__ double scratch[33];
     int c = blockIdx.y, z = blockIdx.x, chunks = gridDim.x;
     long long count = (long long)N * hw, beg = z * perChunk, end = min(count, beg + perChunk);
     double mu = mean[c], is = invStd[c], s = 0.0, q = 0.0;
     for (long long e = beg + threadIdx.x; e < end; e += blockDim.x) {
-        long long img = e / hw, j = e - img * hw;
+        int j;
+        long long img = sh_divmod(e, count, dHW, &j);
         size_t idx = ((size_t)img * C + c) * hw + j;
         double g = bnMask<RELU>(dy, y, idx);
         s += g;
@@ -194,16 +227,17 @@ __device__ __forceinline__ void bnBackwardStats(const float* __restrict__ x, con
 
 extern "C" __global__ void batchNormBackwardStats(const float* __restrict__ x, const float* __restrict__ dy,
                                                   const float* __restrict__ mean, const float* __restrict__ invStd,
-                                                  double* __restrict__ part, int N, int C, int hw, long long perChunk) {
-    bnBackwardStats<false>(x, nullptr, dy, mean, invStd, part, N, C, hw, perChunk);
+                                                  double* __restrict__ part, int N, int C, int hw, long long perChunk,
+                                                  const sh_fastdiv dHW) {
+    bnBackwardStats<false>(x, nullptr, dy, mean, invStd, part, N, C, hw, perChunk, dHW);
 }
 
 // fused backward pass 1: as batchNormBackwardStats with dy * [y > 0]
 extern "C" __global__ void batchNormReluBackwardStats(const float* __restrict__ x, const float* __restrict__ y,
                                                       const float* __restrict__ dy, const float* __restrict__ mean,
                                                       const float* __restrict__ invStd, double* __restrict__ part, int N,
-                                                      int C, int hw, long long perChunk) {
-    bnBackwardStats<true>(x, y, dy, mean, invStd, part, N, C, hw, perChunk);
+                                                      int C, int hw, long long perChunk, const sh_fastdiv dHW) {
+    bnBackwardStats<true>(x, y, dy, mean, invStd, part, N, C, hw, perChunk, dHW);
 }
 
 // backward pass 2, one thread per channel: dbeta = sum dy, dgamma = sum dy * xhat
@@ -226,9 +260,10 @@ __device__ __forceinline__ void bnBackwardApply(const float* __restrict__ x, con
                                                 const float* __restrict__ dy, float* __restrict__ dx, long long n, int C,
                                                 int hw, long long count, const float* __restrict__ gamma,
                                                 const float* __restrict__ mean, const float* __restrict__ invStd,
-                                                const double* __restrict__ sums) {
+                                                const double* __restrict__ sums, const sh_fastdiv& dHW,
+                                                const sh_fastdiv& dC) {
     SH_FOR(i, n) {
-        int c = (int)((i / hw) % C);
+        int c = bnChannel(i, n, dHW, dC);
         float is = invStd[c];
         float xhat = (x[i] - mean[c]) * is;
         double k = (double)gamma[c] * is / (double)count;
@@ -239,8 +274,9 @@ __device__ __forceinline__ void bnBackwardApply(const float* __restrict__ x, con
 extern "C" __global__ void batchNormBackwardApply(const float* __restrict__ x, const float* __restrict__ dy,
                                                   float* __restrict__ dx, long long n, int C, int hw, long long count,
                                                   const float* __restrict__ gamma, const float* __restrict__ mean,
-                                                  const float* __restrict__ invStd, const double* __restrict__ sums) {
-    bnBackwardApply<false>(x, nullptr, dy, dx, n, C, hw, count, gamma, mean, invStd, sums);
+                                                  const float* __restrict__ invStd, const double* __restrict__ sums,
+                                                  const sh_fastdiv dHW, const sh_fastdiv dC) {
+    bnBackwardApply<false>(x, nullptr, dy, dx, n, C, hw, count, gamma, mean, invStd, sums, dHW, dC);
 }
 
 // fused backward pass 3 (pass 2 is batchNormBackwardFinish): as batchNormBackwardApply with dy * [y > 0]
@@ -248,6 +284,7 @@ extern "C" __global__ void batchNormReluBackwardApply(const float* __restrict__ 
                                                       const float* __restrict__ dy, float* __restrict__ dx, long long n,
                                                       int C, int hw, long long count, const float* __restrict__ gamma,
                                                       const float* __restrict__ mean, const float* __restrict__ invStd,
-                                                      const double* __restrict__ sums) {
-    bnBackwardApply<true>(x, y, dy, dx, n, C, hw, count, gamma, mean, invStd, sums);
+                                                      const double* __restrict__ sums, const sh_fastdiv dHW,
+                                                      const sh_fastdiv dC) {
+    bnBackwardApply<true>(x, y, dy, dx, n, C, hw, count, gamma, mean, invStd, sums, dHW, dC);
 }

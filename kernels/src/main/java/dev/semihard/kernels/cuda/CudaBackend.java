@@ -427,7 +427,7 @@ public final class CudaBackend implements Backend, KernelProfile {
     /**
      * Launches {@code name} on a (gx, gy, gz) grid of {@code block}-thread blocks. Args, in the order and
      * of the types of the kernel's parameters: Buffer or null (a pointer), Integer or Boolean (int),
-     * Long (long long), Float (float).
+     * Long (long long), Float (float), FastDiv (sh_fastdiv: three ints).
      *
      * <p>The arguments are packed into one direct buffer with the C layout (each at a multiple of its
      * size) and passed through {@code CU_LAUNCH_PARAM_BUFFER_POINTER}: JCuda then marshals five
@@ -453,6 +453,7 @@ public final class CudaBackend implements Backend, KernelProfile {
                 } else if (a instanceof Integer v) { argBuf.putInt(o, v); o += 4; }
                 else if (a instanceof Float v) { argBuf.putFloat(o, v); o += 4; }
                 else if (a instanceof Boolean v) { argBuf.putInt(o, v ? 1 : 0); o += 4; }
+                else if (a instanceof FastDiv v) { argBuf.putInt(o, v.d()).putInt(o + 4, v.m()).putInt(o + 8, v.l()); o += 12; }
                 else throw new IllegalArgumentException("cuda: unsupported kernel argument " + a.getClass());
             }
             argSize.putLong(0, o);
@@ -467,6 +468,7 @@ public final class CudaBackend implements Backend, KernelProfile {
                 else if (a instanceof Long v) ps[i] = Pointer.to(new long[]{v});
                 else if (a instanceof Float v) ps[i] = Pointer.to(new float[]{v});
                 else if (a instanceof Boolean v) ps[i] = Pointer.to(new int[]{v ? 1 : 0});
+                else if (a instanceof FastDiv v) ps[i] = Pointer.to(new int[]{v.d(), v.m(), v.l()});
                 else throw new IllegalArgumentException("cuda: unsupported kernel argument " + a.getClass());
             }
             go = () -> cuLaunchKernel(f, (int) gx, gy, gz, block, 1, 1, 0, stream, Pointer.to(ps), null);
@@ -621,13 +623,15 @@ public final class CudaBackend implements Backend, KernelProfile {
     @Override
     public void maxPool2dForward(PoolGeometry g, Buffer x, Buffer y) {
         long planes = (long) g.n() * g.c();
-        elementwise("maxPool2dForward", g.outputSize(), x, y, planes, g.h(), g.w(), g.size(), g.stride(), g.outH(), g.outW());
+        elementwise("maxPool2dForward", g.outputSize(), x, y, planes, g.h(), g.w(), g.size(), g.stride(), g.outH(), g.outW(),
+                FastDiv.of(g.outH() * g.outW()), FastDiv.of(g.outW()));
     }
 
     @Override
     public void maxPool2dBackward(PoolGeometry g, Buffer x, Buffer dy, Buffer dx) {
         long planes = (long) g.n() * g.c();
-        elementwise("maxPool2dBackward", g.inputSize(), x, dy, dx, planes, g.h(), g.w(), g.size(), g.stride(), g.outH(), g.outW());
+        elementwise("maxPool2dBackward", g.inputSize(), x, dy, dx, planes, g.h(), g.w(), g.size(), g.stride(), g.outH(), g.outW(),
+                FastDiv.of(g.h() * g.w()), FastDiv.of(g.w()), FastDiv.of(g.stride()));
     }
 
     @Override
@@ -639,7 +643,7 @@ public final class CudaBackend implements Backend, KernelProfile {
     @Override
     public void globalAvgPoolBackward(int n, int c, int hw, Buffer dy, Buffer dx) {
         long rows = (long) n * c;
-        elementwise("globalAvgPoolBackward", rows * hw, dy, dx, rows, hw);
+        elementwise("globalAvgPoolBackward", rows * hw, dy, dx, rows, hw, FastDiv.of(hw));
     }
 
     // ================================================================== batch norm
@@ -667,18 +671,19 @@ public final class CudaBackend implements Backend, KernelProfile {
         int chunks = bnChunks(count, c);
         long per = (count + chunks - 1) / chunks;
         try (CudaBuffer part = alloc(4L * c * chunks)) {
-            launch("batchNormStats", chunks, c, 1, T, x, part, n, c, hw, per);
+            launch("batchNormStats", chunks, c, 1, T, x, part, n, c, hw, per, FastDiv.of(hw));
             launch("batchNormFinish", ceil(c, 128), 1, 1, 128, part, c, chunks, count, eps, momentum,
                     saveMean, saveInvStd, runningMean, runningVar);
         }
-        elementwise(apply, count * c, x, y, count * c, c, hw, saveMean, saveInvStd, gamma, beta);
+        elementwise(apply, count * c, x, y, count * c, c, hw, saveMean, saveInvStd, gamma, beta, FastDiv.of(hw), FastDiv.of(c));
     }
 
     @Override
     public void batchNormForwardInference(int n, int c, int hw, float eps, Buffer x, Buffer gamma, Buffer beta,
                                           Buffer runningMean, Buffer runningVar, Buffer y) {
         long total = (long) n * c * hw;
-        elementwise("batchNormForwardInference", total, x, y, total, c, hw, eps, gamma, beta, runningMean, runningVar);
+        elementwise("batchNormForwardInference", total, x, y, total, c, hw, eps, gamma, beta, runningMean, runningVar,
+                FastDiv.of(hw), FastDiv.of(c));
     }
 
     @Override
@@ -688,9 +693,10 @@ public final class CudaBackend implements Backend, KernelProfile {
         int chunks = bnChunks(count, c);
         long per = (count + chunks - 1) / chunks;
         try (CudaBuffer part = alloc(4L * c * chunks); CudaBuffer sums = alloc(4L * c)) {
-            launch("batchNormBackwardStats", chunks, c, 1, T, x, dy, saveMean, saveInvStd, part, n, c, hw, per);
+            launch("batchNormBackwardStats", chunks, c, 1, T, x, dy, saveMean, saveInvStd, part, n, c, hw, per, FastDiv.of(hw));
             launch("batchNormBackwardFinish", ceil(c, 128), 1, 1, 128, part, c, chunks, dgamma, dbeta, sums);
-            elementwise("batchNormBackwardApply", count * c, x, dy, dx, count * c, c, hw, count, gamma, saveMean, saveInvStd, sums);
+            elementwise("batchNormBackwardApply", count * c, x, dy, dx, count * c, c, hw, count, gamma, saveMean, saveInvStd, sums,
+                    FastDiv.of(hw), FastDiv.of(c));
         }
     }
 
@@ -708,7 +714,8 @@ public final class CudaBackend implements Backend, KernelProfile {
     public void batchNormReluForwardInference(int n, int c, int hw, float eps, Buffer x, Buffer gamma, Buffer beta,
                                               Buffer runningMean, Buffer runningVar, Buffer y) {
         long total = (long) n * c * hw;
-        elementwise("batchNormReluForwardInference", total, x, y, total, c, hw, eps, gamma, beta, runningMean, runningVar);
+        elementwise("batchNormReluForwardInference", total, x, y, total, c, hw, eps, gamma, beta, runningMean, runningVar,
+                FastDiv.of(hw), FastDiv.of(c));
     }
 
     @Override
@@ -718,10 +725,10 @@ public final class CudaBackend implements Backend, KernelProfile {
         int chunks = bnChunks(count, c);
         long per = (count + chunks - 1) / chunks;
         try (CudaBuffer part = alloc(4L * c * chunks); CudaBuffer sums = alloc(4L * c)) {
-            launch("batchNormReluBackwardStats", chunks, c, 1, T, x, y, dy, saveMean, saveInvStd, part, n, c, hw, per);
+            launch("batchNormReluBackwardStats", chunks, c, 1, T, x, y, dy, saveMean, saveInvStd, part, n, c, hw, per, FastDiv.of(hw));
             launch("batchNormBackwardFinish", ceil(c, 128), 1, 1, 128, part, c, chunks, dgamma, dbeta, sums);
             elementwise("batchNormReluBackwardApply", count * c, x, y, dy, dx, count * c, c, hw, count, gamma, saveMean,
-                    saveInvStd, sums);
+                    saveInvStd, sums, FastDiv.of(hw), FastDiv.of(c));
         }
     }
 
