@@ -21,7 +21,8 @@
 //                        batch-all: every (p, n) of the anchor, per-negative and per-positive sums.
 //                        Output, G = dLoss/dD before the 1/units scale (divided by d for l2), in one of
 //                        two forms (CudaBackend.TripletBackward):
-//                          sym (semihard, batch-hard): added into S = G + G^T [B, B], zeroed before;
+//                          sym (semihard, batch-hard): added into S = G + G^T [B, B], all zero before
+//                              (the backend keeps S, and tripletSymGather zeroes what it read);
 //                              each element gets at most two adds, so S is deterministic;
 //                          dense / split: row a of G [A, B] and its row sum grow[a].
 //                        And the anchor's partial statistics.
@@ -250,7 +251,7 @@ __device__ __forceinline__ void sh_emit_sym(float* S, int B, int a, int j, float
 // Without S (batch-all, or the "split" backward): G: [A, B], row a fully overwritten, and
 // grow[a] = sum of G row a (after the l2 division).
 // With S (semihard and batch-hard, at most CAP positives per anchor: the "sym" backward): G and grow
-// are not touched; S: [B, B], zeroed before the launch, receives S = G + G^T through sh_emit_sym.
+// are not touched; S: [B, B], all zero before the launch, receives S = G + G^T through sh_emit_sym.
 extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __restrict__ D, const int* __restrict__ labels,
                                                               float* __restrict__ G, double* __restrict__ part,
                                                               double* __restrict__ grow, int A, int B, int strategy,
@@ -614,13 +615,15 @@ extern "C" __global__ void tripletColGather(const float* __restrict__ G, const f
 #define SYM_CHUNK 256      // columns of X held in registers per pass (8 per lane)
 // T[i, :] = sum_j S[i, j] X_j and rs[i] = sum_j S[i, j], one warp per row i < B: reads row i of S
 // (4 loads of 32 in flight), and for each nonzero adds coefficient * X_j into registers, in j order.
-// d > SYM_CHUNK takes several passes over the row.
-extern "C" __global__ void tripletSymGather(const float* __restrict__ S, const float* __restrict__ X,
+// d > SYM_CHUNK takes several passes over the row. The last pass writes 0 over every nonzero it read,
+// so S is all zero again for the next call (CudaBackend keeps it: no B x B memset per call).
+extern "C" __global__ void tripletSymGather(float* __restrict__ S, const float* __restrict__ X,
                                            float* __restrict__ T, double* __restrict__ rs, int B, int d) {
     int i = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (i >= B) return;
-    const float* srow = S + (size_t)i * B;
+    float* srow = S + (size_t)i * B;
     for (int c0 = 0; c0 < d; c0 += SYM_CHUNK) {
+        const bool last = c0 + SYM_CHUNK >= d;
         float acc[SYM_CHUNK / 32];
         #pragma unroll
         for (int u = 0; u < SYM_CHUNK / 32; u++) acc[u] = 0.f;
@@ -632,6 +635,7 @@ extern "C" __global__ void tripletSymGather(const float* __restrict__ S, const f
             #pragma unroll
             for (int q = 0; q < 4; q++) {
                 sum += v[q];
+                if (last && v[q] != 0.f) srow[j0 + q * 32 + lane] = 0.f;
                 unsigned mask = __ballot_sync(0xffffffffu, v[q] != 0.f);
                 while (mask) {
                     int l = __ffs(mask) - 1;

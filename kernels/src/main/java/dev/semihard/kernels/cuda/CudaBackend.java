@@ -209,8 +209,9 @@ public final class CudaBackend implements Backend, KernelProfile {
             try {
                 cuMemAlloc(p, cls);
             } catch (CudaException e) {
-                // out of memory: give the cache back to the driver once and retry
+                // out of memory: give the cache (and the kept triplet scratch) back to the driver once and retry
                 cuCtxSynchronize();
+                releaseSymScratch();
                 trimCache();
                 try {
                     cuMemAlloc(p, cls);
@@ -394,6 +395,7 @@ public final class CudaBackend implements Backend, KernelProfile {
         ctx();
         try {
             cuStreamSynchronize(stream);
+            releaseSymScratch();
             trimCache();
             if (profile != null) profile.close();
             for (int i = 0; i < STAGE_SLOTS; i++) if (stage[i] != null) { cuMemFreeHost(stage[i]); cuEventDestroy(stageEvent[i]); }
@@ -850,8 +852,8 @@ public final class CudaBackend implements Backend, KernelProfile {
             if (a > 0) {
                 dist = take(scratch, (long) a * b);
                 if (backward == TripletBackward.SYM) {
-                    sym = take(scratch, (long) b * b);
-                    fill(sym, 0, (long) b * b, 0f);
+                    sym = symScratch((long) b * b);
+                    symDirty = true;          // until tripletSymGather has zeroed it again
                 } else {
                     g = take(scratch, (long) a * b);
                     grow = take(scratch, 2L * a);
@@ -863,7 +865,7 @@ public final class CudaBackend implements Backend, KernelProfile {
                         metric == Distance.L2 ? 1 : 0, o.margin(), o.softMargin() ? 1 : 0, sym);
             }
             launch("tripletFinish", 1, 1, 1, T, part, a, b, d, sqd, nrm, colp, colChunks, strategy, stats, ws);
-            if (a == 0 || d == 0) {
+            if (a == 0 || d == 0) {         // (d == 0 leaves S dirty: no gather zeroes it, the next call does)
                 fill(dE, 0, (long) b * d, 0f);
                 return;
             }
@@ -872,6 +874,7 @@ public final class CudaBackend implements Backend, KernelProfile {
                 // S = G + G^T is sparse (about 4K nonzeros per row): one pass over its rows
                 CudaBuffer t = take(scratch, (long) b * d), rs = take(scratch, 2L * b);
                 launch("tripletSymGather", ceil(b, T / 32), 1, 1, T, sym, x, t, rs, b, d);
+                symDirty = false;
                 launch("tripletGrad", ceil(b, T / 32), 1, 1, T, t, e, ehat, rs, null, 0, nrm, nc, ws, dE,
                         b, b, d, metricCode, null, 0);
                 return;
@@ -962,6 +965,35 @@ public final class CudaBackend implements Backend, KernelProfile {
     /** -Dsemihard.cuda.pipelinedGemm=false: fp32 GEMM tiles without register prefetching (a fallback). */
     static final boolean PIPELINED_GEMM = !"false".equals(System.getProperty("semihard.cuda.pipelinedGemm"));
     static final boolean SYMMETRIC_DISTANCES = !"false".equals(System.getProperty("semihard.cuda.symmetricDistances"));
+
+    /**
+     * S = G + G^T of the sym triplet backward, kept between calls and all zero between them
+     * (tripletSymGather zeroes the nonzeros it read), so a call does not memset B x B floats (1 GiB
+     * at B = 16384). Grown when a larger batch comes; zeroed again when a call stopped between
+     * tripletMine and tripletSymGather (symDirty); given back on out-of-memory and close.
+     */
+    private CudaBuffer symZero;
+    private boolean symDirty;
+
+    private CudaBuffer symScratch(long floats) {
+        if (symZero != null && symZero.size() < floats) releaseSymScratch();
+        if (symZero == null) {
+            symZero = alloc(floats);
+            symDirty = true;
+        }
+        if (symDirty) {
+            fill(symZero, 0, symZero.size(), 0f);
+            symDirty = false;
+        }
+        return symZero;
+    }
+
+    private void releaseSymScratch() {
+        if (symZero == null) return;
+        CudaBuffer z = symZero;
+        symZero = null;
+        z.close();
+    }
 
     private CudaBuffer take(List<CudaBuffer> scratch, long floats) {
         CudaBuffer c = alloc(Math.max(floats, 1));
