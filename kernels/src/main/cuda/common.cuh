@@ -43,6 +43,33 @@ __device__ __forceinline__ double sh_block_sum(double v, double* scratch) {
     return scratch[32];
 }
 
+// N block sums at once (v[f] in, the block's total of each v[f] out, valid in every thread): the same
+// fixed-order trees as sh_block_sum, so the same bits, with 3 barriers instead of 3 per value.
+// `scratch` must hold 33 * N doubles. Call from every thread of the block.
+template <int N>
+__device__ __forceinline__ void sh_block_sum_n(double* v, double* scratch) {
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    #pragma unroll
+    for (int f = 0; f < N; f++) v[f] = sh_warp_sum(v[f]);
+    __syncthreads();
+    if (lane == 0) {
+        #pragma unroll
+        for (int f = 0; f < N; f++) scratch[f * 32 + warp] = v[f];
+    }
+    __syncthreads();
+    if (warp == 0) {
+        #pragma unroll
+        for (int f = 0; f < N; f++) {
+            double t = lane < warps ? scratch[f * 32 + lane] : 0.0;
+            t = sh_warp_sum(t);
+            if (lane == 0) scratch[32 * N + f] = t;
+        }
+    }
+    __syncthreads();
+    #pragma unroll
+    for (int f = 0; f < N; f++) v[f] = scratch[32 * N + f];
+}
+
 // Order-preserving map of a float to uint32 (negative values included): a < b  <=>  key(a) < key(b).
 __device__ __forceinline__ uint32_t sh_fkey(float f) {
     uint32_t u = __float_as_uint(f);

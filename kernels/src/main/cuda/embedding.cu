@@ -261,6 +261,7 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
     __shared__ u64 bmin[CAP + 1];
     __shared__ float sl[CAP];
     __shared__ double scratch[33];
+    __shared__ double scratch8[33 * 8];
     __shared__ int warpCnt[32];
     __shared__ int run, s_neg, s_pos;
     __shared__ u64 s_far, s_near, s_hp;
@@ -429,14 +430,10 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
         if (l2 && v != 0.f) { float dj = drow[j]; v = dj > 0.f ? v / dj : 0.f; g[j] = v; }
         rs += v;
     }
-    rs = sh_block_sum(rs, scratch);
-    units = sh_block_sum(units, scratch);
-    loss = sh_block_sum(loss, scratch);
-    active = sh_block_sum(active, scratch);
-    found = sh_block_sum(found, scratch);
-    fallback = sh_block_sum(fallback, scratch);
-    dap = sh_block_sum(dap, scratch);
-    dan = sh_block_sum(dan, scratch);
+    double sums[8] = {rs, units, loss, active, found, fallback, dap, dan};
+    sh_block_sum_n<8>(sums, scratch8);
+    rs = sums[0]; units = sums[1]; loss = sums[2]; active = sums[3];
+    found = sums[4]; fallback = sums[5]; dap = sums[6]; dan = sums[7];
     if (tid == 0) {
         double* q = part + (size_t)a * P_N;
         q[P_UNITS] = units; q[P_PAIRS] = k; q[P_FOUND] = found; q[P_FALLBACK] = fallback;
@@ -463,12 +460,19 @@ extern "C" __global__ void tripletFinish(const double* __restrict__ part, int A,
                                          float* __restrict__ stats, float* __restrict__ ws) {
     __shared__ double scratch[33];
     __shared__ double tot[P_N];
-    for (int f = 0; f < P_N; f++) {
-        double s = 0.0;
-        for (int a = threadIdx.x; a < A; a += blockDim.x) s += part[(size_t)a * P_N + f];
-        s = sh_block_sum(s, scratch);
-        if (threadIdx.x == 0) tot[f] = s;
+    // one pass over the partials (each thread's anchors in order, all fields at once: the loads of a
+    // field no longer wait for the previous field's block sum), then the P_N block sums
+    double acc[P_N];
+    #pragma unroll
+    for (int f = 0; f < P_N; f++) acc[f] = 0.0;
+    for (int a = threadIdx.x; a < A; a += blockDim.x) {
+        #pragma unroll
+        for (int f = 0; f < P_N; f++) acc[f] += part[(size_t)a * P_N + f];
     }
+    __shared__ double scratchN[33 * P_N];
+    sh_block_sum_n<P_N>(acc, scratchN);
+    if (threadIdx.x == 0)
+        for (int f = 0; f < P_N; f++) tot[f] = acc[f];
     double normSum = 0.0, sqSum = 0.0, meanSq = 0.0;
     for (int i = threadIdx.x; i < B; i += blockDim.x) { normSum += nrm[i]; sqSum += sqd[i]; }
     for (int c = threadIdx.x; c < d; c += blockDim.x) {
