@@ -1,13 +1,10 @@
 package dev.semihard.kernels.cuda.emulated;
 
 import dev.semihard.engine.backend.Backend;
-import dev.semihard.engine.backend.Backends;
-import dev.semihard.engine.conformance.BackendConformanceTest;
 import dev.semihard.engine.conformance.Check;
 import dev.semihard.engine.conformance.CheckResult;
 import dev.semihard.engine.conformance.Conformance;
 import dev.semihard.engine.reference.ReferenceBackend;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
@@ -27,12 +24,7 @@ class CudaEmulatedArgumentsTest {
         System.setProperty("semihard.cuda.packedArgs", "false");
         Backend cuda;
         try {
-            cuda = Shemu.open();
-        } catch (Backends.BackendUnavailableException e) {
-            if (BackendConformanceTest.required(Shemu.NAME)) throw e;
-            System.err.println("*** SKIPPED: " + e.getMessage());
-            Assumptions.abort(e.getMessage());
-            return;
+            cuda = Shemu.openOrSkip();
         } finally {
             System.clearProperty("semihard.cuda.packedArgs");
         }

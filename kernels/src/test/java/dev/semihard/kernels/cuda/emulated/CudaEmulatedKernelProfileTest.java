@@ -2,14 +2,11 @@ package dev.semihard.kernels.cuda.emulated;
 
 import dev.semihard.engine.backend.Backend;
 import dev.semihard.engine.backend.BackendOptions;
-import dev.semihard.engine.backend.Backends;
 import dev.semihard.engine.backend.Buffer;
 import dev.semihard.engine.backend.ConvGeometry;
 import dev.semihard.engine.backend.KernelProfile;
-import dev.semihard.engine.conformance.BackendConformanceTest;
 import dev.semihard.kernels.cuda.CudaBackend;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 import java.util.Map;
@@ -30,13 +27,7 @@ class CudaEmulatedKernelProfileTest {
 
     @BeforeAll
     static void emulator() {
-        try {
-            Shemu.open().close();          // builds and selects the emulator; the tests open their own backends
-        } catch (Backends.BackendUnavailableException e) {
-            if (BackendConformanceTest.required(Shemu.NAME)) throw e;
-            System.err.println("*** SKIPPED: " + e.getMessage());
-            Assumptions.abort(e.getMessage());
-        }
+        Shemu.openOrSkip().close();       // builds and selects the emulator; the tests open their own backends
     }
 
     @Test

@@ -1,11 +1,8 @@
 package dev.semihard.kernels.cuda.emulated;
 
 import dev.semihard.engine.backend.Backend;
-import dev.semihard.engine.backend.Backends;
-import dev.semihard.engine.conformance.BackendConformanceTest;
 import dev.semihard.engine.reference.ReferenceBackend;
 import dev.semihard.kernels.TrainingSteps;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -18,23 +15,12 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
  * differs from the reference's by ~1e-9 in some near-zero gradients, which Adam turns into 1e-3.)
  */
 class CudaEmulatedTrainingTest {
-    private static Backend openOrSkip() {
-        try {
-            return Shemu.open();
-        } catch (Backends.BackendUnavailableException e) {
-            if (BackendConformanceTest.required(Shemu.NAME)) throw e;
-            System.err.println("*** SKIPPED: " + e.getMessage());
-            Assumptions.abort(e.getMessage());
-            return null;
-        }
-    }
-
     @Test
     void followsTheReferenceAndIsReproducible() {
         TrainingSteps ref, c1, c2;
         try (Backend r = new ReferenceBackend(2)) { ref = TrainingSteps.run(r, "adam"); }
-        try (Backend c = openOrSkip()) { c1 = TrainingSteps.run(c, "adam"); }
-        try (Backend c = openOrSkip()) { c2 = TrainingSteps.run(c, "adam"); }
+        try (Backend c = Shemu.openOrSkip()) { c1 = TrainingSteps.run(c, "adam"); }
+        try (Backend c = Shemu.openOrSkip()) { c2 = TrainingSteps.run(c, "adam"); }
         assertArrayEquals(c1.losses(), c2.losses(), "two CUDA runs must give bit-identical losses");
         assertArrayEquals(c1.firstConv(), c2.firstConv(), "two CUDA runs must give bit-identical weights");
         c1.assertLossesFollow(ref);

@@ -1,18 +1,15 @@
 package dev.semihard.kernels.cuda.emulated;
 
 import dev.semihard.engine.backend.Backend;
-import dev.semihard.engine.backend.Backends;
 import dev.semihard.engine.backend.Distance;
 import dev.semihard.engine.backend.Strategy;
 import dev.semihard.engine.backend.TripletOptions;
 import dev.semihard.engine.backend.TripletStats;
-import dev.semihard.engine.conformance.BackendConformanceTest;
 import dev.semihard.engine.conformance.Check;
 import dev.semihard.engine.conformance.CheckResult;
 import dev.semihard.engine.conformance.Conformance;
 import dev.semihard.engine.reference.ReferenceBackend;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -37,13 +34,7 @@ class CudaEmulatedTripletBackwardTest {
 
     @BeforeAll
     void open() {
-        try {
-            cuda = Shemu.open();
-        } catch (Backends.BackendUnavailableException e) {
-            if (BackendConformanceTest.required(Shemu.NAME)) throw e;
-            System.err.println("*** SKIPPED: " + e.getMessage());
-            Assumptions.abort(e.getMessage());
-        }
+        cuda = Shemu.openOrSkip();
         reference = new ReferenceBackend(2);
     }
 

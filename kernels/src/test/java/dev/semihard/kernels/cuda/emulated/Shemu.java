@@ -41,6 +41,21 @@ public final class Shemu {
         return b;
     }
 
+    /**
+     * {@link #open()}, or a loud skip of the calling test when the emulator cannot be built (no g++);
+     * a failure instead when {@code SEMIHARD_REQUIRE} lists {@value #NAME} (CI).
+     */
+    public static Backend openOrSkip() {
+        try {
+            return open();
+        } catch (Backends.BackendUnavailableException e) {
+            if (dev.semihard.engine.conformance.BackendConformanceTest.required(NAME)) throw e;
+            System.err.println("*** SKIPPED: " + e.getMessage());
+            org.junit.jupiter.api.Assumptions.abort(e.getMessage());
+            throw e;      // not reached: abort throws
+        }
+    }
+
     private static String build() {
         Path base = Path.of(System.getProperty("basedir", "."));
         Path script = base.resolve("src/test/cudaemu/build.sh");

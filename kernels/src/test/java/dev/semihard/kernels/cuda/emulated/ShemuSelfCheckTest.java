@@ -1,8 +1,6 @@
 package dev.semihard.kernels.cuda.emulated;
 
 import dev.semihard.engine.backend.Backend;
-import dev.semihard.engine.backend.Backends;
-import dev.semihard.engine.conformance.BackendConformanceTest;
 import jcuda.CudaException;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
@@ -12,7 +10,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
-import org.junit.jupiter.api.Assumptions;
 
 import static jcuda.driver.JCudaDriver.*;
 import static org.junit.jupiter.api.Assertions.*;
@@ -29,13 +26,7 @@ class ShemuSelfCheckTest {
 
     @BeforeAll
     void open() {
-        try {
-            backend = Shemu.open();
-        } catch (Backends.BackendUnavailableException e) {
-            if (BackendConformanceTest.required(Shemu.NAME)) throw e;
-            System.err.println("*** SKIPPED: " + e.getMessage());
-            Assumptions.abort(e.getMessage());
-        }
+        backend = Shemu.openOrSkip();
         module = new CUmodule();
         cuModuleLoadData(module, new byte[]{0x50, (byte) 0xED, 0x55, (byte) 0xBA, 0, 0, 0, 0});   // a fatbin's magic
     }
