@@ -60,6 +60,14 @@ __device__ __forceinline__ void sh_load_b(const P& p, float (*Bs)[LD], int n0, i
     }
 }
 
+// Where element i (0 <= i < T) of a thread's T rows (or columns) sits in a tile of size BM: the thread
+// with index t owns T / 4 runs of 4, the run g at g * (BM * 4 / T) + t * 4. With T = 4 that is
+// t * 4 .. t * 4 + 3; with T = 8 the two runs are BM/2 apart, so the 16 threads that read one row of
+// Bs with float4 loads read 256 contiguous bytes instead of 16-byte pieces 32 bytes apart (a 2-way
+// shared-memory bank conflict on every load of the inner loop).
+template <int BM, int T>
+__device__ __forceinline__ int sh_frag(int t, int i) { return (i >> 2) * (BM * 4 / T) + t * 4 + (i & 3); }
+
 // grid: (ceil(N/BN), ceil(M/BM), splits), block 256
 template <class P, int BM, int BN, int TM, int TN, bool DIFF>
 __device__ __forceinline__ void sh_gemm_body(const P& p) {
@@ -87,12 +95,12 @@ __device__ __forceinline__ void sh_gemm_body(const P& p) {
             float av[TM], bv[TN];
             #pragma unroll
             for (int i = 0; i < TM; i += 4) {
-                float4 t = *reinterpret_cast<const float4*>(&As[kk][ty * TM + i]);
+                float4 t = *reinterpret_cast<const float4*>(&As[kk][sh_frag<BM, TM>(ty, i)]);
                 av[i] = t.x; av[i + 1] = t.y; av[i + 2] = t.z; av[i + 3] = t.w;
             }
             #pragma unroll
             for (int j = 0; j < TN; j += 4) {
-                float4 t = *reinterpret_cast<const float4*>(&Bs[kk][tx * TN + j]);
+                float4 t = *reinterpret_cast<const float4*>(&Bs[kk][sh_frag<BN, TN>(tx, j)]);
                 bv[j] = t.x; bv[j + 1] = t.y; bv[j + 2] = t.z; bv[j + 3] = t.w;
             }
             #pragma unroll
@@ -109,7 +117,7 @@ __device__ __forceinline__ void sh_gemm_body(const P& p) {
     for (int i = 0; i < TM; i++)
         #pragma unroll
         for (int j = 0; j < TN; j++) {
-            int m = m0 + ty * TM + i, n = n0 + tx * TN + j;
+            int m = m0 + sh_frag<BM, TM>(ty, i), n = n0 + sh_frag<BN, TN>(tx, j);
             if (m < p.M && n < p.N) p.store(m, n, acc[i][j], blockIdx.z);
         }
 }
@@ -178,12 +186,12 @@ __device__ __forceinline__ void sh_gemm_pf_body(const P& p) {
             float av[TM], bv[TN];
             #pragma unroll
             for (int i = 0; i < TM; i += 4) {
-                float4 t = *reinterpret_cast<const float4*>(&As[cur][kk][ty * TM + i]);
+                float4 t = *reinterpret_cast<const float4*>(&As[cur][kk][sh_frag<BM, TM>(ty, i)]);
                 av[i] = t.x; av[i + 1] = t.y; av[i + 2] = t.z; av[i + 3] = t.w;
             }
             #pragma unroll
             for (int j = 0; j < TN; j += 4) {
-                float4 t = *reinterpret_cast<const float4*>(&Bs[cur][kk][tx * TN + j]);
+                float4 t = *reinterpret_cast<const float4*>(&Bs[cur][kk][sh_frag<BN, TN>(tx, j)]);
                 bv[j] = t.x; bv[j + 1] = t.y; bv[j + 2] = t.z; bv[j + 3] = t.w;
             }
             #pragma unroll
@@ -202,7 +210,7 @@ __device__ __forceinline__ void sh_gemm_pf_body(const P& p) {
     for (int i = 0; i < TM; i++)
         #pragma unroll
         for (int j = 0; j < TN; j++) {
-            int m = m0 + ty * TM + i, n = n0 + tx * TN + j;
+            int m = m0 + sh_frag<BM, TM>(ty, i), n = n0 + sh_frag<BN, TN>(tx, j);
             if (m < p.M && n < p.N) p.store(m, n, acc[i][j], blockIdx.z);
         }
 }

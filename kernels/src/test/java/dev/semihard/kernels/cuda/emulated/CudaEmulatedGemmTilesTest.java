@@ -1,0 +1,93 @@
+package dev.semihard.kernels.cuda.emulated;
+
+import dev.semihard.engine.backend.Backend;
+import dev.semihard.engine.backend.BackendOptions;
+import dev.semihard.engine.backend.Buffer;
+import dev.semihard.engine.backend.ConvGeometry;
+import dev.semihard.engine.backend.KernelProfile;
+import dev.semihard.engine.reference.ReferenceBackend;
+import dev.semihard.kernels.cuda.CudaBackend;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.util.Map;
+import java.util.Random;
+import java.util.function.BiConsumer;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The 128 x 128 GEMM tiles (8 x 8 outputs per thread, two runs of 4 rows and of 4 columns each), which
+ * the conformance suite's small shapes do not reach: convolutions and linear layers large enough for
+ * them, on the emulator (4 SMs, so 4 tiles suffice), against the reference. The kernel profile proves
+ * that the 128 version ran, not the 64 x 64 one.
+ */
+class CudaEmulatedGemmTilesTest {
+    static final BackendOptions PROFILED = new BackendOptions(null, "fp32", 0, Map.of(KernelProfile.OPTION, "true"));
+
+    @BeforeAll
+    static void emulator() {
+        Shemu.openOrSkip().close();
+    }
+
+    /** Runs op on both backends with the same seeded inputs and compares output `out` (index into bufs). */
+    private static void compare(String what, String kernel, long[] sizes, int out, BiConsumer<Backend, Buffer[]> op) {
+        Random r = new Random(what.hashCode());
+        float[][] host = new float[sizes.length][];
+        for (int i = 0; i < sizes.length; i++) {
+            host[i] = new float[(int) sizes[i]];
+            for (int j = 0; j < host[i].length; j++) host[i][j] = (float) r.nextGaussian();
+        }
+        float[] ref = run(new ReferenceBackend(2), sizes, host, out, op);
+        try (CudaBackend cu = new CudaBackend(PROFILED)) {
+            float[] got = run(cu, sizes, host, out, op);
+            Map<String, KernelProfile.Stat> prof = cu.snapshot();
+            assertTrue(prof.containsKey(kernel), what + ": expected " + kernel + " to run, ran " + prof.keySet());
+            double scale = 0, worst = 0;
+            for (float v : ref) scale = Math.max(scale, Math.abs(v));
+            for (int i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(ref[i] - got[i]));
+            assertTrue(worst <= 1e-5 * scale + 1e-6, what + ": worst |diff| " + worst + " (max |ref| " + scale + ")");
+        }
+    }
+
+    private static float[] run(Backend be, long[] sizes, float[][] host, int out, BiConsumer<Backend, Buffer[]> op) {
+        Buffer[] b = new Buffer[sizes.length];
+        try {
+            for (int i = 0; i < sizes.length; i++) {
+                b[i] = be.allocate(sizes[i]);
+                be.upload(host[i], 0, b[i], 0, host[i].length);
+            }
+            op.accept(be, b);
+            float[] res = new float[(int) sizes[out]];
+            be.download(b[out], 0, res, 0, res.length);
+            return res;
+        } finally {
+            for (Buffer x : b) if (x != null) x.close();
+            if (be instanceof ReferenceBackend) be.close();
+        }
+    }
+
+    @Test
+    void convolutionsOnTheLargeTiles() {
+        ConvGeometry g = new ConvGeometry(2, 16, 16, 16, 128, 3, 3, 1, 1);
+        long x = g.inputSize(), w = g.weightSize(), y = g.outputSize();
+        compare("conv forward", "conv2dForward_pf", new long[]{x, w, 128, y}, 3,
+                (be, b) -> be.conv2dForward(g, b[0], b[1], b[2], b[3]));
+        compare("conv backward filter", "conv2dBackwardFilter_pf", new long[]{x, y, w, 128}, 2,
+                (be, b) -> be.conv2dBackwardFilter(g, b[0], b[1], b[2], b[3]));
+        ConvGeometry h = new ConvGeometry(2, 128, 16, 16, 16, 3, 3, 1, 1);   // C = 128: the data gradient's M
+        compare("conv backward data", "conv2dBackwardData_pf", new long[]{h.outputSize(), h.weightSize(), h.inputSize()}, 2,
+                (be, b) -> be.conv2dBackwardData(h, b[0], b[1], b[2]));
+    }
+
+    @Test
+    void linearLayersOnTheLargeTiles() {
+        int n = 256, in = 64, out = 256;
+        compare("linear forward", "linearForward_pf", new long[]{(long) n * in, (long) out * in, out, (long) n * out}, 3,
+                (be, b) -> be.linearForward(n, in, out, b[0], b[1], b[2], b[3]));
+        int n2 = 256, in2 = 256, out2 = 64;
+        compare("linear backward data", "linearBackwardData_pf", new long[]{(long) n2 * out2, (long) out2 * in2, (long) n2 * in2}, 2,
+                (be, b) -> be.linearBackwardData(n2, in2, out2, b[0], b[1], b[2]));
+    }
+}
