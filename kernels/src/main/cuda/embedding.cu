@@ -240,22 +240,29 @@ __device__ void sh_collect_positives(const float* drow, const int* labels, int a
 // Adds the final value v of G[a, j] (divided by d(a, j) for l2) to S[a, j] and to its mirror
 // S[j, a]. Every element of S receives at most two such adds (block a's row and block j's mirror),
 // and a float sum of two addends onto zero does not depend on their order: S is deterministic.
-__device__ __forceinline__ void sh_emit_sym(float* S, int B, int a, int j, float v, float dj, int l2) {
+// It also sets the bits of the touched column chunks (chunkCols columns each, at most 64 chunks) in
+// the row masks smask[a] and smask[j], so tripletSymGather reads only those parts of a row.
+__device__ __forceinline__ void sh_emit_sym(float* S, u64* smask, int chunkCols, int B, int a, int j, float v, float dj,
+                                            int l2) {
     if (l2) v = dj > 0.f ? v / dj : 0.f;
     if (v == 0.f) return;
     atomicAdd(&S[(size_t)a * B + j], v);
     atomicAdd(&S[(size_t)j * B + a], v);
+    atomicOr(&smask[a], 1ull << (j / chunkCols));
+    atomicOr(&smask[j], 1ull << (a / chunkCols));
 }
 
 // One block (256 threads) per anchor a < A. D: [A, B]; part: [A, P_N] doubles.
 // Without S (batch-all, or the "split" backward): G: [A, B], row a fully overwritten, and
 // grow[a] = sum of G row a (after the l2 division).
 // With S (semihard and batch-hard, at most CAP positives per anchor: the "sym" backward): G and grow
-// are not touched; S: [B, B], all zero before the launch, receives S = G + G^T through sh_emit_sym.
+// are not touched; S: [B, B], all zero before the launch, receives S = G + G^T through sh_emit_sym, and
+// smask: [B], zero before, the chunk bits of each row's nonzeros.
 extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __restrict__ D, const int* __restrict__ labels,
                                                               float* __restrict__ G, double* __restrict__ part,
                                                               double* __restrict__ grow, int A, int B, int strategy,
-                                                              int l2, float margin, int soft, float* __restrict__ S) {
+                                                              int l2, float margin, int soft, float* __restrict__ S,
+                                                              u64* __restrict__ smask, int chunkCols) {
     __shared__ u64 sk[CAP];
     __shared__ u64 sn[CAP];
     __shared__ u64 bmin[CAP + 1];
@@ -312,8 +319,8 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
                 float slope = soft ? sh_sigmoid(x) : (x + margin > 0.f ? 1.f : 0.f);
                 units = 1; loss = h; active = h > 0.f; dap = dp; dan = dn;
                 if (sym) {
-                    sh_emit_sym(S, B, a, p, slope, dp, l2);
-                    sh_emit_sym(S, B, a, n, -slope, dn, l2);
+                    sh_emit_sym(S, smask, chunkCols, B, a, p, slope, dp, l2);
+                    sh_emit_sym(S, smask, chunkCols, B, a, n, -slope, dn, l2);
                 } else {
                     g[p] = slope;
                     g[n] = -slope;
@@ -356,7 +363,7 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
                         float h = soft ? sh_softplus(x) : fmaxf(x + margin, 0.f);
                         float slope = soft ? sh_sigmoid(x) : (x + margin > 0.f ? 1.f : 0.f);
                         units += 1; loss += h; active += h > 0.f; dap += dp; dan += dn;
-                        if (sym) sh_emit_sym(S, B, a, p, slope, dp, l2);
+                        if (sym) sh_emit_sym(S, smask, chunkCols, B, a, p, slope, dp, l2);
                         else g[p] = slope;
                         sl[r] = slope;
                         sn[r] = ((u64)(unsigned)n << 32) | (unsigned)r;
@@ -372,7 +379,7 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
                     if (r == 0 || (unsigned)(sn[r - 1] >> 32) != n) {
                         float s = 0.f;
                         for (int q = r; q < cnt && (unsigned)(sn[q] >> 32) == n; q++) s += sl[(unsigned)(sn[q] & 0xffffffffu)];
-                        if (sym) sh_emit_sym(S, B, a, (int)n, -s, drow[n], l2);
+                        if (sym) sh_emit_sym(S, smask, chunkCols, B, a, (int)n, -s, drow[n], l2);
                         else g[n] -= s;
                     }
                 }
@@ -617,39 +624,47 @@ extern "C" __global__ void tripletColGather(const float* __restrict__ G, const f
 
 // ---- symmetric sparse backward (semihard, batch-hard: S = G + G^T built by tripletMine) ---------
 #define SYM_CHUNK 256      // columns of X held in registers per pass (8 per lane)
-// T[i, :] = sum_j S[i, j] X_j and rs[i] = sum_j S[i, j], one warp per row i < B: reads row i of S
-// (4 loads of 32 in flight), and for each nonzero adds coefficient * X_j into registers, in j order.
-// d > SYM_CHUNK takes several passes over the row. The last pass writes 0 over every nonzero it read,
-// so S is all zero again for the next call (CudaBackend keeps it: no B x B memset per call).
-extern "C" __global__ void tripletSymGather(float* __restrict__ S, const float* __restrict__ X,
-                                           float* __restrict__ T, double* __restrict__ rs, int B, int d) {
+// T[i, :] = sum_j S[i, j] X_j and rs[i] = sum_j S[i, j], one warp per row i < B: reads the column
+// chunks of row i that smask[i] marks (the rest is zero; chunkCols is a multiple of 128), 4 loads of 32
+// in flight, and for each nonzero adds coefficient * X_j into registers, in j order. Skipping zeros
+// changes no sum. d > SYM_CHUNK takes several passes over the row. The last pass writes 0 over every
+// nonzero it read and clears smask[i], so both are zero again for the next call (CudaBackend keeps
+// them: no B x B memset per call). batch-hard touches ~4 chunks of 64 per row: 1/16 of the row is read.
+extern "C" __global__ void tripletSymGather(float* __restrict__ S, u64* __restrict__ smask, int chunkCols,
+                                           const float* __restrict__ X, float* __restrict__ T,
+                                           double* __restrict__ rs, int B, int d) {
     int i = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (i >= B) return;
     float* srow = S + (size_t)i * B;
+    const u64 chunks = smask[i];
     for (int c0 = 0; c0 < d; c0 += SYM_CHUNK) {
         const bool last = c0 + SYM_CHUNK >= d;
         float acc[SYM_CHUNK / 32];
         #pragma unroll
         for (int u = 0; u < SYM_CHUNK / 32; u++) acc[u] = 0.f;
         double sum = 0.0;
-        for (int j0 = 0; j0 < B; j0 += 128) {
-            float v[4];
-            #pragma unroll
-            for (int q = 0; q < 4; q++) { int j = j0 + q * 32 + lane; v[q] = j < B ? srow[j] : 0.f; }
-            #pragma unroll
-            for (int q = 0; q < 4; q++) {
-                sum += v[q];
-                if (last && v[q] != 0.f) srow[j0 + q * 32 + lane] = 0.f;
-                unsigned mask = __ballot_sync(0xffffffffu, v[q] != 0.f);
-                while (mask) {
-                    int l = __ffs(mask) - 1;
-                    mask &= mask - 1;
-                    float cf = __shfl_sync(0xffffffffu, v[q], l);
-                    const float* x = X + (size_t)(j0 + q * 32 + l) * d + c0;
-                    #pragma unroll
-                    for (int u = 0; u < SYM_CHUNK / 32; u++) {
-                        int c = lane + 32 * u;
-                        if (c0 + c < d) acc[u] = fmaf(cf, x[c], acc[u]);
+        for (u64 left = chunks; left; left &= left - 1) {           // the marked chunks, in column order
+            const int cb = __ffsll((long long)left) - 1;
+            const int jEnd = min(B, (cb + 1) * chunkCols);
+            for (int j0 = cb * chunkCols; j0 < jEnd; j0 += 128) {
+                float v[4];
+                #pragma unroll
+                for (int q = 0; q < 4; q++) { int j = j0 + q * 32 + lane; v[q] = j < jEnd ? srow[j] : 0.f; }
+                #pragma unroll
+                for (int q = 0; q < 4; q++) {
+                    sum += v[q];
+                    if (last && v[q] != 0.f) srow[j0 + q * 32 + lane] = 0.f;
+                    unsigned mask = __ballot_sync(0xffffffffu, v[q] != 0.f);
+                    while (mask) {
+                        int l = __ffs(mask) - 1;
+                        mask &= mask - 1;
+                        float cf = __shfl_sync(0xffffffffu, v[q], l);
+                        const float* x = X + (size_t)(j0 + q * 32 + l) * d + c0;
+                        #pragma unroll
+                        for (int u = 0; u < SYM_CHUNK / 32; u++) {
+                            int c = lane + 32 * u;
+                            if (c0 + c < d) acc[u] = fmaf(cf, x[c], acc[u]);
+                        }
                     }
                 }
             }
@@ -664,6 +679,8 @@ extern "C" __global__ void tripletSymGather(float* __restrict__ S, const float* 
             if (lane == 0) rs[i] = sum;
         }
     }
+    __syncwarp();                      // every lane has read smask[i]
+    if (lane == 0) smask[i] = 0ull;
 }
 
 // dE from T (see the file header); one warp per row. ws[0] = scale.

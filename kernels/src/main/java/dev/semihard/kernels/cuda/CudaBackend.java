@@ -852,7 +852,7 @@ public final class CudaBackend implements Backend, KernelProfile {
             if (a > 0) {
                 dist = take(scratch, (long) a * b);
                 if (backward == TripletBackward.SYM) {
-                    sym = symScratch((long) b * b);
+                    sym = symScratch(b);
                     symDirty = true;          // until tripletSymGather has zeroed it again
                 } else {
                     g = take(scratch, (long) a * b);
@@ -862,7 +862,8 @@ public final class CudaBackend implements Backend, KernelProfile {
                         : b <= DIFF_DISTANCE_MAX_ROWS ? (metric == Distance.L2 ? 1 : 0) : (metric == Distance.L2 ? 4 : 3);
                 distances(a, b, d, e, dist, sqd, nc, b, mode);
                 launch("tripletMine", a, 1, 1, T, dist, lab, g, part, grow, a, b, strategy,
-                        metric == Distance.L2 ? 1 : 0, o.margin(), o.softMargin() ? 1 : 0, sym);
+                        metric == Distance.L2 ? 1 : 0, o.margin(), o.softMargin() ? 1 : 0, sym,
+                        sym == null ? null : symMask, symChunkCols(b));
             }
             launch("tripletFinish", 1, 1, 1, T, part, a, b, d, sqd, nrm, colp, colChunks, strategy, stats, ws);
             if (a == 0 || d == 0) {         // (d == 0 leaves S dirty: no gather zeroes it, the next call does)
@@ -873,7 +874,7 @@ public final class CudaBackend implements Backend, KernelProfile {
             if (backward == TripletBackward.SYM) {
                 // S = G + G^T is sparse (about 4K nonzeros per row): one pass over its rows
                 CudaBuffer t = take(scratch, (long) b * d), rs = take(scratch, 2L * b);
-                launch("tripletSymGather", ceil(b, T / 32), 1, 1, T, sym, x, t, rs, b, d);
+                launch("tripletSymGather", ceil(b, T / 32), 1, 1, T, sym, symMask, symChunkCols(b), x, t, rs, b, d);
                 symDirty = false;
                 launch("tripletGrad", ceil(b, T / 32), 1, 1, T, t, e, ehat, rs, null, 0, nrm, nc, ws, dE,
                         b, b, d, metricCode, null, 0);
@@ -967,32 +968,44 @@ public final class CudaBackend implements Backend, KernelProfile {
     static final boolean SYMMETRIC_DISTANCES = !"false".equals(System.getProperty("semihard.cuda.symmetricDistances"));
 
     /**
-     * S = G + G^T of the sym triplet backward, kept between calls and all zero between them
-     * (tripletSymGather zeroes the nonzeros it read), so a call does not memset B x B floats (1 GiB
-     * at B = 16384). Grown when a larger batch comes; zeroed again when a call stopped between
-     * tripletMine and tripletSymGather (symDirty); given back on out-of-memory and close.
+     * S = G + G^T of the sym triplet backward [B, B] and its row masks (one 64-bit word per row: which
+     * column chunks hold nonzeros), kept between calls and all zero between them (tripletSymGather
+     * zeroes what it read), so a call does not memset B x B floats (1 GiB at B = 16384). Grown when a
+     * larger batch comes; zeroed again when a call stopped between tripletMine and tripletSymGather
+     * (symDirty); given back on out-of-memory and close.
      */
-    private CudaBuffer symZero;
+    private CudaBuffer symZero, symMask;
     private boolean symDirty;
 
-    private CudaBuffer symScratch(long floats) {
-        if (symZero != null && symZero.size() < floats) releaseSymScratch();
+    /** S for a batch of b (at least b * b floats, all zero); symMask holds at least b words. */
+    private CudaBuffer symScratch(int b) {
+        long floats = (long) b * b;
+        if (symZero != null && (symZero.size() < floats || symMask.size() < 2L * b)) releaseSymScratch();
         if (symZero == null) {
             symZero = alloc(floats);
+            symMask = alloc(2L * b);
             symDirty = true;
         }
         if (symDirty) {
             fill(symZero, 0, symZero.size(), 0f);
+            fill(symMask, 0, symMask.size(), 0f);
             symDirty = false;
         }
         return symZero;
     }
 
+    /** Columns per chunk of the row masks: at most 64 chunks, each a multiple of tripletSymGather's 128-column step. */
+    static int symChunkCols(int b) {
+        return Math.max(1, ceil(ceil(b, 64), 128)) * 128;
+    }
+
     private void releaseSymScratch() {
         if (symZero == null) return;
-        CudaBuffer z = symZero;
+        CudaBuffer z = symZero, m = symMask;
         symZero = null;
+        symMask = null;
         z.close();
+        m.close();
     }
 
     private CudaBuffer take(List<CudaBuffer> scratch, long floats) {

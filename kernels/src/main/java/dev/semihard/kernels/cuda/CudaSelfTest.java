@@ -124,7 +124,7 @@ public final class CudaSelfTest {
     }
 
     /** Runs the fused loss on both backends; returns a one-line verdict (loss, stats and dE errors). */
-    static String compareLoss(Backend ref, Backend cand, int b, int k, Strategy st) {
+    public static String compareLoss(Backend ref, Backend cand, int b, int k, Strategy st) {
         int d = 128;
         float[] e = ternary(b, d, 16, 7 + b);
         int[] y = labels(b / k, k);

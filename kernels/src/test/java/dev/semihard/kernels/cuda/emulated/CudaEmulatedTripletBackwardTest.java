@@ -91,6 +91,22 @@ class CudaEmulatedTripletBackwardTest {
     }
 
     /**
+     * A batch wider than one column chunk of S's row masks (B = 360: three chunks of 128 columns), with
+     * integer rows so that float32 and the double reference mine identical triplets (the self-test's
+     * full-size check, CudaSelfTest.compareLoss): the gather reads only the marked chunks.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"sym", "split"})
+    void batchesWiderThanOneMaskChunk(String version) {
+        System.setProperty(PROPERTY, version);
+        assertTrue(dev.semihard.kernels.cuda.CudaBackendAccess.symChunkCols(360) == 128, "three chunks at B = 360");
+        for (Strategy st : new Strategy[]{Strategy.SEMIHARD, Strategy.BATCH_HARD}) {
+            String verdict = dev.semihard.kernels.cuda.CudaSelfTest.compareLoss(reference, cuda, 360, 8, st);
+            assertTrue(verdict.startsWith("PASS"), version + ": " + verdict);
+        }
+    }
+
+    /**
      * The backend keeps S between calls and relies on tripletSymGather leaving it zero: calls of other
      * sizes in between, and a call with d = 0 (which adds to S and returns before any gather), must not
      * leak into the next call's gradient.
