@@ -691,14 +691,27 @@ public final class CudaBackend implements Backend, KernelProfile {
     @Override
     public void batchNormBackward(int n, int c, int hw, Buffer x, Buffer dy, Buffer gamma, Buffer saveMean,
                                   Buffer saveInvStd, Buffer dx, Buffer dgamma, Buffer dbeta) {
+        bnBackward(false, n, c, hw, x, null, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+    }
+
+    /**
+     * Backward: per-chunk sums of g and g * xhat (g = dy, masked by y > 0 when {@code relu}), the
+     * per-channel totals (dgamma, dbeta), then dx; the ReLU-fused kernels also take y.
+     */
+    private void bnBackward(boolean relu, int n, int c, int hw, Buffer x, Buffer y, Buffer dy, Buffer gamma, Buffer saveMean,
+                            Buffer saveInvStd, Buffer dx, Buffer dgamma, Buffer dbeta) {
         long count = (long) n * hw;
         int chunks = bnChunks(count, c);
         long per = (count + chunks - 1) / chunks;
+        FastDiv dHW = FastDiv.of(hw), dC = FastDiv.of(c);
         try (CudaBuffer part = alloc(4L * c * chunks); CudaBuffer sums = alloc(4L * c)) {
-            launch("batchNormBackwardStats", chunks, c, 1, T, x, dy, saveMean, saveInvStd, part, n, c, hw, per, FastDiv.of(hw));
+            if (relu) launch("batchNormReluBackwardStats", chunks, c, 1, T, x, y, dy, saveMean, saveInvStd, part, n, c, hw, per, dHW);
+            else launch("batchNormBackwardStats", chunks, c, 1, T, x, dy, saveMean, saveInvStd, part, n, c, hw, per, dHW);
             launch("batchNormBackwardFinish", ceil(c, 128), 1, 1, 128, part, c, chunks, dgamma, dbeta, sums);
-            elementwise("batchNormBackwardApply", count * c, x, dy, dx, count * c, c, hw, count, gamma, saveMean, saveInvStd, sums,
-                    FastDiv.of(hw), FastDiv.of(c));
+            if (relu) elementwise("batchNormReluBackwardApply", count * c, x, y, dy, dx, count * c, c, hw, count, gamma,
+                    saveMean, saveInvStd, sums, dHW, dC);
+            else elementwise("batchNormBackwardApply", count * c, x, dy, dx, count * c, c, hw, count, gamma,
+                    saveMean, saveInvStd, sums, dHW, dC);
         }
     }
 
@@ -723,15 +736,7 @@ public final class CudaBackend implements Backend, KernelProfile {
     @Override
     public void batchNormReluBackward(int n, int c, int hw, Buffer x, Buffer y, Buffer dy, Buffer gamma, Buffer saveMean,
                                       Buffer saveInvStd, Buffer dx, Buffer dgamma, Buffer dbeta) {
-        long count = (long) n * hw;
-        int chunks = bnChunks(count, c);
-        long per = (count + chunks - 1) / chunks;
-        try (CudaBuffer part = alloc(4L * c * chunks); CudaBuffer sums = alloc(4L * c)) {
-            launch("batchNormReluBackwardStats", chunks, c, 1, T, x, y, dy, saveMean, saveInvStd, part, n, c, hw, per, FastDiv.of(hw));
-            launch("batchNormBackwardFinish", ceil(c, 128), 1, 1, 128, part, c, chunks, dgamma, dbeta, sums);
-            elementwise("batchNormReluBackwardApply", count * c, x, y, dy, dx, count * c, c, hw, count, gamma, saveMean,
-                    saveInvStd, sums, FastDiv.of(hw), FastDiv.of(c));
-        }
+        bnBackward(true, n, c, hw, x, y, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
     }
 
     // ================================================================== linear
