@@ -106,6 +106,16 @@ class CudaEmulatedTripletBackwardTest {
         }
     }
 
+    /** FaceNet's batch (P = 45, K = 40, B = 1800; 15 mask chunks) with the default version, integer rows. */
+    @org.junit.jupiter.api.Test
+    void faceNetBatchMatchesTheReference() {
+        System.clearProperty(PROPERTY);
+        for (Strategy st : new Strategy[]{Strategy.SEMIHARD, Strategy.BATCH_HARD}) {
+            String verdict = dev.semihard.kernels.cuda.CudaSelfTest.compareLoss(reference, cuda, 1800, 40, st);
+            assertTrue(verdict.startsWith("PASS"), verdict);
+        }
+    }
+
     /**
      * The backend keeps S between calls and relies on tripletSymGather leaving it zero: calls of other
      * sizes in between, and a call with d = 0 (which adds to S and returns before any gather), must not
