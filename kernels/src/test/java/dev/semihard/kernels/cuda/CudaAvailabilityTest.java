@@ -58,6 +58,30 @@ class CudaAvailabilityTest {
     }
 
     @Test
+    void aDriverOverrideThatCannotBeUsedIsReportedNotLoaded() throws Exception {
+        String before = System.getProperty(CudaBackendProvider.DRIVER_PROPERTY);
+        java.nio.file.Path text = java.nio.file.Files.createTempFile("not-a-driver", ".so.1");
+        try {
+            System.setProperty(CudaBackendProvider.DRIVER_PROPERTY, "/nonexistent/libcuda.so.1");
+            String missing = CudaBackendProvider.loadDriverOverride();
+            assertNotNull(missing);
+            assertTrue(missing.contains("-D" + CudaBackendProvider.DRIVER_PROPERTY) && missing.contains("does not exist"), missing);
+            java.nio.file.Files.writeString(text, "not an ELF file");
+            System.setProperty(CudaBackendProvider.DRIVER_PROPERTY, text.toString());
+            String bad = CudaBackendProvider.loadDriverOverride();
+            assertNotNull(bad);
+            assertTrue(bad.contains("cannot be loaded"), bad);
+            System.clearProperty(CudaBackendProvider.DRIVER_PROPERTY);
+            if (System.getenv(CudaBackendProvider.DRIVER_ENV) == null)
+                assertNull(CudaBackendProvider.loadDriverOverride(), "no override: nothing to load, nothing to report");
+        } finally {
+            if (before == null) System.clearProperty(CudaBackendProvider.DRIVER_PROPERTY);
+            else System.setProperty(CudaBackendProvider.DRIVER_PROPERTY, before);
+            java.nio.file.Files.deleteIfExists(text);
+        }
+    }
+
+    @Test
     void linkErrorsAreTurnedIntoOneLine() {
         UnsatisfiedLinkError e = new UnsatisfiedLinkError("Error while loading native library \"JCudaDriver-12.6.0-linux-x86_64\"");
         e.addSuppressed(new Throwable("libcuda.so.1: cannot open shared object file: No such file or directory"));
