@@ -877,7 +877,7 @@ public final class CudaBackend implements Backend, KernelProfile {
             }
             CudaBuffer x = metric == Distance.COSINE ? ehat : buf(e);
             if (backward == TripletBackward.SYM) {
-                // S = G + G^T is sparse (about 4K nonzeros per row): one pass over its rows
+                // sym: S = G + G^T is sparse (about 4K nonzeros per row): one pass over the marked chunks of its rows
                 CudaBuffer t = take(scratch, (long) b * d), rs = take(scratch, 2L * b);
                 launch("tripletSymGather", ceil(b, T / 32), 1, 1, T, sym, symMask, symChunkCols(b), x, t, rs, b, d);
                 symDirty = false;
@@ -886,7 +886,7 @@ public final class CudaBackend implements Backend, KernelProfile {
                 return;
             }
             if (backward == TripletBackward.SPLIT) {
-                // G is sparse (about 2K nonzeros per row): gather the nonzeros by rows and by columns
+                // split: G is sparse (about 2K nonzeros per row): gather the nonzeros by rows and by columns
                 CudaBuffer trow = take(scratch, (long) b * d), tcol = take(scratch, (long) COL_WARPS * b * d);
                 CudaBuffer csum = take(scratch, 2L * COL_WARPS * b);
                 launch("tripletRowGather", ceil(b, T / 32), 1, 1, T, g, x, trow, a, b, d);
@@ -895,7 +895,7 @@ public final class CudaBackend implements Backend, KernelProfile {
                         b, a, d, metricCode, tcol, COL_WARPS);
                 return;
             }
-            // batch-all: S = G + G^T is dense, T = S X as a GEMM
+            // dense (batch-all, whose S = G + G^T is dense; the others with -Dsemihard.cuda.tripletBackward=dense): T = S X as a GEMM
             int gChunks = Math.max(1, Math.min(64, ceil(a, 64)));
             int gRows = ceil(a, gChunks);
             CudaBuffer gcol = take(scratch, 2L * gChunks * b);
