@@ -1,15 +1,13 @@
 package dev.semihard.kernels.cuda;
 
 import dev.semihard.engine.backend.KernelProfile;
+import dev.semihard.engine.backend.KernelTimes;
 import jcuda.driver.CUevent;
 import jcuda.driver.CUevent_flags;
 import jcuda.driver.CUstream;
 
 import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 import static jcuda.driver.JCudaDriver.cuEventCreate;
 import static jcuda.driver.JCudaDriver.cuEventDestroy;
@@ -26,19 +24,20 @@ import static jcuda.driver.JCudaDriver.cuEventSynchronize;
  * beyond that the oldest half is waited for and read, a host wait only when the GPU is thousands of
  * launches behind. Not thread-safe, like the backend; the caller makes the context current.
  */
-final class CudaKernelProfile {
+final class CudaKernelProfile extends KernelTimes<CudaKernelProfile.Pending> {
     /** Pending launches (event pairs) before the oldest half is resolved. */
     static final int MAX_PENDING = 8192;
 
-    private record Pending(String name, CUevent start, CUevent end) {}
+    record Pending(String name, CUevent start, CUevent end) {}
 
     private final CUstream stream;
     private final ArrayDeque<CUevent> pool = new ArrayDeque<>();
-    private final ArrayDeque<Pending> pending = new ArrayDeque<>();
-    private final Map<String, KernelProfile.Stat> totals = new HashMap<>();
     private final float[] ms = new float[1];
 
-    CudaKernelProfile(CUstream stream) { this.stream = stream; }
+    CudaKernelProfile(CUstream stream) {
+        super(MAX_PENDING);
+        this.stream = stream;
+    }
 
     private CUevent take() {
         CUevent e = pool.poll();
@@ -60,45 +59,27 @@ final class CudaKernelProfile {
         }
         CUevent end = take();
         cuEventRecord(end, stream);
-        pending.add(new Pending(name, start, end));
-        if (pending.size() >= MAX_PENDING) resolve(MAX_PENDING / 2);
+        enqueue(new Pending(name, start, end));
     }
 
-    /** Waits for the oldest {@code count} pending launches, adds their times, pools their events. */
-    private void resolve(int count) {
-        if (count <= 0 || pending.isEmpty()) return;
-        List<Pending> batch = new ArrayList<>(count);
-        for (int i = 0; i < count && !pending.isEmpty(); i++) batch.add(pending.poll());
+    /** Waits for the newest end event of the batch, adds the times, pools the events. */
+    @Override
+    protected void read(List<Pending> batch) {
         try {
             cuEventSynchronize(batch.get(batch.size() - 1).end());
             for (Pending p : batch) {
                 cuEventElapsedTime(ms, p.start(), p.end());
-                totals.merge(p.name(), new KernelProfile.Stat(1, Math.max(0f, ms[0])),
-                        (a, b) -> a.plus(b.launches(), b.totalMillis()));
+                add(p.name(), Math.max(0f, ms[0]));
             }
         } finally {
             for (Pending p : batch) { pool.push(p.start()); pool.push(p.end()); }
         }
     }
 
-    /** Every kernel's launches and device time so far, the slowest total first (waits for pending launches). */
-    Map<String, KernelProfile.Stat> snapshot() {
-        resolve(pending.size());
-        return KernelProfile.slowestFirst(totals);
-    }
-
-    /** Forgets everything (pending launches are waited for and dropped). */
-    void reset() {
-        resolve(pending.size());
-        totals.clear();
-    }
-
     /** Destroys every event (the backend is closing and has synchronized its stream). */
     void close() {
-        for (Pending p : pending) { cuEventDestroy(p.start()); cuEventDestroy(p.end()); }
-        pending.clear();
+        for (Pending p : drain()) { cuEventDestroy(p.start()); cuEventDestroy(p.end()); }
         for (CUevent e : pool) cuEventDestroy(e);
         pool.clear();
-        totals.clear();
     }
 }

@@ -465,7 +465,7 @@ public final class OpenClBackend implements Backend, KernelProfile {
             }
             PointerBuffer event = profile == null ? null : st.mallocPointer(1);
             OpenClRuntime.check(clEnqueueNDRangeKernel(queue, k, dim, null, g, l, null, event), "clEnqueueNDRangeKernel(" + name + ")");
-            if (event != null) profile.add(name, event.get(0));
+            if (event != null) profile.launched(name, event.get(0));
         }
     }
 
