@@ -131,6 +131,7 @@ public final class OpenClBackend implements Backend, KernelProfile {
                 PointerBuffer props = st.mallocPointer(3);
                 props.put(CL_CONTEXT_PLATFORM).put(info.platform()).put(0).flip();
                 context = clCreateContext(props, info.device(), null, 0, err);
+                JvmSignalHandlers.restore();
                 OpenClRuntime.check(err.get(0), "clCreateContext");
             }
             long program = buildProgram(context, info.device());
@@ -171,6 +172,7 @@ public final class OpenClBackend implements Backend, KernelProfile {
             OpenClRuntime.check(err.get(0), "clCreateProgramWithSource");
             String options = BUILD_OPTIONS + " " + System.getProperty("semihard.opencl.buildOptions", "");
             int rc = clBuildProgram(program, device, options.trim(), null, 0);
+            JvmSignalHandlers.restore(); // the compiler may register its crash handlers (see JvmSignalHandlers)
             if (rc != CL_SUCCESS) {
                 String log = buildLog(program, device);
                 throw new IllegalStateException("OpenCL: building the kernels (" + String.join(", ", SOURCES) + ") failed with "

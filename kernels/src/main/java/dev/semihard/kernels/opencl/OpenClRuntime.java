@@ -109,6 +109,16 @@ final class OpenClRuntime {
 
     /** Every device of every platform, in platform then device order. */
     static List<DeviceInfo> devicesOrThrow() {
+        // the first clGetPlatformIDs initializes the driver, which may replace the JVM's signal handlers
+        JvmSignalHandlers.capture();
+        try {
+            return listDevices();
+        } finally {
+            JvmSignalHandlers.restore();
+        }
+    }
+
+    private static List<DeviceInfo> listDevices() {
         List<DeviceInfo> out = new ArrayList<>();
         List<String> platformNames = new ArrayList<>();
         try (MemoryStack st = MemoryStack.stackPush()) {
