@@ -15,8 +15,9 @@ import java.util.concurrent.Callable;
 
 /** {@code semihard bench}: the picocli front of {@link BenchCommand} (bench module). */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Run workloads W1 (triplet loss), W2 (train step) and W3 (conv layers) of shared/BENCHMARKS.md on one backend,",
-                "with warm-up, device timing and medians; writes semihard-<backend>.json and .md into --out."})
+        description = {"Time the benchmark workloads W1 (triplet loss), W2 (train step) and W3 (conv layers) on one backend.",
+                "The workloads are those of shared/BENCHMARKS.md; each runs with warm-up and device timing and reports the median.",
+                "Writes semihard-<backend>.json and .md into --out."})
 public final class BenchCliCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

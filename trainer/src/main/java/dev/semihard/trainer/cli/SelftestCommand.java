@@ -18,8 +18,9 @@ import java.util.concurrent.Callable;
  * backend against the reference backend, runnable where there is no Maven, e.g. on a GPU machine.
  */
 @Command(name = "selftest", mixinStandardHelpOptions = true,
-        description = {"Run every kernel of --backend against the reference backend on seeded inputs and print",
-                "PASS / FAIL / SKIP with the worst element of each check. Exit code 1 on any failure or skip."})
+        description = {"Check every kernel of --backend against the reference backend.",
+                "Runs each kernel on seeded inputs and prints PASS / FAIL / SKIP with the worst element of each check.",
+                "Exit code 1 on any failure or skip."})
 public final class SelftestCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

@@ -22,8 +22,8 @@ import java.util.concurrent.Callable;
 
 /** {@code semihard train}: trains a model with online triplet mining and leaves a run folder. */
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Train an embedding model with online triplet mining; evaluate it; leave a run folder",
-                "(metrics.jsonl, checkpoint.safetensors, model.safetensors, eval.json, summary.json, PNG plots).",
+        description = {"Train an embedding model with online triplet mining, evaluate it, and leave a run folder.",
+                "The run folder holds metrics.jsonl, checkpoint.safetensors, model.safetensors, eval.json, summary.json and PNG plots.",
                 "With no option: fmnist-cnn on Fashion-MNIST, recipe Q of shared/BENCHMARKS.md, on the best backend."})
 public final class TrainCommand implements Callable<Integer> {
     @Spec

@@ -43,6 +43,18 @@ class CliTest {
     }
 
     @Test
+    void theCommandListShowsOneWholeSentencePerCommand() {
+        // the top-level help shows only the first description line of each command: it must not stop mid-sentence
+        picocli.CommandLine cl = dev.semihard.trainer.Main.commandLine();
+        for (var e : cl.getSubcommands().entrySet()) {
+            if (e.getKey().equals("help")) continue;
+            String[] d = e.getValue().getCommandSpec().usageMessage().description();
+            assertTrue(d.length > 0, e.getKey() + " has no description");
+            assertTrue(d[0].endsWith("."), e.getKey() + ": the summary line shown by 'semihard --help' is cut: \"" + d[0] + "\"");
+        }
+    }
+
+    @Test
     void infoListsTheReferenceBackend() {
         Cli r = Cli.run("info");
         assertEquals(0, r.code, r.toString());
