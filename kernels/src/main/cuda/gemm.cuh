@@ -18,7 +18,11 @@
 // Two versions:
 //  * sh_gemm<P, BM, BN, TM, TN, DIFF>: fp32 FFMA, BM x BN tile per 256-thread block, BK = 16,
 //    TM x TN outputs per thread, tiles staged in shared memory. 128x128/8x8 for big problems,
-//    64x64/4x4 for small ones (the host picks).
+//    64x64/4x4 for small ones, 32x256/4x8 when M <= 32 (the host picks). The 32-row tile exists
+//    because convolutions with 32 channels (face-resnet10's stem and first block, W3's
+//    256x32x48x48x32 layer, every backward-data of a 32-channel input) have M = 32: on the 64-row
+//    tile half of every block's FFMAs multiplied padding (the H200 measured that layer at 6.6
+//    TFLOP/s against 12.3 for M = 64).
 //  * sh_gemm_tf32<P>: the same tiles fed to tensor cores (wmma m16n16k8, TF32 inputs with
 //    round-to-nearest, fp32 accumulation); 64x64 tile, 8 warps of 16x32. Used for
 //    BackendOptions.precision() == "tf32" (convolutions and linear layers).
@@ -68,6 +72,23 @@ __device__ __forceinline__ void sh_load_b(const P& p, float (*Bs)[LD], int n0, i
 template <int BM, int T>
 __device__ __forceinline__ int sh_frag(int t, int i) { return (i >> 2) * (BM * 4 / T) + t * 4 + (i & 3); }
 
+// Which outputs thread tid computes: rows sh_frag<BM, TM>(ty, i), columns sh_frag<BN, TN>(tx, j).
+// With 16 thread columns (the 128 and 64 tiles) a warp is 2 thread rows x 16 thread columns. With 32
+// (the 32 x 256 tile) a warp would be one row of 32: its B fragments would span 1 KB of shared memory
+// per load (8 wavefronts for 32 FFMAs, shared memory as the limit), so a warp is 4 rows x 8 columns
+// instead: 1 wavefront for A and 2 for B per k.
+template <int BN, int TN>
+__device__ __forceinline__ void sh_thread_xy(int tid, int& tx, int& ty) {
+    if constexpr (BN / TN == 32) {
+        const int lane = tid & 31, warp = tid >> 5;
+        tx = (warp & 3) * 8 + (lane & 7);
+        ty = (warp >> 2) * 4 + (lane >> 3);
+    } else {
+        tx = tid % (BN / TN);
+        ty = tid / (BN / TN);
+    }
+}
+
 // grid: (ceil(N/BN), ceil(M/BM), splits), block 256
 template <class P, int BM, int BN, int TM, int TN, bool DIFF>
 __device__ __forceinline__ void sh_gemm_body(const P& p) {
@@ -79,7 +100,8 @@ __device__ __forceinline__ void sh_gemm_body(const P& p) {
     const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
     const int kBeg = blockIdx.z * p.kChunk;
     const int kEnd = min(p.K, kBeg + p.kChunk);
-    const int tx = tid % (BN / TN), ty = tid / (BN / TN);
+    int tx, ty;
+    sh_thread_xy<BN, TN>(tid, tx, ty);
     float acc[TM][TN];
     #pragma unroll
     for (int i = 0; i < TM; i++)
@@ -136,7 +158,8 @@ __device__ __forceinline__ void sh_gemm_pf_body(const P& p) {
     const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
     const int kBeg = blockIdx.z * p.kChunk;
     const int kEnd = min(p.K, kBeg + p.kChunk);
-    const int tx = tid % (BN / TN), ty = tid / (BN / TN);
+    int tx, ty;
+    sh_thread_xy<BN, TN>(tid, tx, ty);
     float ra[NA], rb[NB];
     auto aIdx = [&](int u, int& mm, int& kk) {
         int i = tid + u * 256;
@@ -271,12 +294,12 @@ extern "C" __global__ void splitKReduce(const float* __restrict__ part, float* _
     }
 }
 
-// Instantiates the three kernels of one problem type from scalar parameters (JCuda passes only
-// scalars and pointers): NAME (fp32, 128x128 tiles), NAME_small (fp32, 64x64 tiles) and NAME_tf32
-// (tensor cores), plus NAME_pf / NAME_pf_small, the fp32 tiles with register prefetching (the default;
-// -Dsemihard.cuda.pipelinedGemm=false selects the plain ones). PARAMS is the parenthesized parameter
-// list; the rest initializes P in order. P::init() runs once per thread before the tiles (precomputed
-// divisors and the like).
+// Instantiates the kernels of one problem type from scalar parameters (JCuda passes only scalars and
+// pointers): NAME (fp32, 128x128 tiles), NAME_small (fp32, 64x64 tiles), NAME_m32 (fp32, 32x256
+// tiles, for M <= 32) and NAME_tf32 (tensor cores), plus NAME_pf / NAME_pf_small / NAME_pf_m32, the
+// fp32 tiles with register prefetching (the default; -Dsemihard.cuda.pipelinedGemm=false selects the
+// plain ones). PARAMS is the parenthesized parameter list; the rest initializes P in order. P::init()
+// runs once per thread before the tiles (precomputed divisors and the like).
 #define SH_GEMM3(NAME, P, PARAMS, ...)                                                                          \
     extern "C" __global__ void __launch_bounds__(256) NAME PARAMS {                                             \
         P p{__VA_ARGS__}; p.init(); sh_gemm_body<P, 128, 128, 8, 8, false>(p); }                                \
@@ -287,4 +310,8 @@ extern "C" __global__ void splitKReduce(const float* __restrict__ part, float* _
     extern "C" __global__ void __launch_bounds__(256, 2) NAME##_pf PARAMS {                                     \
         P p{__VA_ARGS__}; p.init(); sh_gemm_pf_body<P, 128, 128, 8, 8, false>(p); }                             \
     extern "C" __global__ void __launch_bounds__(256) NAME##_pf_small PARAMS {                                  \
-        P p{__VA_ARGS__}; p.init(); sh_gemm_pf_body<P, 64, 64, 4, 4, false>(p); }
+        P p{__VA_ARGS__}; p.init(); sh_gemm_pf_body<P, 64, 64, 4, 4, false>(p); }                               \
+    extern "C" __global__ void __launch_bounds__(256) NAME##_m32 PARAMS {                                       \
+        P p{__VA_ARGS__}; p.init(); sh_gemm_body<P, 32, 256, 4, 8, false>(p); }                                 \
+    extern "C" __global__ void __launch_bounds__(256) NAME##_pf_m32 PARAMS {                                    \
+        P p{__VA_ARGS__}; p.init(); sh_gemm_pf_body<P, 32, 256, 4, 8, false>(p); }

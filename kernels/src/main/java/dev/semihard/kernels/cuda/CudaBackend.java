@@ -506,48 +506,62 @@ public final class CudaBackend implements Backend, KernelProfile {
         if (n > 0) launch(name, grid(n), 1, 1, T, args);
     }
 
-    /** How a GEMM-shaped problem is launched: kernel suffix, tile size, split of the reduction. */
-    private record GemmPlan(String suffix, int tile, int splits, int kChunk) {}
+    /** How a GEMM-shaped problem is launched: kernel suffix, tile rows and columns, split of the reduction. */
+    record GemmPlan(String suffix, int tileM, int tileN, int splits, int kChunk) {}
 
     /**
      * Tile: TF32 64x64 when asked for; fp32 128x128 (8x8 per thread) when both sides are >= 128 and
-     * there are enough tiles (counting split-K) to fill the GPU; else fp32 64x64. Split-K (fixed
-     * partials, added in order by splitKReduce) when the tiles alone leave SMs idle, each split at
-     * least 256 deep.
+     * there are enough tiles (counting split-K) to fill the GPU; fp32 32x256 (4x8 per thread) when
+     * M <= 32 and it covers the problem with less padding than 64x64 (convolutions and linear layers
+     * only: the SH_GEMM3 families); else fp32 64x64. Split-K (fixed partials, added in order by
+     * splitKReduce) when the tiles alone leave SMs idle, each split at least 256 deep.
+     *
+     * @param family a conv2d or linear kernel family (SH_GEMM3: has the _tf32 and _m32 versions)
      */
-    private GemmPlan plan(boolean allowTf32, int m, int n, int kDim, int maxSplits, boolean pipelined) {
-        boolean useTf32 = allowTf32 && tf32;
+    GemmPlan plan(boolean family, int m, int n, int kDim, int maxSplits, boolean pipelined) {
+        boolean useTf32 = family && tf32;
         int maxUseful = Math.max(1, Math.min(maxSplits, kDim / 256));
         long bigTiles = (long) ceil(m, 128) * ceil(n, 128);
         boolean big = !useTf32 && m >= 128 && n >= 128 && bigTiles * maxUseful >= smCount;
-        int tile = big ? 128 : 64;
-        long tiles = (long) ceil(m, tile) * ceil(n, tile);
+        int tileM = big ? 128 : 64, tileN = tileM;
+        String shape = big ? "" : "_small";
+        if (family && !useTf32 && !big && m <= 32 && coverage(m, n, 32, 256) > coverage(m, n, 64, 64)) {
+            tileM = 32;
+            tileN = 256;
+            shape = "_m32";
+        }
+        long tiles = (long) ceil(m, tileM) * ceil(n, tileN);
         int splits = 1;
         if (maxSplits > 1 && tiles < 2L * smCount)
             splits = (int) Math.min(maxUseful, Math.max(1, (2L * smCount + tiles - 1) / tiles));
         int kChunk = ceil(ceil(Math.max(kDim, 1), splits), 16) * 16;
         splits = Math.max(1, ceil(Math.max(kDim, 1), kChunk));
         String fp32 = pipelined ? "_pf" : "";
-        return new GemmPlan(useTf32 ? "_tf32" : big ? fp32 : fp32 + "_small", tile, splits, kChunk);
+        return new GemmPlan(useTf32 ? "_tf32" : fp32 + shape, tileM, tileN, splits, kChunk);
+    }
+
+    /** The share of a grid of tm x tn tiles over an m x n output that is the output (the rest is padding). */
+    static double coverage(int m, int n, int tm, int tn) {
+        return (double) m * n / ((double) ceil(m, tm) * tm * ((double) ceil(n, tn) * tn));
     }
 
     /**
-     * Launches a GEMM-shaped kernel family (name, name_small, name_tf32) for C[m, n] over kDim with
+     * Launches a GEMM-shaped kernel family (name, name_small, name_tf32, ...) for C[m, n] over kDim with
      * {@link #plan}; returns the number of splits (partials when > 1).
      */
-    private int gemm(String name, boolean allowTf32, int m, int n, int kDim, int maxSplits, Object... rest) {
+    private int gemm(String name, boolean family, int m, int n, int kDim, int maxSplits, Object... rest) {
         if (m <= 0 || n <= 0) return 1;
-        GemmPlan p = plan(allowTf32, m, n, kDim, maxSplits, PIPELINED_GEMM && !name.equals("tripletBackward"));
+        GemmPlan p = plan(family, m, n, kDim, maxSplits, pipelinedGemm && !name.equals("tripletBackward"));
         Object[] args = new Object[4 + rest.length];
         args[0] = m; args[1] = n; args[2] = kDim; args[3] = p.kChunk();
         System.arraycopy(rest, 0, args, 4, rest.length);
-        launch(name + p.suffix(), ceil(n, p.tile()), ceil(m, p.tile()), p.splits(), T, args);
+        launch(name + p.suffix(), ceil(n, p.tileN()), ceil(m, p.tileM()), p.splits(), T, args);
         return p.splits();
     }
 
     /** The number of splits {@link #gemm} will use (so the caller can size the partials first). */
-    private int gemmSplits(boolean allowTf32, int m, int n, int kDim, int maxSplits) {
-        return plan(allowTf32, m, n, kDim, maxSplits, false).splits();
+    private int gemmSplits(boolean family, int m, int n, int kDim, int maxSplits) {
+        return plan(family, m, n, kDim, maxSplits, false).splits();
     }
 
     private static int ceil(long a, long b) { return (int) ((a + b - 1) / b); }
@@ -967,9 +981,10 @@ public final class CudaBackend implements Backend, KernelProfile {
         }
         return max - 1;
     }
+
+    /** -Dsemihard.cuda.pipelinedGemm=false: fp32 GEMM tiles without register prefetching (a fallback; read per backend). */
+    private final boolean pipelinedGemm = !"false".equals(System.getProperty("semihard.cuda.pipelinedGemm"));
     /** -Dsemihard.cuda.symmetricDistances=false: compute both triangles of square distance matrices (a fallback). */
-    /** -Dsemihard.cuda.pipelinedGemm=false: fp32 GEMM tiles without register prefetching (a fallback). */
-    static final boolean PIPELINED_GEMM = !"false".equals(System.getProperty("semihard.cuda.pipelinedGemm"));
     static final boolean SYMMETRIC_DISTANCES = !"false".equals(System.getProperty("semihard.cuda.symmetricDistances"));
 
     /**

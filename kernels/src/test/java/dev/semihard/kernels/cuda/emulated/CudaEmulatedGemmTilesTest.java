@@ -18,10 +18,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The 128 x 128 GEMM tiles (8 x 8 outputs per thread, two runs of 4 rows and of 4 columns each), which
- * the conformance suite's small shapes do not reach: convolutions and linear layers large enough for
- * them, on the emulator (4 SMs, so 4 tiles suffice), against the reference. The kernel profile proves
- * that the 128 version ran, not the 64 x 64 one.
+ * The GEMM tiles other than 64 x 64 against the reference, on the emulator (4 SMs, so 4 tiles fill
+ * it): the 128 x 128 tiles (8 x 8 outputs per thread, two runs of 4 rows and of 4 columns each),
+ * which the conformance suite's small shapes do not reach, and the 32 x 256 tiles of M <= 32 (4 x 8
+ * per thread, warps of 4 x 8 threads), pipelined and plain, with ragged edges on both sides. The
+ * kernel profile proves which version ran.
  */
 class CudaEmulatedGemmTilesTest {
     static final BackendOptions PROFILED = new BackendOptions(null, "fp32", 0, Map.of(KernelProfile.OPTION, "true"));
@@ -33,6 +34,11 @@ class CudaEmulatedGemmTilesTest {
 
     /** Runs op on both backends with the same seeded inputs and compares output `out` (index into bufs). */
     private static void compare(String what, String kernel, long[] sizes, int out, BiConsumer<Backend, Buffer[]> op) {
+        compare(what, kernel, PROFILED, sizes, out, op);
+    }
+
+    private static void compare(String what, String kernel, BackendOptions options, long[] sizes, int out,
+                                BiConsumer<Backend, Buffer[]> op) {
         Random r = new Random(what.hashCode());
         float[][] host = new float[sizes.length][];
         for (int i = 0; i < sizes.length; i++) {
@@ -40,7 +46,7 @@ class CudaEmulatedGemmTilesTest {
             for (int j = 0; j < host[i].length; j++) host[i][j] = (float) r.nextGaussian();
         }
         float[] ref = run(new ReferenceBackend(2), sizes, host, out, op);
-        try (CudaBackend cu = new CudaBackend(PROFILED)) {
+        try (CudaBackend cu = new CudaBackend(options)) {
             float[] got = run(cu, sizes, host, out, op);
             Map<String, KernelProfile.Stat> prof = cu.snapshot();
             assertTrue(prof.containsKey(kernel), what + ": expected " + kernel + " to run, ran " + prof.keySet());
@@ -89,5 +95,49 @@ class CudaEmulatedGemmTilesTest {
         int n2 = 256, in2 = 256, out2 = 64;
         compare("linear backward data", "linearBackwardData_pf", new long[]{(long) n2 * out2, (long) out2 * in2, (long) n2 * in2}, 2,
                 (be, b) -> be.linearBackwardData(n2, in2, out2, b[0], b[1], b[2]));
+    }
+
+    /** Convolutions and linear layers with M <= 32 on the 32 x 256 tiles; {@code v} is "_pf" or "". */
+    private static void thirtyTwoRowTiles(String v) {
+        ConvGeometry g = new ConvGeometry(2, 16, 16, 16, 32, 3, 3, 1, 1);    // K = 32: M of forward and filter
+        long x = g.inputSize(), w = g.weightSize(), y = g.outputSize();
+        compare("conv forward K=32" + v, "conv2dForward" + v + "_m32", new long[]{x, w, 32, y}, 3,
+                (be, b) -> be.conv2dForward(g, b[0], b[1], b[2], b[3]));
+        compare("conv backward filter K=32" + v, "conv2dBackwardFilter" + v + "_m32", new long[]{x, y, w, 32}, 2,
+                (be, b) -> be.conv2dBackwardFilter(g, b[0], b[1], b[2], b[3]));
+        ConvGeometry h = new ConvGeometry(3, 20, 15, 13, 8, 3, 3, 2, 1);     // C = 20 (M of backward data), stride 2, ragged
+        compare("conv backward data C=20" + v, "conv2dBackwardData" + v + "_m32",
+                new long[]{h.outputSize(), h.weightSize(), h.inputSize()}, 2,
+                (be, b) -> be.conv2dBackwardData(h, b[0], b[1], b[2]));
+        compare("conv forward K=8 stride 2" + v, "conv2dForward" + v + "_m32",
+                new long[]{h.inputSize(), h.weightSize(), 8, h.outputSize()}, 3,
+                (be, b) -> be.conv2dForward(h, b[0], b[1], b[2], b[3]));
+        int n = 32, in = 40, out = 300;                                    // linear: M = n rows (forward, data)
+        compare("linear forward n=32" + v, "linearForward" + v + "_m32",
+                new long[]{(long) n * in, (long) out * in, out, (long) n * out}, 3,
+                (be, b) -> be.linearForward(n, in, out, b[0], b[1], b[2], b[3]));
+        int n2 = 7, in2 = 300, out2 = 24;
+        compare("linear backward data n=7" + v, "linearBackwardData" + v + "_m32",
+                new long[]{(long) n2 * out2, (long) out2 * in2, (long) n2 * in2}, 2,
+                (be, b) -> be.linearBackwardData(n2, in2, out2, b[0], b[1], b[2]));
+        int n3 = 64, in3 = 520, out3 = 17;                                 // M = out = 17 of the weight gradient
+        compare("linear backward weight out=17" + v, "linearBackwardWeight" + v + "_m32",
+                new long[]{(long) n3 * in3, (long) n3 * out3, (long) out3 * in3, out3}, 2,
+                (be, b) -> be.linearBackwardWeight(n3, in3, out3, b[0], b[1], b[2], b[3]));
+    }
+
+    @Test
+    void thirtyTwoRowTilesPipelined() {
+        thirtyTwoRowTiles("_pf");
+    }
+
+    @Test
+    void thirtyTwoRowTilesPlain() {
+        System.setProperty("semihard.cuda.pipelinedGemm", "false");
+        try {
+            thirtyTwoRowTiles("");
+        } finally {
+            System.clearProperty("semihard.cuda.pipelinedGemm");
+        }
     }
 }
