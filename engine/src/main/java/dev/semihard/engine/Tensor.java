@@ -32,6 +32,13 @@ public class Tensor implements AutoCloseable {
     private Tensor grad;
     private Node creator;
     private boolean closed;
+    /**
+     * The value of every element when the host knows it without a download, else NaN. Set only on the
+     * gradient that {@link #backward()} seeds with 1 (so a loss's backward closure can read its
+     * upstream gradient with {@link #item()} without waiting for the device), and dropped when a
+     * gradient is added into that tensor.
+     */
+    private float hostValue = Float.NaN;
 
     protected Tensor(Backend backend, Buffer buffer, int[] shape, boolean ownsBuffer, boolean register) {
         this.backend = backend;
@@ -105,6 +112,7 @@ public class Tensor implements AutoCloseable {
     /** The single value of a one-element tensor. */
     public float item() {
         if (numel() != 1) throw new IllegalStateException("item() needs one element, tensor has shape " + Arrays.toString(shape));
+        if (!Float.isNaN(hostValue)) return hostValue;     // backward()'s seed: known without a download
         float[] v = new float[1];
         backend.download(buffer, 0, v, 0, 1);
         return v[0];
@@ -154,6 +162,7 @@ public class Tensor implements AutoCloseable {
             backend.copy(g.buffer, 0, grad.buffer, 0, numel());
         } else {
             backend.axpy(numel(), 1f, g.buffer, grad.buffer);
+            grad.hostValue = Float.NaN;
         }
     }
 
@@ -199,15 +208,22 @@ public class Tensor implements AutoCloseable {
             throw new IllegalStateException("backward() without a seed needs a scalar, tensor has shape " + Arrays.toString(shape));
         Tensor seed = zeros(backend, shape);
         backend.fill(seed.buffer, 0, 1, 1f);
-        backward(seed);
+        backward(seed, 1f);
     }
 
     /** Back-propagates {@code seed} (the gradient of this tensor) through the recorded graph. */
     public void backward(Tensor seed) {
+        backward(seed, Float.NaN);
+    }
+
+    /** {@link #backward(Tensor)}; seedValue: every element of seed, when the host knows it (else NaN). */
+    private void backward(Tensor seed, float seedValue) {
         if (!requiresGrad) throw new IllegalStateException("backward(): tensor does not require a gradient (no recorded graph)");
         List<Tensor> order = new ArrayList<>();
         topo(this, new HashSet<>(), order);
+        boolean fresh = grad == null;
         accumulateGrad(seed);
+        if (fresh && grad != null) grad.hostValue = seedValue;   // the gradient is exactly the seed
         for (int i = order.size() - 1; i >= 0; i--) {
             Tensor t = order.get(i);
             if (t.creator == null || t.grad == null) continue;
@@ -217,6 +233,7 @@ public class Tensor implements AutoCloseable {
             t.grad.close();
             t.grad = null;
         }
+        if (grad != null) grad.hostValue = Float.NaN;   // a leaf keeps its gradient, which others may change in place
     }
 
     private static void topo(Tensor t, Set<Tensor> seen, List<Tensor> out) {

@@ -29,9 +29,10 @@ import java.util.List;
  * </pre>
  *
  * <p>Host synchronization: the statistics (16 floats) are downloaded once per call, which is also
- * where the loss value for logging comes from; the backward downloads the one-float upstream gradient
- * (1 for {@code loss.backward()}) because {@link Backend} scales by host scalars only, and when it is 1
- * adds dE without a copy.
+ * where the loss value for logging comes from. The backward needs the one-float upstream gradient on
+ * the host ({@link Backend} scales by host scalars only): for {@code loss.backward()} it is the seed
+ * 1, which the host knows ({@link Tensor#item()} reads nothing then), and dE is added without a copy;
+ * only an explicit seed, or a loss used inside a larger expression, is downloaded.
  */
 public final class TripletLoss {
     private TripletLoss() {}

@@ -75,6 +75,55 @@ class TripletLossTest {
         }
     }
 
+    /** BE behind a proxy that counts the downloads (device-to-host reads: host synchronizations on a GPU). */
+    static final class Counting {
+        final java.util.concurrent.atomic.AtomicInteger downloads = new java.util.concurrent.atomic.AtomicInteger();
+        final dev.semihard.engine.backend.Backend backend = (dev.semihard.engine.backend.Backend) java.lang.reflect.Proxy.newProxyInstance(
+                Counting.class.getClassLoader(), new Class<?>[] {dev.semihard.engine.backend.Backend.class}, (proxy, m, args) -> {
+                    if (m.getName().equals("download") || m.getName().equals("sumSquares")) downloads.incrementAndGet();
+                    if (m.getName().equals("close")) return null;     // BE is shared by the class
+                    try {
+                        return m.invoke(BE, args);
+                    } catch (java.lang.reflect.InvocationTargetException e) {
+                        throw e.getCause();
+                    }
+                });
+    }
+
+    @Test
+    void backwardFromTheLossReadsNothingFromTheDevice() {
+        // loss.backward() seeds 1, which the host knows: the loss's backward must not download its
+        // upstream gradient to learn that (on a GPU each download waits for the whole queue)
+        int b = 12, d = 5;
+        int[] y = {0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 4, 5};
+        float[] x = randomRows(new Rng(3), b, d);
+        TripletOptions o = new TripletOptions(Strategy.SEMIHARD, Distance.SQUARED_L2, 0.2f, false, b);
+        Counting c = new Counting();
+        try (Arena a = Arena.open()) {
+            Tensor e = Tensor.of(c.backend, x, b, d).requiresGrad(true);
+            TripletLoss.Result r = TripletLoss.compute(e, y, o);
+            assertEquals(1, c.downloads.get(), "compute downloads the statistics once (the logged loss)");
+            r.loss().backward();
+            assertEquals(1, c.downloads.get(), "backward() of the loss read something from the device");
+            float[] g = e.grad().toArray();
+            Tensor e2 = Tensor.of(BE, x, b, d).requiresGrad(true);
+            TripletLoss.compute(e2, y, o).loss().backward(Tensor.of(BE, new float[] {1f}, 1));   // explicit seed: read
+            assertArrayEquals(e2.grad().toArray(), g, "the same gradient as with an explicit seed of 1");
+        }
+    }
+
+    @Test
+    void aLeafKeepsNoHostValueForItsGradient() {
+        // the host-known seed is for the backward pass only: a leaf's gradient that outlives it is read from the device
+        try (Arena a = Arena.open()) {
+            Tensor leaf = Tensor.of(BE, new float[] {3f}, 1).requiresGrad(true);
+            leaf.backward();
+            assertEquals(1f, leaf.grad().item());
+            BE.scale(1, 4f, leaf.grad().buffer());            // changed in place, as an optimizer's weight decay does
+            assertEquals(4f, leaf.grad().item());
+        }
+    }
+
     @Test
     void computeGradientReturnsDEWithoutGraph() {
         int b = 8, d = 4;
