@@ -46,14 +46,15 @@ extern "C" __global__ void sumSquares(long long n, const float* __restrict__ x, 
     if (threadIdx.x == 0) { part[2 * blockIdx.x] = s; part[2 * blockIdx.x + 1] = bad; }
 }
 
-// out[0] = sum of part[2i], out[1] = sum of part[2i+1] over i < blocks; out is float[2]
-extern "C" __global__ void sumSquaresFinish(int blocks, const double* __restrict__ part, float* __restrict__ out) {
+// out[2*slot] = sum of part[2i], out[2*slot+1] = sum of part[2i+1] over i < blocks (slot: which
+// buffer of a sumSquaresMany call; 0 for one buffer)
+extern "C" __global__ void sumSquaresFinish(int blocks, const double* __restrict__ part, float* __restrict__ out, int slot) {
     __shared__ double scratch[33];
     double s = 0.0, bad = 0.0;
     for (int i = threadIdx.x; i < blocks; i += blockDim.x) { s += part[2 * i]; bad += part[2 * i + 1]; }
     s = sh_block_sum(s, scratch);
     bad = sh_block_sum(bad, scratch);
-    if (threadIdx.x == 0) { out[0] = (float)s; out[1] = (float)bad; }
+    if (threadIdx.x == 0) { out[2 * slot] = (float)s; out[2 * slot + 1] = (float)bad; }
 }
 
 // SGD with momentum (PyTorch, dampening 0):

@@ -197,6 +197,19 @@ static double nowMs() {
 }
 
 extern "C" {
+// Calls counted for the tests (Shemu.driverCounts): allocations, host synchronizations and copies,
+// so a test can check that a training step after the first allocates nothing and waits for the
+// device only where it reads a result. The order is the one of Shemu.DriverCount.
+enum { C_MEM_ALLOC, C_MEM_FREE, C_CTX_SYNC, C_STREAM_SYNC, C_EVENT_SYNC, C_HTOD, C_HTOD_ASYNC, C_DTOH,
+       C_DTOH_ASYNC, C_DTOD, C_DTOD_ASYNC, C_MEMSET, C_MEMSET_ASYNC, C_LAUNCH, C_ALLOC_HOST, C_COUNTERS };
+static long long counters[C_COUNTERS];
+static inline void bump(int c) { __atomic_fetch_add(&counters[c], 1, __ATOMIC_RELAXED); }
+// Copies min(n, C_COUNTERS) counters into out; returns C_COUNTERS.
+int shemu_driver_counts(long long* out, int n) {
+    for (int i = 0; i < n && i < C_COUNTERS; i++) out[i] = __atomic_load_n(&counters[i], __ATOMIC_RELAXED);
+    return C_COUNTERS;
+}
+
 CUresult cuInit(unsigned) { return OK; }
 CUresult cuDeviceGetCount(int* n) { *n = 1; return OK; }
 CUresult cuDeviceGet(CUdevice* d, int i) { if (i != 0) return ERR_INVALID_VALUE; *d = 0; return OK; }
@@ -220,10 +233,10 @@ static int ctxDummy, moduleDummy, streamDummy;
 CUresult cuDevicePrimaryCtxRetain(CUcontext* c, CUdevice) { *c = &ctxDummy; return OK; }
 CUresult cuDevicePrimaryCtxRelease_v2(CUdevice) { return OK; }
 CUresult cuCtxSetCurrent(CUcontext) { return OK; }
-CUresult cuCtxSynchronize() { return OK; }
+CUresult cuCtxSynchronize() { bump(C_CTX_SYNC); return OK; }
 CUresult cuStreamCreate(CUstream* s, unsigned) { *s = &streamDummy; return OK; }
 CUresult cuStreamDestroy_v2(CUstream) { return OK; }
-CUresult cuStreamSynchronize(CUstream) { return OK; }
+CUresult cuStreamSynchronize(CUstream) { bump(C_STREAM_SYNC); return OK; }
 CUresult cuModuleLoadData(CUmodule* m, const void* image) {
     unsigned magic; memcpy(&magic, image, 4);
     if (magic != 0xBA55ED50u) return ERR_INVALID_IMAGE;     // a fatbin, like the driver expects
@@ -236,6 +249,7 @@ CUresult cuModuleGetFunction(CUfunction* f, CUmodule, const char* name) {
     *f = &it->second; return OK;
 }
 CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
+    bump(C_MEM_ALLOC);
     void* m = malloc(bytes + CANARY);
     if (!m) return ERR_OUT_OF_MEMORY;
     memset(m, 0xFF, bytes);                 // NaN-like garbage, as uninitialized device memory may hold
@@ -244,6 +258,7 @@ CUresult cuMemAlloc_v2(CUdeviceptr* p, size_t bytes) {
     *p = (CUdeviceptr)(uintptr_t)m; return OK;
 }
 CUresult cuMemFree_v2(CUdeviceptr p) {
+    bump(C_MEM_FREE);
     auto it = allocations.find((uintptr_t)p);
     if (it == allocations.end()) return ERR_INVALID_VALUE;
     bool ok = intact(it->first, it->second);
@@ -253,20 +268,25 @@ CUresult cuMemFree_v2(CUdeviceptr p) {
     return OK;
 }
 CUresult cuMemGetInfo_v2(size_t* freeB, size_t* total) { *freeB = (size_t)6 << 30; *total = (size_t)8 << 30; return OK; }
-CUresult cuMemAllocHost_v2(void** p, size_t bytes) { *p = malloc(bytes); return *p ? OK : ERR_OUT_OF_MEMORY; }
+CUresult cuMemAllocHost_v2(void** p, size_t bytes) { bump(C_ALLOC_HOST); *p = malloc(bytes); return *p ? OK : ERR_OUT_OF_MEMORY; }
 CUresult cuMemFreeHost(void* p) { free(p); return OK; }
-CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void* s, size_t n) { memcpy((void*)(uintptr_t)d, s, n); return OK; }
-CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void* s, size_t n, CUstream) { memcpy((void*)(uintptr_t)d, s, n); return OK; }
-CUresult cuMemcpyDtoH_v2(void* d, CUdeviceptr s, size_t n) { memcpy(d, (const void*)(uintptr_t)s, n); return OK; }
-CUresult cuMemcpyDtoHAsync_v2(void* d, CUdeviceptr s, size_t n, CUstream) { memcpy(d, (const void*)(uintptr_t)s, n); return OK; }
-CUresult cuMemcpyDtoD_v2(CUdeviceptr d, CUdeviceptr s, size_t n) { memmove((void*)(uintptr_t)d, (const void*)(uintptr_t)s, n); return OK; }
-CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr d, CUdeviceptr s, size_t n, CUstream) { memmove((void*)(uintptr_t)d, (const void*)(uintptr_t)s, n); return OK; }
-CUresult cuMemsetD32_v2(CUdeviceptr d, unsigned v, size_t n) { unsigned* p = (unsigned*)(uintptr_t)d; for (size_t i = 0; i < n; i++) p[i] = v; return OK; }
-CUresult cuMemsetD32Async(CUdeviceptr d, unsigned v, size_t n, CUstream) { return cuMemsetD32_v2(d, v, n); }
+CUresult cuMemcpyHtoD_v2(CUdeviceptr d, const void* s, size_t n) { bump(C_HTOD); memcpy((void*)(uintptr_t)d, s, n); return OK; }
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr d, const void* s, size_t n, CUstream) { bump(C_HTOD_ASYNC); memcpy((void*)(uintptr_t)d, s, n); return OK; }
+CUresult cuMemcpyDtoH_v2(void* d, CUdeviceptr s, size_t n) { bump(C_DTOH); memcpy(d, (const void*)(uintptr_t)s, n); return OK; }
+CUresult cuMemcpyDtoHAsync_v2(void* d, CUdeviceptr s, size_t n, CUstream) { bump(C_DTOH_ASYNC); memcpy(d, (const void*)(uintptr_t)s, n); return OK; }
+CUresult cuMemcpyDtoD_v2(CUdeviceptr d, CUdeviceptr s, size_t n) { bump(C_DTOD); memmove((void*)(uintptr_t)d, (const void*)(uintptr_t)s, n); return OK; }
+CUresult cuMemcpyDtoDAsync_v2(CUdeviceptr d, CUdeviceptr s, size_t n, CUstream) { bump(C_DTOD_ASYNC); memmove((void*)(uintptr_t)d, (const void*)(uintptr_t)s, n); return OK; }
+CUresult cuMemsetD32_v2(CUdeviceptr d, unsigned v, size_t n) { bump(C_MEMSET); unsigned* p = (unsigned*)(uintptr_t)d; for (size_t i = 0; i < n; i++) p[i] = v; return OK; }
+CUresult cuMemsetD32Async(CUdeviceptr d, unsigned v, size_t n, CUstream) {
+    bump(C_MEMSET_ASYNC);
+    unsigned* p = (unsigned*)(uintptr_t)d;
+    for (size_t i = 0; i < n; i++) p[i] = v;
+    return OK;
+}
 CUresult cuEventCreate(CUevent* e, unsigned) { *e = new Event{0}; return OK; }
 CUresult cuEventDestroy_v2(CUevent e) { delete e; return OK; }
 CUresult cuEventRecord(CUevent e, CUstream) { e->ms = nowMs(); return OK; }
-CUresult cuEventSynchronize(CUevent) { return OK; }
+CUresult cuEventSynchronize(CUevent) { bump(C_EVENT_SYNC); return OK; }
 CUresult cuEventQuery(CUevent) { return OK; }
 CUresult cuEventElapsedTime(float* ms, CUevent a, CUevent b) { *ms = (float)(b->ms - a->ms); return OK; }
 CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
@@ -296,6 +316,7 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
         for (int i = 0; i < n; i++) unpacked[i] = buf + offsets[i];
         params = unpacked;
     }
+    bump(C_LAUNCH);
     if (noExec) return OK;
     return launch(f, gx, gy, gz, bx, by, bz, params);
 }

@@ -19,7 +19,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Elementwise kernels: {@code axpy}, {@code scale}, {@code add}, {@code reluForward},
- * {@code reluBackward}, {@code sumSquares}. Parameter {@code floats}: vector length.
+ * {@code reluBackward}, {@code sumSquares}, {@code sumSquaresMany} (the vector as 16 slices, like a
+ * model's gradients checked with one read). Parameter {@code floats}: vector length.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -68,6 +69,23 @@ public class ElementwiseBench extends KernelBench {
     @Benchmark
     public float sumSquares() { be.sumSquares(n, x, sums); be.synchronize(); return sums[0]; }
 
+    /** The 16 slices are 16 buffers of n / 16 floats, made at the first call (the x buffer stays whole). */
+    private dev.semihard.engine.backend.Buffer[] slices;
+    private long[] sliceSizes;
+    private final float[] manySums = new float[32];
+
+    @Benchmark
+    public float sumSquaresMany() {
+        if (slices == null) {
+            slices = new dev.semihard.engine.backend.Buffer[16];
+            sliceSizes = new long[16];
+            for (int i = 0; i < 16; i++) { sliceSizes[i] = n / 16; slices[i] = uniform((int) (n / 16), -1f, 1f, 10 + i); }
+        }
+        be.sumSquaresMany(sliceSizes, slices, manySums);
+        be.synchronize();
+        return manySums[0];
+    }
+
     public static Work work(String method, Map<String, String> p) {
         double n = Double.parseDouble(param(p, "floats"));
         return switch (method) {
@@ -76,6 +94,7 @@ public class ElementwiseBench extends KernelBench {
             case "add", "reluBackward" -> Work.of(n, 12 * n); // two reads, one write
             case "reluForward" -> Work.of(n, 8 * n);
             case "sumSquares" -> Work.of(2 * n, 4 * n);    // one read
+            case "sumSquaresMany" -> Work.of(2 * (n - n % 16), 4 * (n - n % 16));   // one read of the 16 slices
             default -> throw new IllegalArgumentException("ElementwiseBench: no work model for " + method);
         };
     }

@@ -91,6 +91,24 @@ public interface Backend extends AutoCloseable {
      */
     void sumSquares(long n, Buffer x, float[] out);
 
+    /**
+     * {@link #sumSquares} of several buffers with one read back to the host: out[2i] and out[2i+1] are
+     * sumSquares(ns[i], xs[i]). A training step checks every gradient with it (the non-finite count
+     * names the layer, the sums give the gradient norm) while waiting for the device once, not once per
+     * parameter. {@code out} has length >= 2 * xs.length. The default calls sumSquares per buffer.
+     */
+    default void sumSquaresMany(long[] ns, Buffer[] xs, float[] out) {
+        if (ns.length != xs.length || out.length < 2 * xs.length)
+            throw new IllegalArgumentException("sumSquaresMany: " + ns.length + " sizes, " + xs.length + " buffers and room for "
+                    + out.length / 2 + " results");
+        float[] one = new float[2];
+        for (int i = 0; i < xs.length; i++) {
+            sumSquares(ns[i], xs[i], one);
+            out[2 * i] = one[0];
+            out[2 * i + 1] = one[1];
+        }
+    }
+
     // ------------------------------------------------------------------ convolution
 
     /** y = conv2d(x, w) (+ bias[k] when bias != null). Shapes in {@link ConvGeometry}. */

@@ -420,6 +420,21 @@ public final class Conformance {
             d.b.sumSquares(n - 1, x, out);
             d.resultHost("out(n-1)", out, new Tol(1e-6, 1e-5));
         }));
+        all.add(check("sumSquaresMany of 4 buffers (one with NaN and Inf, one empty)", d -> {
+            int[] lens = {5003, 1, 0, 70000};
+            Buffer[] xs = new Buffer[lens.length];
+            long[] ns = new long[lens.length];
+            for (int i = 0; i < lens.length; i++) {
+                float[] v = d.gauss(Math.max(lens[i], 1));
+                if (i == 0) { v[3] = Float.NaN; v[4000] = Float.NEGATIVE_INFINITY; }
+                xs[i] = d.in(v);
+                ns[i] = lens[i];
+            }
+            float[] out = new float[2 * lens.length];
+            java.util.Arrays.fill(out, Float.NaN);
+            d.b.sumSquaresMany(ns, xs, out);
+            d.resultHost("out", out, new Tol(1e-6, 1e-5));
+        }));
         all.add(check("elementwise past n untouched", d -> {
             int n = 100;
             Buffer a = d.inOut(d.gauss(n + 5)), b = d.in(d.gauss(n + 5)), y = d.inOut(d.gauss(n + 5));

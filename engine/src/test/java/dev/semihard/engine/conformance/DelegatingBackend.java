@@ -35,6 +35,7 @@ public class DelegatingBackend implements Backend {
     @Override public void reluForward(long n, Buffer x, Buffer y) { inner.reluForward(n, x, y); }
     @Override public void reluBackward(long n, Buffer y, Buffer dy, Buffer dx) { inner.reluBackward(n, y, dy, dx); }
     @Override public void sumSquares(long n, Buffer x, float[] out) { inner.sumSquares(n, x, out); }
+    @Override public void sumSquaresMany(long[] ns, Buffer[] xs, float[] out) { inner.sumSquaresMany(ns, xs, out); }
     @Override public void conv2dForward(ConvGeometry g, Buffer x, Buffer w, Buffer bias, Buffer y) { inner.conv2dForward(g, x, w, bias, y); }
     @Override public void conv2dBackwardData(ConvGeometry g, Buffer dy, Buffer w, Buffer dx) { inner.conv2dBackwardData(g, dy, w, dx); }
     @Override public void conv2dBackwardFilter(ConvGeometry g, Buffer x, Buffer dy, Buffer dw, Buffer dbias) { inner.conv2dBackwardFilter(g, x, dy, dw, dbias); }

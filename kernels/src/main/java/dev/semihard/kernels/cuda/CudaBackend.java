@@ -585,11 +585,24 @@ public final class CudaBackend implements Backend, KernelProfile {
 
     @Override
     public void sumSquares(long n, Buffer x, float[] out) {
-        int blocks = (int) Math.min(1024, Math.max(1, (n + T - 1) / T));
-        try (CudaBuffer part = alloc(4L * blocks); CudaBuffer res = alloc(2)) {
-            launch("sumSquares", blocks, 1, 1, T, n, x, part);
-            launch("sumSquaresFinish", 1, 1, 1, T, blocks, part, res);
-            download(res, 0, out, 0, 2);
+        sumSquaresMany(new long[]{n}, new Buffer[]{x}, out);
+    }
+
+    /** One partial pass and one finish per buffer, all results in one device array, one download. */
+    @Override
+    public void sumSquaresMany(long[] ns, Buffer[] xs, float[] out) {
+        if (ns.length != xs.length || out.length < 2 * xs.length)
+            throw new IllegalArgumentException("sumSquaresMany: " + ns.length + " sizes, " + xs.length + " buffers and room for "
+                    + out.length / 2 + " results");
+        if (xs.length == 0) return;
+        try (CudaBuffer part = alloc(4L * 1024); CudaBuffer res = alloc(2L * xs.length)) {
+            for (int i = 0; i < xs.length; i++) {
+                int blocks = (int) Math.min(1024, Math.max(1, (ns[i] + T - 1) / T));
+                // part is reused: on the one stream, each finish has read it before the next pass writes it
+                launch("sumSquares", blocks, 1, 1, T, ns[i], xs[i], part);
+                launch("sumSquaresFinish", 1, 1, 1, T, blocks, part, res, i);
+            }
+            download(res, 0, out, 0, 2 * xs.length);
         }
     }
 

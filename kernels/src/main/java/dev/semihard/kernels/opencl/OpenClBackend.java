@@ -548,21 +548,39 @@ public final class OpenClBackend implements Backend, KernelProfile {
 
     @Override
     public synchronized void sumSquares(long n, Buffer x, float[] out) {
-        int groups = (int) Math.max(1, Math.min(64, (n + ewLocal - 1) / ewLocal));
-        long partial = scratch("sumSquares", 2L * groups);
-        Object xa = arg(x);
-        if (n > 0) {
-            launch("sumSquares", new long[]{(long) groups * ewLocal}, new long[]{ewLocal}, n, xa, mem(partial),
-                    new Local(2L * ewLocal * 4));
+        sumSquaresMany(new long[]{n}, new Buffer[]{x}, out);
+    }
+
+    /** Every buffer's partials into one scratch array, one blocking read, the sums on the host in group order. */
+    @Override
+    public synchronized void sumSquaresMany(long[] ns, Buffer[] xs, float[] out) {
+        if (ns.length != xs.length || out.length < 2 * xs.length)
+            throw new IllegalArgumentException("sumSquaresMany: " + ns.length + " sizes, " + xs.length + " buffers and room for "
+                    + out.length / 2 + " results");
+        int[] groups = new int[xs.length];
+        int total = 0;
+        for (int i = 0; i < xs.length; i++) {
+            groups[i] = ns[i] > 0 ? (int) Math.max(1, Math.min(64, (ns[i] + ewLocal - 1) / ewLocal)) : 0;
+            total += groups[i];
         }
-        double sum = 0, bad = 0;
-        if (n > 0) {
-            FloatBuffer fb = staging(2 * groups);
-            OpenClRuntime.check(clEnqueueReadBuffer(queue, partial, true, 0, fb, null, null), "clEnqueueReadBuffer");
-            for (int g = 0; g < groups; g++) { sum += fb.get(2 * g); bad += fb.get(2 * g + 1); }
+        long partial = scratch("sumSquares", 2L * total);
+        int base = 0;
+        for (int i = 0; i < xs.length; i++) {
+            if (groups[i] > 0)
+                launch("sumSquares", new long[]{(long) groups[i] * ewLocal}, new long[]{ewLocal}, ns[i], arg(xs[i]), mem(partial),
+                        2 * base, new Local(2L * ewLocal * 4));
+            base += groups[i];
         }
-        out[0] = (float) sum;
-        out[1] = (float) bad;
+        FloatBuffer fb = total > 0 ? staging(2 * total) : null;
+        if (total > 0) OpenClRuntime.check(clEnqueueReadBuffer(queue, partial, true, 0, fb, null, null), "clEnqueueReadBuffer");
+        base = 0;
+        for (int i = 0; i < xs.length; i++) {
+            double sum = 0, bad = 0;
+            for (int g = base; g < base + groups[i]; g++) { sum += fb.get(2 * g); bad += fb.get(2 * g + 1); }
+            out[2 * i] = (float) sum;
+            out[2 * i + 1] = (float) bad;
+            base += groups[i];
+        }
     }
 
     // ------------------------------------------------------------------ convolution

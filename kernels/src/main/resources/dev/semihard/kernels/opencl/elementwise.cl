@@ -49,13 +49,14 @@ __kernel void reluBackward(const ulong n, __global const float* y, __global cons
 }
 
 /*
- * sumSquares, stage 1 of 2: partial[2g] = sum of x[i]^2 over finite x[i], partial[2g+1] = count of
+ * sumSquares, stage 1 of 2 (base: where this buffer's partials start, for sumSquaresMany):
+ * partial[base + 2g] = sum of x[i]^2 over finite x[i], partial[base + 2g+1] = count of
  * non-finite x[i], for the elements work-group g visits. Each work-item strides over the array by the
  * NDRange size in a fixed order, then the group reduces its local sums as a fixed tree; the host adds
  * the groups' partials in group order (in double). Same input, same bits: no atomics.
  * Local size must be a power of two (LOCAL = 64); scratch holds 2 * LOCAL floats.
  */
-__kernel void sumSquares(const ulong n, __global const float* x, __global float* partial,
+__kernel void sumSquares(const ulong n, __global const float* x, __global float* partial, const uint base,
                          __local float* scratch)
 {
     const size_t gid = get_global_id(0), stride = get_global_size(0);
@@ -73,7 +74,7 @@ __kernel void sumSquares(const ulong n, __global const float* x, __global float*
         barrier(CLK_LOCAL_MEM_FENCE);
     }
     if (lid == 0) {
-        partial[2 * get_group_id(0)] = scratch[0];
-        partial[2 * get_group_id(0) + 1] = scratch[L];
+        partial[base + 2 * get_group_id(0)] = scratch[0];
+        partial[base + 2 * get_group_id(0) + 1] = scratch[L];
     }
 }

@@ -4,7 +4,13 @@ import dev.semihard.engine.backend.Backend;
 import dev.semihard.engine.backend.Backends;
 import dev.semihard.kernels.cuda.CudaBackendProvider;
 
+import org.lwjgl.system.JNI;
+import org.lwjgl.system.MemoryUtil;
+import org.lwjgl.system.linux.DynamicLinkLoader;
+
 import java.io.IOException;
+import java.util.EnumMap;
+import java.util.Map;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -79,5 +85,43 @@ public final class Shemu {
         }
         System.setProperty(CudaBackendProvider.DRIVER_PROPERTY, out.resolve("libcuda.so.1").toString());
         return null;
+    }
+
+    /** The driver calls the emulator counts, in the order of driver.cpp's C_* constants. */
+    public enum DriverCall {
+        MEM_ALLOC, MEM_FREE, CTX_SYNC, STREAM_SYNC, EVENT_SYNC, HTOD, HTOD_ASYNC, DTOH, DTOH_ASYNC, DTOD,
+        DTOD_ASYNC, MEMSET, MEMSET_ASYNC, LAUNCH, ALLOC_HOST
+    }
+
+    /** How often each driver call has been made in this JVM, from the emulator's counters. */
+    public static synchronized Map<DriverCall, Long> driverCounts() {
+        if (!ready) throw new IllegalStateException("the emulator is not loaded");
+        String lib = System.getProperty(CudaBackendProvider.DRIVER_PROPERTY);
+        long h = DynamicLinkLoader.dlopen(lib, DynamicLinkLoader.RTLD_LAZY | DynamicLinkLoader.RTLD_NOLOAD);
+        if (h == 0) throw new IllegalStateException("the emulator " + lib + " is not loaded in this JVM");
+        try {
+            long fn = DynamicLinkLoader.dlsym(h, "shemu_driver_counts");
+            if (fn == 0) throw new IllegalStateException(lib + " has no shemu_driver_counts");
+            int n = DriverCall.values().length;
+            long buf = MemoryUtil.nmemCalloc(n, 8);
+            try {
+                int have = JNI.invokePI(buf, n, fn);
+                if (have != n) throw new IllegalStateException("the emulator counts " + have + " calls, Shemu.DriverCall lists " + n);
+                Map<DriverCall, Long> out = new EnumMap<>(DriverCall.class);
+                for (DriverCall c : DriverCall.values()) out.put(c, MemoryUtil.memGetLong(buf + 8L * c.ordinal()));
+                return out;
+            } finally {
+                MemoryUtil.nmemFree(buf);
+            }
+        } finally {
+            DynamicLinkLoader.dlclose(h);
+        }
+    }
+
+    /** after - before, call by call. */
+    public static Map<DriverCall, Long> delta(Map<DriverCall, Long> before, Map<DriverCall, Long> after) {
+        Map<DriverCall, Long> d = new EnumMap<>(DriverCall.class);
+        for (DriverCall c : DriverCall.values()) d.put(c, after.get(c) - before.get(c));
+        return d;
     }
 }

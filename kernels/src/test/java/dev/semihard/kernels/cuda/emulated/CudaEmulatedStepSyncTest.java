@@ -1,0 +1,103 @@
+package dev.semihard.kernels.cuda.emulated;
+
+import dev.semihard.engine.Arena;
+import dev.semihard.engine.Parameter;
+import dev.semihard.engine.Tensor;
+import dev.semihard.engine.backend.Backend;
+import dev.semihard.engine.backend.Buffer;
+import dev.semihard.engine.backend.TripletOptions;
+import dev.semihard.engine.loss.TripletLoss;
+import dev.semihard.engine.nn.EmbeddingModel;
+import dev.semihard.engine.nn.Models;
+import dev.semihard.engine.optim.Optimizer;
+import dev.semihard.engine.optim.Optimizers;
+import dev.semihard.kernels.cuda.emulated.Shemu.DriverCall;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Issue 6's runtime rules, counted at the driver (the emulator counts every call): a training step
+ * after the first, in the trainer's order (fmnist-cnn forward, semi-hard loss, backward, the
+ * gradients' non-finite check and norm, SGD with momentum or Adam, zeroGrad), makes no
+ * {@code cuMemAlloc} and no {@code cuMemFree} (the caching allocator serves it), no synchronous
+ * upload, and waits for the device exactly twice, for what the log reads: the loss statistics and
+ * the gradient check ({@code sumSquaresMany}, one read for every parameter). Everything else is
+ * queued on the one stream.
+ */
+class CudaEmulatedStepSyncTest {
+    static final int B = 16, STEPS = 4;
+
+    private static List<Map<DriverCall, Long>> steps(Backend be, String optimizer) {
+        int[] labels = new int[B];
+        for (int i = 0; i < B; i++) labels[i] = i / 4;
+        float[] host = new float[B * 28 * 28];
+        Random r = new Random(11);
+        for (int i = 0; i < host.length; i++) host[i] = (float) r.nextGaussian();
+        List<Map<DriverCall, Long>> perStep = new ArrayList<>();
+        try (EmbeddingModel model = Models.create("fmnist-cnn", be, 0);
+             Tensor x = Tensor.of(be, host, B, 1, 28, 28)) {
+            model.train(true);
+            Optimizer opt = Optimizers.create(optimizer, model.parameters(), 0.01f, 1e-4f);
+            TripletOptions lo = TripletOptions.facenet(B);
+            for (int s = 0; s < STEPS; s++) {
+                Map<DriverCall, Long> before = Shemu.driverCounts();
+                float loss;
+                try (Arena a = Arena.open()) {
+                    Tensor e = model.forward(x);
+                    TripletLoss.Result res = TripletLoss.compute(e, labels, lo);
+                    res.loss().backward();
+                    List<Parameter> ps = model.parameters();
+                    long[] ns = new long[ps.size()];
+                    Buffer[] gs = new Buffer[ps.size()];
+                    for (int i = 0; i < ns.length; i++) { ns[i] = ps.get(i).grad().numel(); gs[i] = ps.get(i).grad().buffer(); }
+                    float[] sums = new float[2 * ns.length];
+                    be.sumSquaresMany(ns, gs, sums);    // Trainer.step: non-finite check and gradient norm
+                    for (int i = 0; i < ns.length; i++) assertEquals(0f, sums[2 * i + 1], "non-finite gradient");
+                    opt.step();
+                    opt.zeroGrad();
+                    loss = res.stats().loss();          // what a training loop logs
+                }
+                perStep.add(Shemu.delta(before, Shemu.driverCounts()));
+                assertTrue(Float.isFinite(loss) && loss > 0, "loss " + loss);
+            }
+        }
+        return perStep;
+    }
+
+    private static void check(String optimizer) {
+        List<Map<DriverCall, Long>> perStep;
+        try (Backend be = Shemu.openOrSkip()) {
+            perStep = steps(be, optimizer);
+        }
+        for (int s = 1; s < STEPS; s++) {
+            Map<DriverCall, Long> d = perStep.get(s);
+            String at = optimizer + ", step " + (s + 1) + ": " + d;
+            assertTrue(d.get(DriverCall.LAUNCH) > 20, "the step ran its kernels: " + at);
+            assertEquals(0L, d.get(DriverCall.MEM_ALLOC), "cuMemAlloc inside a step after the first: " + at);
+            assertEquals(0L, d.get(DriverCall.MEM_FREE), "cuMemFree inside a step: " + at);
+            assertEquals(0L, d.get(DriverCall.ALLOC_HOST), "pinned allocation inside a step: " + at);
+            assertEquals(0L, d.get(DriverCall.CTX_SYNC), "cuCtxSynchronize inside a step: " + at);
+            assertEquals(0L, d.get(DriverCall.HTOD), "a synchronous upload inside a step: " + at);
+            assertEquals(2L, d.get(DriverCall.STREAM_SYNC), "host waits inside a step (the loss statistics, the gradient check): " + at);
+            assertEquals(2L, d.get(DriverCall.DTOH), "device-to-host reads inside a step (the loss statistics, the gradient check): " + at);
+            assertEquals(0L, d.get(DriverCall.EVENT_SYNC), "staging waits inside a step: " + at);
+        }
+    }
+
+    @Test
+    void stepsAfterTheFirstAllocateNothingAndWaitOnlyForTheLoggedLossWithSgd() {
+        check("sgd");
+    }
+
+    @Test
+    void stepsAfterTheFirstAllocateNothingAndWaitOnlyForTheLoggedLossWithAdam() {
+        check("adam");
+    }
+}
