@@ -29,31 +29,47 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 public record TrainingSteps(float[] losses, List<float[]> firstGradients, float[] firstConv) {
     public static final int B = 16, STEPS = 4;
 
+    /**
+     * fmnist-cnn in training mode on {@code be} with B seeded Gaussian images (seed {@code seed}), labels
+     * i / 4, FaceNet's semi-hard options and {@code optimizer} (lr 0.01, weight decay 1e-4).
+     */
+    public record Fixture(EmbeddingModel model, Tensor x, int[] labels, TripletOptions options, Optimizer opt)
+            implements AutoCloseable {
+        public static Fixture open(Backend be, String optimizer, long seed) {
+            int[] labels = new int[B];
+            for (int i = 0; i < B; i++) labels[i] = i / 4;
+            float[] host = new float[B * 28 * 28];
+            Random r = new Random(seed);
+            for (int i = 0; i < host.length; i++) host[i] = (float) r.nextGaussian();
+            EmbeddingModel model = Models.create("fmnist-cnn", be, 0);
+            model.train(true);
+            return new Fixture(model, Tensor.of(be, host, B, 1, 28, 28), labels, TripletOptions.facenet(B),
+                    Optimizers.create(optimizer, model.parameters(), 0.01f, 1e-4f));
+        }
+
+        @Override
+        public void close() {
+            x.close();
+            model.close();
+        }
+    }
+
     public static TrainingSteps run(Backend be, String optimizer) {
         float[] losses = new float[STEPS];
         List<float[]> grads = new ArrayList<>();
-        int[] labels = new int[B];
-        for (int i = 0; i < B; i++) labels[i] = i / 4;
-        float[] host = new float[B * 28 * 28];
-        Random r = new Random(7);
-        for (int i = 0; i < host.length; i++) host[i] = (float) r.nextGaussian();
-        try (EmbeddingModel model = Models.create("fmnist-cnn", be, 0);
-             Tensor x = Tensor.of(be, host, B, 1, 28, 28)) {
-            model.train(true);
-            Optimizer opt = Optimizers.create(optimizer, model.parameters(), 0.01f, 1e-4f);
-            TripletOptions lo = TripletOptions.facenet(B);
+        try (Fixture f = Fixture.open(be, optimizer, 7)) {
             for (int s = 0; s < STEPS; s++) {
                 try (Arena a = Arena.open()) {
-                    Tensor e = model.forward(x);
-                    TripletLoss.Result res = TripletLoss.compute(e, labels, lo);
-                    opt.zeroGrad();
+                    Tensor e = f.model().forward(f.x());
+                    TripletLoss.Result res = TripletLoss.compute(e, f.labels(), f.options());
+                    f.opt().zeroGrad();
                     res.loss().backward();
-                    if (s == 0) for (Tensor p : model.parameters()) grads.add(p.grad().toArray());
-                    opt.step();
+                    if (s == 0) for (Tensor p : f.model().parameters()) grads.add(p.grad().toArray());
+                    f.opt().step();
                     losses[s] = res.stats().loss();
                 }
             }
-            return new TrainingSteps(losses, grads, model.parameters().get(0).toArray());
+            return new TrainingSteps(losses, grads, f.model().parameters().get(0).toArray());
         }
     }
 

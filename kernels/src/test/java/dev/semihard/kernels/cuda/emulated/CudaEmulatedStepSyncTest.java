@@ -5,19 +5,14 @@ import dev.semihard.engine.Parameter;
 import dev.semihard.engine.Tensor;
 import dev.semihard.engine.backend.Backend;
 import dev.semihard.engine.backend.Buffer;
-import dev.semihard.engine.backend.TripletOptions;
 import dev.semihard.engine.loss.TripletLoss;
-import dev.semihard.engine.nn.EmbeddingModel;
-import dev.semihard.engine.nn.Models;
-import dev.semihard.engine.optim.Optimizer;
-import dev.semihard.engine.optim.Optimizers;
+import dev.semihard.kernels.TrainingSteps;
 import dev.semihard.kernels.cuda.emulated.Shemu.DriverCall;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -32,36 +27,27 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * queued on the one stream.
  */
 class CudaEmulatedStepSyncTest {
-    static final int B = 16, STEPS = 4;
+    static final int STEPS = 4;
 
     private static List<Map<DriverCall, Long>> steps(Backend be, String optimizer) {
-        int[] labels = new int[B];
-        for (int i = 0; i < B; i++) labels[i] = i / 4;
-        float[] host = new float[B * 28 * 28];
-        Random r = new Random(11);
-        for (int i = 0; i < host.length; i++) host[i] = (float) r.nextGaussian();
         List<Map<DriverCall, Long>> perStep = new ArrayList<>();
-        try (EmbeddingModel model = Models.create("fmnist-cnn", be, 0);
-             Tensor x = Tensor.of(be, host, B, 1, 28, 28)) {
-            model.train(true);
-            Optimizer opt = Optimizers.create(optimizer, model.parameters(), 0.01f, 1e-4f);
-            TripletOptions lo = TripletOptions.facenet(B);
+        try (TrainingSteps.Fixture f = TrainingSteps.Fixture.open(be, optimizer, 11)) {
             for (int s = 0; s < STEPS; s++) {
                 Map<DriverCall, Long> before = Shemu.driverCounts();
                 float loss;
                 try (Arena a = Arena.open()) {
-                    Tensor e = model.forward(x);
-                    TripletLoss.Result res = TripletLoss.compute(e, labels, lo);
+                    Tensor e = f.model().forward(f.x());
+                    TripletLoss.Result res = TripletLoss.compute(e, f.labels(), f.options());
                     res.loss().backward();
-                    List<Parameter> ps = model.parameters();
+                    List<Parameter> ps = f.model().parameters();
                     long[] ns = new long[ps.size()];
                     Buffer[] gs = new Buffer[ps.size()];
                     for (int i = 0; i < ns.length; i++) { ns[i] = ps.get(i).grad().numel(); gs[i] = ps.get(i).grad().buffer(); }
                     float[] sums = new float[2 * ns.length];
                     be.sumSquaresMany(ns, gs, sums);    // Trainer.step: non-finite check and gradient norm
                     for (int i = 0; i < ns.length; i++) assertEquals(0f, sums[2 * i + 1], "non-finite gradient");
-                    opt.step();
-                    opt.zeroGrad();
+                    f.opt().step();
+                    f.opt().zeroGrad();
                     loss = res.stats().loss();          // what a training loop logs
                 }
                 perStep.add(Shemu.delta(before, Shemu.driverCounts()));
