@@ -525,7 +525,7 @@ public final class CudaBackend implements Backend, KernelProfile {
         boolean big = !useTf32 && m >= 128 && n >= 128 && bigTiles * maxUseful >= smCount;
         int tileM = big ? 128 : 64, tileN = tileM;
         String shape = big ? "" : "_small";
-        if (family && !useTf32 && !big && m <= 32 && coverage(m, n, 32, 256) > coverage(m, n, 64, 64)) {
+        if (family && thinTiles && !useTf32 && !big && m <= 32 && coverage(m, n, 32, 256) > coverage(m, n, 64, 64)) {
             tileM = 32;
             tileN = 256;
             shape = "_m32";
@@ -995,6 +995,10 @@ public final class CudaBackend implements Backend, KernelProfile {
         return max - 1;
     }
 
+    /** The system property that turns the 32 x 256 tiles off (read when a backend is created). */
+    public static final String THIN_TILES_PROPERTY = "semihard.cuda.thinTiles";
+    /** -Dsemihard.cuda.thinTiles=false: no 32 x 256 tiles for M <= 32 (64 x 64 instead; for comparison). */
+    private final boolean thinTiles = !"false".equals(System.getProperty(THIN_TILES_PROPERTY));
     /** -Dsemihard.cuda.pipelinedGemm=false: fp32 GEMM tiles without register prefetching (a fallback; read per backend). */
     private final boolean pipelinedGemm = !"false".equals(System.getProperty("semihard.cuda.pipelinedGemm"));
     /** -Dsemihard.cuda.symmetricDistances=false: compute both triangles of square distance matrices (a fallback). */

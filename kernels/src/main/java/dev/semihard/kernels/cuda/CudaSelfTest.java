@@ -23,12 +23,14 @@ import java.util.SplittableRandom;
 /**
  * A self-contained GPU check that needs no Maven or JUnit (the GPU machine has neither): the
  * conformance suite of every kernel against the reference backend, a full-size fused-loss check
- * against the reference, then timings of workload W1 (the fused triplet loss, forward + backward)
- * and one W3 convolution layer with device events, printed as a table last.
+ * against the reference, then timings of workload W1 (the fused triplet loss, forward + backward,
+ * each backward version) and of W3 convolution layers (fp32, TF32, and the 32-channel ones also
+ * without the 32 x 256 tiles) with device events, printed as a table last.
  *
  * <pre>
- *   java -cp 'lib/*' dev.semihard.kernels.cuda.CudaSelfTest [--backend cuda] [--large] [--no-bench] [--quick]
+ *   java -cp 'lib/*' dev.semihard.kernels.cuda.CudaSelfTest [--backend cuda] [--large] [--no-bench] [--quick] [--workloads W1,W3]
  * </pre>
+ * {@code --workloads} picks which timings run (default both).
  * Exit status: 0 when every check passed, 1 on any mismatch, 2 when the backend is unavailable.
  */
 public final class CudaSelfTest {
@@ -37,14 +39,22 @@ public final class CudaSelfTest {
     public static void main(String[] args) {
         String name = "cuda";
         boolean large = false, bench = true, quick = false;
+        java.util.Set<String> workloads = java.util.Set.of("W1", "W3");
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--backend" -> name = args[++i];
                 case "--large" -> large = true;
                 case "--no-bench" -> bench = false;
                 case "--quick" -> quick = true;
+                case "--workloads" -> {
+                    workloads = new java.util.TreeSet<>(List.of(args[++i].toUpperCase(Locale.ROOT).split(",")));
+                    if (!java.util.Set.of("W1", "W3").containsAll(workloads)) {
+                        System.err.println("--workloads takes W1, W3 or W1,W3, got " + String.join(",", workloads));
+                        System.exit(2);
+                    }
+                }
                 case "--help", "-h" -> {
-                    System.out.println("usage: CudaSelfTest [--backend cuda|opencl|reference] [--large] [--no-bench] [--quick]");
+                    System.out.println("usage: CudaSelfTest [--backend cuda|opencl|reference] [--large] [--no-bench] [--quick] [--workloads W1,W3]");
                     return;
                 }
                 default -> { System.err.println("unknown option " + args[i] + " (try --help)"); System.exit(2); }
@@ -84,7 +94,7 @@ public final class CudaSelfTest {
                 if (r.startsWith("FAIL")) failures++;
                 table.add("| W1 check " + st.cliName + " B=" + (quick ? 360 : 1800) + " | " + r + " | | |");
             }
-            if (bench) table.addAll(benchmarks(cand, quick));
+            if (bench) table.addAll(benchmarks(cand, quick, workloads));
         } catch (RuntimeException e) {
             e.printStackTrace(System.out);
             failures++;
@@ -207,9 +217,10 @@ public final class CudaSelfTest {
         return ms[reps / 2];
     }
 
-    static List<String> benchmarks(Backend cand, boolean quick) {
+    static List<String> benchmarks(Backend cand, boolean quick, java.util.Set<String> workloads) {
         List<String> rows = new ArrayList<>();
-        int[][] w1 = quick ? new int[][]{{45, 8}} : new int[][]{{32, 8}, {45, 40}, {128, 32}, {512, 32}};
+        int[][] w1 = !workloads.contains("W1") ? new int[0][]
+                : quick ? new int[][]{{45, 8}} : new int[][]{{32, 8}, {45, 40}, {128, 32}, {512, 32}};
         for (Strategy st : new Strategy[]{Strategy.SEMIHARD, Strategy.BATCH_HARD, Strategy.BATCH_ALL}) {
             for (int[] pk : w1) {
                 int b = pk[0] * pk[1], d = 128;
@@ -249,12 +260,28 @@ public final class CudaSelfTest {
                 }
             }
         }
-        int[][] w3 = quick ? new int[][]{{8, 64, 24, 24, 64}} : new int[][]{{1024, 32, 14, 14, 64}, {256, 64, 24, 24, 64}, {256, 256, 6, 6, 256}};
+        int[][] w3 = !workloads.contains("W3") ? new int[0][] : quick ? new int[][]{{8, 64, 24, 24, 64}, {1, 32, 16, 16, 32}}
+                : new int[][]{{1024, 32, 14, 14, 64}, {256, 32, 48, 48, 32}, {256, 64, 24, 24, 64}, {256, 256, 6, 6, 256}};
         List<Backend> variants = new ArrayList<>(List.of(cand));
-        if (cand instanceof CudaBackend) variants.add(new CudaBackend(new BackendOptions(null, "tf32", 0, Map.of())));
-        for (Backend be : variants) {
-            String prec = be instanceof CudaBackend cb && cb.tf32() ? "tf32" : "fp32";
+        List<String> names = new ArrayList<>(List.of("fp32"));
+        if (cand instanceof CudaBackend) {
+            variants.add(new CudaBackend(new BackendOptions(null, "tf32", 0, Map.of())));
+            names.add("tf32");
+            // the 32-channel layers once more without the 32 x 256 tiles: the two tile shapes in one run
+            System.setProperty(CudaBackend.THIN_TILES_PROPERTY, "false");
+            try {
+                variants.add(new CudaBackend(new BackendOptions(null, "fp32", 0, Map.of())));
+                names.add("fp32 [64x64 only]");
+            } finally {
+                System.clearProperty(CudaBackend.THIN_TILES_PROPERTY);
+            }
+        }
+        for (int vi = 0; vi < variants.size(); vi++) {
+            Backend be = variants.get(vi);
+            String prec = names.get(vi);
+            boolean thinOff = prec.contains("64x64");
             for (int[] s : w3) {
+                if (thinOff && s[1] > 32 && s[4] > 32) continue;   // that variant differs only where M <= 32
                 ConvGeometry g = new ConvGeometry(s[0], s[1], s[2], s[3], s[4], 3, 3, 1, 1);
                 float[] x = embeddings(1, (int) g.inputSize(), 3), w = embeddings(1, (int) g.weightSize(), 4);
                 try (Buffer xb = be.allocate(g.inputSize()); Buffer wb = be.allocate(g.weightSize());
