@@ -513,15 +513,21 @@ public final class CudaBackend implements Backend, KernelProfile {
      * Tile: TF32 64x64 when asked for; fp32 128x128 (8x8 per thread) when both sides are >= 128 and
      * there are enough tiles (counting split-K) to fill the GPU; fp32 32x256 (4x8 per thread) when
      * M <= 32 and it covers the problem with less padding than 64x64 (convolutions and linear layers
-     * only: the SH_GEMM3 families); else fp32 64x64. Split-K (fixed partials, added in order by
-     * splitKReduce) when the tiles alone leave SMs idle, each split at least 256 deep.
+     * only: the SH_GEMM3 families; off with -Dsemihard.cuda.thinTiles=false); else fp32 64x64. Split-K
+     * (fixed partials, added in order by splitKReduce) when the tiles alone leave SMs idle, each split
+     * at least 256 deep.
      *
-     * @param family a conv2d or linear kernel family (SH_GEMM3: has the _tf32 and _m32 versions)
+     * @param smCount       the GPU's multiprocessors
+     * @param family        a conv2d or linear kernel family (SH_GEMM3: has the _tf32 and _m32 versions)
+     * @param upperTriangle a square problem of which only the tiles on and above the diagonal work (the
+     *                      symmetric distances): those are the tiles that must fill the GPU
      */
-    GemmPlan plan(boolean family, int m, int n, int kDim, int maxSplits, boolean pipelined) {
+    static GemmPlan plan(int smCount, boolean tf32, boolean thinTiles, boolean family, boolean upperTriangle,
+                         int m, int n, int kDim, int maxSplits, boolean pipelined) {
         boolean useTf32 = family && tf32;
         int maxUseful = Math.max(1, Math.min(maxSplits, kDim / 256));
-        long bigTiles = (long) ceil(m, 128) * ceil(n, 128);
+        long tm = ceil(m, 128), tn = ceil(n, 128);
+        long bigTiles = upperTriangle ? tm * (tm + 1) / 2 : tm * tn;
         boolean big = !useTf32 && m >= 128 && n >= 128 && bigTiles * maxUseful >= smCount;
         int tileM = big ? 128 : 64, tileN = tileM;
         String shape = big ? "" : "_small";
@@ -538,6 +544,11 @@ public final class CudaBackend implements Backend, KernelProfile {
         splits = Math.max(1, ceil(Math.max(kDim, 1), kChunk));
         String fp32 = pipelined ? "_pf" : "";
         return new GemmPlan(useTf32 ? "_tf32" : fp32 + shape, tileM, tileN, splits, kChunk);
+    }
+
+    /** {@link #plan(int, boolean, boolean, boolean, boolean, int, int, int, int, boolean)} for this GPU and its options. */
+    private GemmPlan plan(boolean family, int m, int n, int kDim, int maxSplits, boolean pipelined) {
+        return plan(smCount, tf32, thinTiles, family, false, m, n, kDim, maxSplits, pipelined);
     }
 
     /** The share of a grid of tm x tn tiles over an m x n output that is the output (the rest is padding). */
@@ -807,9 +818,12 @@ public final class CudaBackend implements Backend, KernelProfile {
 
     /** Distance GEMM: dist[m * ld + j] for m < rows, j < cols; see embedding.cu DistP for the modes. */
     private void distances(int rows, int cols, int d, Buffer e, Buffer dist, Buffer sq, Buffer nc, int ld, int mode) {
+        if (rows <= 0 || cols <= 0) return;
         String name = mode <= 1 ? "pairwiseDistanceForward_diff" : "pairwiseDistanceForward_dot";
         int sym = rows == cols && SYMMETRIC_DISTANCES ? 1 : 0;     // square: compute the upper triangle, mirror it
-        gemm(name, false, rows, cols, d, 1, e, dist, sq, nc, ld, mode, sym);
+        GemmPlan p = plan(smCount, tf32, thinTiles, false, sym == 1, rows, cols, d, 1, pipelinedGemm);
+        launch(name + p.suffix(), ceil(cols, p.tileN()), ceil(rows, p.tileM()), 1, T, rows, cols, d, p.kChunk(),
+                e, dist, sq, nc, ld, mode, sym);
     }
 
     @Override
