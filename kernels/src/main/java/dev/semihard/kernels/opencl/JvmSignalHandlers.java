@@ -38,6 +38,13 @@ import java.util.logging.Logger;
  * naming the native frame) instead of by LLVM. Skipped when the JVM runs with {@code libjsig} preloaded
  * (its signal chaining already keeps the JVM's handlers first) and off Linux.
  *
+ * <p>What remains: the first {@code clGetPlatformIDs} itself. LLVM installs its handlers during that
+ * call and the restore runs when it returns, so a safepoint reached by two other threads in that
+ * interval (PoCL's start-up, tens of milliseconds, once per JVM) can still end the process. The
+ * backends probe before the trainer starts its loader threads; an application that initializes
+ * OpenCL while other threads compute can close the window with
+ * {@code LD_PRELOAD=$JAVA_HOME/lib/libjsig.so}.
+ *
  * <p>glibc's {@code sigaction} is called through LWJGL's JNI trampolines; the struct is treated as opaque
  * bytes (only the handler, its first field, is compared), so no layout beyond that is assumed.
  */
