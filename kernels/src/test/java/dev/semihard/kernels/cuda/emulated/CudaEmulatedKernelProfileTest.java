@@ -5,6 +5,7 @@ import dev.semihard.engine.backend.BackendOptions;
 import dev.semihard.engine.backend.Buffer;
 import dev.semihard.engine.backend.ConvGeometry;
 import dev.semihard.engine.backend.KernelProfile;
+import dev.semihard.kernels.KernelProfileChecks;
 import dev.semihard.kernels.cuda.CudaBackend;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -45,13 +46,7 @@ class CudaEmulatedKernelProfileTest {
             assertEquals(Set.of("axpy", "reluForward"), s.keySet(), s.toString());
             assertEquals(3, s.get("axpy").launches());
             assertEquals(2, s.get("reluForward").launches());
-            for (Map.Entry<String, KernelProfile.Stat> e : s.entrySet())
-                assertTrue(e.getValue().totalMillis() > 0, e.getKey() + " has no time: " + e.getValue());
-            double prev = Double.MAX_VALUE;                      // slowest total first
-            for (KernelProfile.Stat st : s.values()) {
-                assertTrue(st.totalMillis() <= prev, s.toString());
-                prev = st.totalMillis();
-            }
+            KernelProfileChecks.timedSlowestFirst(s);
             assertEquals(3, cu.snapshot().get("axpy").launches(), "a snapshot does not consume");
             cu.reset();
             assertTrue(cu.snapshot().isEmpty(), "reset forgets everything");
@@ -73,22 +68,15 @@ class CudaEmulatedKernelProfileTest {
 
     @Test
     void launchesBeyondThePendingLimitAreAllCounted() {
-        int launches = 8192 + 904;                               // CudaKernelProfile.MAX_PENDING + more
-        try (CudaBackend cu = new CudaBackend(PROFILED); Buffer x = cu.allocate(32)) {
-            for (int i = 0; i < launches; i++) cu.scale(32, 1f, x);
-            KernelProfile.Stat s = cu.snapshot().get("scale");
-            assertEquals(launches, s.launches());
-            assertTrue(s.totalMillis() > 0);
+        try (CudaBackend cu = new CudaBackend(PROFILED)) {
+            KernelProfileChecks.everyLaunchCounted(cu, 8192 + 904);   // CudaKernelProfile.MAX_PENDING + more
         }
     }
 
     @Test
     void offByDefaultRecordsNothing() {
-        try (Backend cu = new CudaBackend(new BackendOptions(null, "fp32", 0, Map.of(KernelProfile.OPTION, "false")));
-             Buffer x = cu.allocate(1024)) {
-            cu.axpy(1024, 1f, x, x);
-            assertFalse(((CudaBackend) cu).profiling());
-            assertTrue(KernelProfile.of(cu).isEmpty());
+        try (CudaBackend cu = new CudaBackend(new BackendOptions(null, "fp32", 0, Map.of(KernelProfile.OPTION, "false")))) {
+            KernelProfileChecks.recordsNothing(cu);
         }
     }
 }
