@@ -98,15 +98,20 @@ public interface Backend extends AutoCloseable {
      * parameter. {@code out} has length >= 2 * xs.length. The default calls sumSquares per buffer.
      */
     default void sumSquaresMany(long[] ns, Buffer[] xs, float[] out) {
-        if (ns.length != xs.length || out.length < 2 * xs.length)
-            throw new IllegalArgumentException("sumSquaresMany: " + ns.length + " sizes, " + xs.length + " buffers and room for "
-                    + out.length / 2 + " results");
+        checkSumSquaresMany(ns, xs, out);
         float[] one = new float[2];
         for (int i = 0; i < xs.length; i++) {
             sumSquares(ns[i], xs[i], one);
             out[2 * i] = one[0];
             out[2 * i + 1] = one[1];
         }
+    }
+
+    /** The argument check every {@link #sumSquaresMany} makes: one size per buffer, room for two results each. */
+    static void checkSumSquaresMany(long[] ns, Buffer[] xs, float[] out) {
+        if (ns.length != xs.length || out.length < 2 * xs.length)
+            throw new IllegalArgumentException("sumSquaresMany: " + ns.length + " sizes, " + xs.length + " buffers and room for "
+                    + out.length / 2 + " results; pass one size per buffer and an array of 2 floats per buffer");
     }
 
     // ------------------------------------------------------------------ convolution

@@ -547,8 +547,8 @@ public final class CudaBackend implements Backend, KernelProfile {
     }
 
     /** {@link #plan(int, boolean, boolean, boolean, boolean, int, int, int, int, boolean)} for this GPU and its options. */
-    private GemmPlan plan(boolean family, int m, int n, int kDim, int maxSplits, boolean pipelined) {
-        return plan(smCount, tf32, thinTiles, family, false, m, n, kDim, maxSplits, pipelined);
+    private GemmPlan plan(boolean family, boolean upperTriangle, int m, int n, int kDim, int maxSplits, boolean pipelined) {
+        return plan(smCount, tf32, thinTiles, family, upperTriangle, m, n, kDim, maxSplits, pipelined);
     }
 
     /** The share of a grid of tm x tn tiles over an m x n output that is the output (the rest is padding). */
@@ -561,8 +561,13 @@ public final class CudaBackend implements Backend, KernelProfile {
      * {@link #plan}; returns the number of splits (partials when > 1).
      */
     private int gemm(String name, boolean family, int m, int n, int kDim, int maxSplits, Object... rest) {
+        return gemm(name, family, false, m, n, kDim, maxSplits, rest);
+    }
+
+    /** {@link #gemm}; upperTriangle: a square problem whose kernel skips the tiles below the diagonal. */
+    private int gemm(String name, boolean family, boolean upperTriangle, int m, int n, int kDim, int maxSplits, Object... rest) {
         if (m <= 0 || n <= 0) return 1;
-        GemmPlan p = plan(family, m, n, kDim, maxSplits, pipelinedGemm && !name.equals("tripletBackward"));
+        GemmPlan p = plan(family, upperTriangle, m, n, kDim, maxSplits, pipelinedGemm && !name.equals("tripletBackward"));
         Object[] args = new Object[4 + rest.length];
         args[0] = m; args[1] = n; args[2] = kDim; args[3] = p.kChunk();
         System.arraycopy(rest, 0, args, 4, rest.length);
@@ -572,7 +577,7 @@ public final class CudaBackend implements Backend, KernelProfile {
 
     /** The number of splits {@link #gemm} will use (so the caller can size the partials first). */
     private int gemmSplits(boolean family, int m, int n, int kDim, int maxSplits) {
-        return plan(family, m, n, kDim, maxSplits, false).splits();
+        return plan(family, false, m, n, kDim, maxSplits, false).splits();
     }
 
     private static int ceil(long a, long b) { return (int) ((a + b - 1) / b); }
@@ -602,9 +607,7 @@ public final class CudaBackend implements Backend, KernelProfile {
     /** One partial pass and one finish per buffer, all results in one device array, one download. */
     @Override
     public void sumSquaresMany(long[] ns, Buffer[] xs, float[] out) {
-        if (ns.length != xs.length || out.length < 2 * xs.length)
-            throw new IllegalArgumentException("sumSquaresMany: " + ns.length + " sizes, " + xs.length + " buffers and room for "
-                    + out.length / 2 + " results");
+        Backend.checkSumSquaresMany(ns, xs, out);
         if (xs.length == 0) return;
         try (CudaBuffer part = alloc(4L * 1024); CudaBuffer res = alloc(2L * xs.length)) {
             for (int i = 0; i < xs.length; i++) {
@@ -818,12 +821,9 @@ public final class CudaBackend implements Backend, KernelProfile {
 
     /** Distance GEMM: dist[m * ld + j] for m < rows, j < cols; see embedding.cu DistP for the modes. */
     private void distances(int rows, int cols, int d, Buffer e, Buffer dist, Buffer sq, Buffer nc, int ld, int mode) {
-        if (rows <= 0 || cols <= 0) return;
         String name = mode <= 1 ? "pairwiseDistanceForward_diff" : "pairwiseDistanceForward_dot";
         int sym = rows == cols && SYMMETRIC_DISTANCES ? 1 : 0;     // square: compute the upper triangle, mirror it
-        GemmPlan p = plan(smCount, tf32, thinTiles, false, sym == 1, rows, cols, d, 1, pipelinedGemm);
-        launch(name + p.suffix(), ceil(cols, p.tileN()), ceil(rows, p.tileM()), 1, T, rows, cols, d, p.kChunk(),
-                e, dist, sq, nc, ld, mode, sym);
+        gemm(name, false, sym == 1, rows, cols, d, 1, e, dist, sq, nc, ld, mode, sym);
     }
 
     @Override

@@ -554,9 +554,7 @@ public final class OpenClBackend implements Backend, KernelProfile {
     /** Every buffer's partials into one scratch array, one blocking read, the sums on the host in group order. */
     @Override
     public synchronized void sumSquaresMany(long[] ns, Buffer[] xs, float[] out) {
-        if (ns.length != xs.length || out.length < 2 * xs.length)
-            throw new IllegalArgumentException("sumSquaresMany: " + ns.length + " sizes, " + xs.length + " buffers and room for "
-                    + out.length / 2 + " results");
+        Backend.checkSumSquaresMany(ns, xs, out);
         int[] groups = new int[xs.length];
         int total = 0;
         for (int i = 0; i < xs.length; i++) {
