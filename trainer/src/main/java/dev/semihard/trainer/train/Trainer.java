@@ -5,7 +5,6 @@ import dev.semihard.engine.Parameter;
 import dev.semihard.engine.Rng;
 import dev.semihard.engine.Tensor;
 import dev.semihard.engine.backend.Backend;
-import dev.semihard.engine.backend.Buffer;
 import dev.semihard.engine.backend.Distance;
 import dev.semihard.engine.backend.Strategy;
 import dev.semihard.engine.backend.TripletOptions;
@@ -383,22 +382,15 @@ public final class Trainer {
                 if (r.loss().requiresGrad()) r.loss().backward();
             }
             // every gradient's sum of squares and non-finite count, read back once (one wait for the device)
-            List<Parameter> withGrad = new ArrayList<>();
-            for (Parameter p : model.parameters()) if (p.grad() != null) withGrad.add(p);
-            long[] ns = new long[withGrad.size()];
-            Buffer[] gs = new Buffer[withGrad.size()];
-            for (int i = 0; i < ns.length; i++) {
-                Parameter p = withGrad.get(i);
-                if (debug.nanStep == step && p.name().equals(debug.nanParam)) backend.fill(p.grad().buffer(), 0, 1, Float.NaN);
-                ns[i] = p.grad().numel();
-                gs[i] = p.grad().buffer();
-            }
-            float[] out = new float[2 * ns.length];
-            backend.sumSquaresMany(ns, gs, out);
-            for (int i = 0; i < ns.length; i++) {
+            List<Parameter> params = model.parameters();
+            if (debug.nanStep == step)
+                for (Parameter p : params)
+                    if (p.grad() != null && p.name().equals(debug.nanParam)) backend.fill(p.grad().buffer(), 0, 1, Float.NaN);
+            float[] out = Parameter.gradientSumSquares(params);
+            for (int i = 0; i < params.size(); i++) {
                 if (out[2 * i + 1] > 0)
-                    throw new TrainingFailure("non-finite gradient at step " + step + " in layer " + withGrad.get(i).name() + " ("
-                            + (long) out[2 * i + 1] + " of " + ns[i] + " elements NaN or infinite); " + lastGood(lastCk)
+                    throw new TrainingFailure("non-finite gradient at step " + step + " in layer " + params.get(i).name() + " ("
+                            + (long) out[2 * i + 1] + " of " + params.get(i).grad().numel() + " elements NaN or infinite); " + lastGood(lastCk)
                             + ". Lower --lr (now " + cfg.lr + ") or check the input data");
                 sumSq += out[2 * i];
             }
