@@ -75,7 +75,7 @@ fi
 
 echo
 echo "=== summary ($(head -2 "$WORK/gpu.txt" | tail -1))"
-grep -E '^\| (what|---|conformance|W1 |W3 |error)' "$OUT/selftest.log" | grep -v '^| W1 check' || true
+grep -E '^\| (what|---|conformance|tf32 checks|W1 |W3 |error)' "$OUT/selftest.log" | grep -v '^| W1 check' || true
 grep -E '^(PASS|FAIL) ' "$OUT/selftest.log" || true
 [ -f "$WORK/torch-cuda.md" ] && { echo "--- PyTorch"; grep -E '^\|' "$WORK/torch-cuda.md" | head -40; }
 if [ -f "$WORK/profile.log" ]; then

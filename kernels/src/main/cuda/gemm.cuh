@@ -23,12 +23,14 @@
 //    256x32x48x48x32 layer, every backward-data of a 32-channel input) have M = 32: on the 64-row
 //    tile half of every block's FFMAs multiplied padding (the H200 measured that layer at 6.6
 //    TFLOP/s against 12.3 for M = 64).
-//  * sh_gemm_tf32<P>: the same tiles fed to tensor cores (wmma m16n16k8, TF32 inputs with
-//    round-to-nearest, fp32 accumulation); 64x64 tile, 8 warps of 16x32. Used for
-//    BackendOptions.precision() == "tf32" (convolutions and linear layers).
+//  * sh_gemm_tf32_body<P, BM, BN, WM, WN>: the same three tiles on tensor cores (mma.sync m16n8k8,
+//    inputs rounded to TF32 once on their way to shared memory, fp32 accumulation), pipelined like
+//    the fp32 _pf tiles. Used for BackendOptions.precision() == "tf32" (convolutions and linear
+//    layers). It replaced a wmma m16n16k8 version on a 64x64 tile (8 warps of 16x32, unpipelined,
+//    fragments converted after every load), which the H200 measured slower than fp32 (W3: 9.5-11.0
+//    TFLOP/s forward against 9.8-12.5).
 #pragma once
 #include "common.cuh"
-#include <mma.h>
 
 #define SH_BK 16
 
@@ -238,50 +240,152 @@ __device__ __forceinline__ void sh_gemm_pf_body(const P& p) {
         }
 }
 
-// TF32 tensor-core version: 64 x 64 tile, 8 warps as 4 (m) x 2 (n), each warp 16 x 32 (two 16x16
-// accumulators). A sits in shared memory as As[k][m] (column-major for wmma), B as Bs[k][n].
-template <class P>
+// ------------------------------------------------------------------ TF32 tensor cores
+//
+// sh_tf32(x): x rounded to TF32 (10-bit mantissa, round to nearest, ties away: cvt.rna), as fp32 bits.
+// sh_mma_tf32(d, a, b): one warp-wide mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32,
+// D[16 x 8] += A[16 x 8] B[8 x 8], fp32 accumulation. Lane l = 4 g + t holds (PTX ISA, "matrix
+// fragments for mma.m16n8k8"):
+//   a[0] = A[g][t], a[1] = A[g+8][t], a[2] = A[g][t+4], a[3] = A[g+8][t+4]   (A: m x k)
+//   b[0] = B[t][g], b[1] = B[t+4][g]                                         (B: k x n)
+//   d[0] = D[g][2t], d[1] = D[g][2t+1], d[2] = D[g+8][2t], d[3] = D[g+8][2t+1]
+// The emulator (shemu) runs the same instruction through its warp (shemu::mmaTf32).
+#ifdef SHEMU
+__device__ __forceinline__ unsigned sh_tf32(float x) { return __float_as_uint(shemu::tf32Round(x)); }
+__device__ __forceinline__ void sh_mma_tf32(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+    shemu::mmaTf32(d, a, b);
+}
+#else
+__device__ __forceinline__ unsigned sh_tf32(float x) {
+    unsigned r;
+    asm("cvt.rna.tf32.f32 %0, %1;" : "=r"(r) : "f"(x));
+    return r;
+}
+__device__ __forceinline__ void sh_mma_tf32(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+#endif
+
+// The TF32 tile: BM x BN per 256-thread block, 8 warps as WM (m) x WN (n), each warp a
+// (BM/WM) x (BN/WN) piece made of MI x NI mma tiles of 16 x 8, all accumulated in registers.
+// The same software pipeline as sh_gemm_pf_body (the next k-slice comes from global memory into
+// registers while the tensor cores work on the current one from shared memory; two buffers, one
+// barrier per slice); values are rounded to TF32 once, when stored to shared memory.
+//
+// Shared-memory layout, chosen so that both the stores and the fragment reads are free of bank
+// conflicts: an operand that is contiguous along m (n) in global memory is stored k-major,
+// [k][m] with a row of BM + 8 floats (the 8 lanes g of a fragment read 8 consecutive words, the 4
+// lanes t rows 8 banks apart); one contiguous along k is stored m-major, [m][k] with a row of
+// BK + 4 = 20 floats (g * 20 + t covers all 32 banks).
+//
+// Tiles (host: CudaBackend.plan, the same choice as the fp32 ones):
+//   128 x 128, warps 2 x 4 of 64 x 32 (MI = 4, NI = 4: 16 mma per 24 shared loads per k-step of 8)
+//    64 x  64, warps 2 x 4 of 32 x 16 (MI = 2, NI = 2)
+//    32 x 256, warps 1 x 8 of 32 x 32 (MI = 2, NI = 4), for M <= 32
+template <class P, int BM, int BN, int WM, int WN>
 __device__ __forceinline__ void sh_gemm_tf32_body(const P& p) {
-    using namespace nvcuda;
-    constexpr int BM = 64, BN = 64, LD = 72;   // LD: 32-byte aligned rows for wmma
-    __shared__ __align__(32) float As[SH_BK][LD];
-    __shared__ __align__(32) float Bs[SH_BK][LD];
-    __shared__ __align__(32) float Cs[BM][LD];
+    static_assert(WM * WN == 8, "8 warps");
+    static_assert(P::A_MODE != 2, "custom A loaders are not pipelined");
+    constexpr int WTM = BM / WM, WTN = BN / WN, MI = WTM / 16, NI = WTN / 8;
+    static_assert(MI * 16 == WTM && NI * 8 == WTN, "warp tiles of whole mma tiles");
+    constexpr bool A_KMAJOR = P::A_MODE == 1, B_KMAJOR = P::B_MODE == 0;
+    constexpr int LDAK = BM + 8, LDBK = BN + 8, LDMK = SH_BK + 4;
+    constexpr int A_SIZE = A_KMAJOR ? SH_BK * LDAK : BM * LDMK, B_SIZE = B_KMAJOR ? SH_BK * LDBK : BN * LDMK;
+    constexpr int NA = BM * SH_BK / 256, NB = BN * SH_BK / 256;
+    __shared__ __align__(16) unsigned As[2][A_SIZE];
+    __shared__ __align__(16) unsigned Bs[2][B_SIZE];
+    auto ai = [](int k, int m) { return A_KMAJOR ? k * LDAK + m : m * LDMK + k; };
+    auto bi = [](int k, int n) { return B_KMAJOR ? k * LDBK + n : n * LDMK + k; };
+    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
+    const int wm = warp % WM, wn = warp / WM;
     const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
     const int kBeg = blockIdx.z * p.kChunk;
     const int kEnd = min(p.K, kBeg + p.kChunk);
-    const int warp = threadIdx.x >> 5, wm = warp & 3, wn = warp >> 2;
-    wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[2];
-    wmma::fill_fragment(acc[0], 0.f);
-    wmma::fill_fragment(acc[1], 0.f);
-    for (int k0 = kBeg; k0 < kEnd; k0 += SH_BK) {
-        sh_load_a<P, BM, LD>(p, As, m0, k0, kEnd);
-        sh_load_b<P, BN, LD>(p, Bs, n0, k0, kEnd);
+    float ra[NA], rb[NB];
+    auto aIdx = [&](int u, int& mm, int& kk) {
+        int i = tid + u * 256;
+        if (P::A_MODE == 0) { kk = i % SH_BK; mm = i / SH_BK; } else { mm = i % BM; kk = i / BM; }
+    };
+    auto bIdx = [&](int u, int& nn, int& kk) {
+        int i = tid + u * 256;
+        if (P::B_MODE == 0) { nn = i % BN; kk = i / BN; } else { kk = i % SH_BK; nn = i / SH_BK; }
+    };
+    auto fetch = [&](int k0) {
+        #pragma unroll
+        for (int u = 0; u < NA; u++) {
+            int mm, kk; aIdx(u, mm, kk);
+            int m = m0 + mm, k = k0 + kk;
+            ra[u] = (m < p.M && k < kEnd) ? p.a(m, k) : 0.f;
+        }
+        #pragma unroll
+        for (int u = 0; u < NB; u++) {
+            int nn, kk; bIdx(u, nn, kk);
+            int n = n0 + nn, k = k0 + kk;
+            rb[u] = (n < p.N && k < kEnd) ? p.b(k, n) : 0.f;
+        }
+    };
+    auto put = [&](int buf) {
+        #pragma unroll
+        for (int u = 0; u < NA; u++) { int mm, kk; aIdx(u, mm, kk); As[buf][ai(kk, mm)] = sh_tf32(ra[u]); }
+        #pragma unroll
+        for (int u = 0; u < NB; u++) { int nn, kk; bIdx(u, nn, kk); Bs[buf][bi(kk, nn)] = sh_tf32(rb[u]); }
+    };
+    float acc[MI][NI][4];
+    #pragma unroll
+    for (int i = 0; i < MI; i++)
+        #pragma unroll
+        for (int j = 0; j < NI; j++)
+            #pragma unroll
+            for (int q = 0; q < 4; q++) acc[i][j][q] = 0.f;
+
+    if (kBeg < kEnd) {
+        fetch(kBeg);
+        put(0);
         __syncthreads();
+    }
+    int cur = 0;
+    for (int k0 = kBeg; k0 < kEnd; k0 += SH_BK) {
+        const bool more = k0 + SH_BK < kEnd;
+        if (more) fetch(k0 + SH_BK);
+        const unsigned* as = As[cur];
+        const unsigned* bs = Bs[cur];
         #pragma unroll
         for (int ks = 0; ks < SH_BK; ks += 8) {
-            wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::col_major> fa;
-            wmma::load_matrix_sync(fa, &As[ks][wm * 16], LD);
+            unsigned af[MI][4], bf[NI][2];
             #pragma unroll
-            for (int t = 0; t < fa.num_elements; t++) fa.x[t] = wmma::__float_to_tf32(fa.x[t]);
-            #pragma unroll
-            for (int f = 0; f < 2; f++) {
-                wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> fb;
-                wmma::load_matrix_sync(fb, &Bs[ks][wn * 32 + f * 16], LD);
-                #pragma unroll
-                for (int t = 0; t < fb.num_elements; t++) fb.x[t] = wmma::__float_to_tf32(fb.x[t]);
-                wmma::mma_sync(acc[f], fa, fb, acc[f]);
+            for (int i = 0; i < MI; i++) {
+                const int r = wm * WTM + i * 16 + g;
+                af[i][0] = as[ai(ks + t, r)];
+                af[i][1] = as[ai(ks + t, r + 8)];
+                af[i][2] = as[ai(ks + t + 4, r)];
+                af[i][3] = as[ai(ks + t + 4, r + 8)];
             }
+            #pragma unroll
+            for (int j = 0; j < NI; j++) {
+                const int c = wn * WTN + j * 8 + g;
+                bf[j][0] = bs[bi(ks + t, c)];
+                bf[j][1] = bs[bi(ks + t + 4, c)];
+            }
+            #pragma unroll
+            for (int i = 0; i < MI; i++)
+                #pragma unroll
+                for (int j = 0; j < NI; j++) sh_mma_tf32(acc[i][j], af[i], bf[j]);
         }
+        if (more) put(cur ^ 1);   // the other buffer was last read before the previous barrier
         __syncthreads();
+        cur ^= 1;
     }
-    wmma::store_matrix_sync(&Cs[wm * 16][wn * 32], acc[0], LD, wmma::mem_row_major);
-    wmma::store_matrix_sync(&Cs[wm * 16][wn * 32 + 16], acc[1], LD, wmma::mem_row_major);
-    __syncthreads();
-    for (int i = threadIdx.x; i < BM * BN; i += 256) {
-        int mm = i / BN, nn = i % BN, m = m0 + mm, n = n0 + nn;
-        if (m < p.M && n < p.N) p.store(m, n, Cs[mm][nn], blockIdx.z);
-    }
+    #pragma unroll
+    for (int i = 0; i < MI; i++)
+        #pragma unroll
+        for (int j = 0; j < NI; j++)
+            #pragma unroll
+            for (int q = 0; q < 4; q++) {
+                int m = m0 + wm * WTM + i * 16 + g + (q >> 1) * 8, n = n0 + wn * WTN + j * 8 + 2 * t + (q & 1);
+                if (m < p.M && n < p.N) p.store(m, n, acc[i][j][q], blockIdx.z);
+            }
 }
 
 // Split-K partials: out[i] = sum over s < splits of part[s * count + i], in s order (deterministic).
@@ -296,17 +400,16 @@ extern "C" __global__ void splitKReduce(const float* __restrict__ part, float* _
 
 // Instantiates the kernels of one problem type from scalar parameters (JCuda passes only scalars and
 // pointers): NAME (fp32, 128x128 tiles), NAME_small (fp32, 64x64 tiles), NAME_m32 (fp32, 32x256
-// tiles, for M <= 32) and NAME_tf32 (tensor cores), plus NAME_pf / NAME_pf_small / NAME_pf_m32, the
-// fp32 tiles with register prefetching (the default; -Dsemihard.cuda.pipelinedGemm=false selects the
-// plain ones). PARAMS is the parenthesized parameter list; the rest initializes P in order. P::init()
-// runs once per thread before the tiles (precomputed divisors and the like).
+// tiles, for M <= 32), NAME_pf / NAME_pf_small / NAME_pf_m32 (the fp32 tiles with register
+// prefetching: the default; -Dsemihard.cuda.pipelinedGemm=false selects the plain ones), and
+// NAME_tf32 / NAME_tf32_small / NAME_tf32_m32 (the same three tiles on tensor cores, for
+// --precision tf32). PARAMS is the parenthesized parameter list; the rest initializes P in order.
+// P::init() runs once per thread before the tiles (precomputed divisors and the like).
 #define SH_GEMM3(NAME, P, PARAMS, ...)                                                                          \
     extern "C" __global__ void __launch_bounds__(256) NAME PARAMS {                                             \
         P p{__VA_ARGS__}; p.init(); sh_gemm_body<P, 128, 128, 8, 8, false>(p); }                                \
     extern "C" __global__ void __launch_bounds__(256) NAME##_small PARAMS {                                     \
         P p{__VA_ARGS__}; p.init(); sh_gemm_body<P, 64, 64, 4, 4, false>(p); }                                  \
-    extern "C" __global__ void __launch_bounds__(256) NAME##_tf32 PARAMS {                                      \
-        P p{__VA_ARGS__}; p.init(); sh_gemm_tf32_body<P>(p); }                                                  \
     extern "C" __global__ void __launch_bounds__(256, 2) NAME##_pf PARAMS {                                     \
         P p{__VA_ARGS__}; p.init(); sh_gemm_pf_body<P, 128, 128, 8, 8, false>(p); }                             \
     extern "C" __global__ void __launch_bounds__(256) NAME##_pf_small PARAMS {                                  \
@@ -314,4 +417,10 @@ extern "C" __global__ void splitKReduce(const float* __restrict__ part, float* _
     extern "C" __global__ void __launch_bounds__(256) NAME##_m32 PARAMS {                                       \
         P p{__VA_ARGS__}; p.init(); sh_gemm_body<P, 32, 256, 4, 8, false>(p); }                                 \
     extern "C" __global__ void __launch_bounds__(256) NAME##_pf_m32 PARAMS {                                    \
-        P p{__VA_ARGS__}; p.init(); sh_gemm_pf_body<P, 32, 256, 4, 8, false>(p); }
+        P p{__VA_ARGS__}; p.init(); sh_gemm_pf_body<P, 32, 256, 4, 8, false>(p); }                              \
+    extern "C" __global__ void __launch_bounds__(256, 2) NAME##_tf32 PARAMS {                                   \
+        P p{__VA_ARGS__}; p.init(); sh_gemm_tf32_body<P, 128, 128, 2, 4>(p); }                                  \
+    extern "C" __global__ void __launch_bounds__(256) NAME##_tf32_small PARAMS {                                \
+        P p{__VA_ARGS__}; p.init(); sh_gemm_tf32_body<P, 64, 64, 2, 4>(p); }                                    \
+    extern "C" __global__ void __launch_bounds__(256) NAME##_tf32_m32 PARAMS {                                  \
+        P p{__VA_ARGS__}; p.init(); sh_gemm_tf32_body<P, 32, 256, 1, 8>(p); }

@@ -16,7 +16,8 @@
 // What this checks: indexing, arithmetic, barriers, warp-operation semantics and bounds (every
 // kernel runs on real host memory). What it does not: speed, register or shared-memory limits,
 // memory-model subtleties beyond the shuffled order, and the exact rounding of device intrinsics
-// (expf & co. are the host's). TF32 tensor-core fragments are emulated element for element.
+// (expf & co. are the host's). The TF32 tensor-core instruction (mma.sync m16n8k8) is emulated by
+// its warp: each lane puts its fragment registers into a per-warp tile, and computes its four outputs.
 #pragma once
 #include <stdint.h>
 #include <math.h>
@@ -139,6 +140,40 @@ template <class T> inline T atomicCAS(T* p, T cmp, T v) { T o = *p; if (o == cmp
 template <class T> inline T atomicOr(T* p, T v) { T o = *p; *p = o | v; return o; }
 template <class T> inline T atomicAnd(T* p, T v) { T o = *p; *p = o & v; return o; }
 template <class T> inline T __ldg(const T* p) { return *p; }
+
+// Tensor cores (TF32): what gemm.cuh's sh_tf32 / sh_mma_tf32 do on the GPU.
+namespace shemu {
+// cvt.rna.tf32.f32: round to the nearest 10-bit mantissa, ties away from zero (Inf and NaN unchanged)
+inline float tf32Round(float f) {
+    unsigned u; memcpy(&u, &f, 4);
+    if ((u & 0x7f800000u) != 0x7f800000u) { u += 0x1000u; u &= 0xffffe000u; }
+    float r; memcpy(&r, &u, 4); return r;
+}
+// mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {d}, {a}, {b}, {d}: D[16x8] += A[16x8] B[8x8] for the
+// warp, with lane l = 4 g + t holding (PTX ISA, "matrix fragments for mma.m16n8k8"):
+//   a0 = A[g][t], a1 = A[g+8][t], a2 = A[g][t+4], a3 = A[g+8][t+4];  b0 = B[t][g], b1 = B[t+4][g];
+//   d0 = D[g][2t], d1 = D[g][2t+1], d2 = D[g+8][2t], d3 = D[g+8][2t+1].
+// The tensor cores read only the TF32 bits of each input (the low 13 mantissa bits are dropped, as
+// here), so a kernel that forgets to round gets truncated inputs and fails its check. Products of TF32
+// values are exact in fp32; the eight of each output are added in k order.
+inline void mmaTf32(float* d, const unsigned* a, const unsigned* b) {
+    static float A[32][16][8], B[32][8][8];       // per warp of the block (one block runs at a time)
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+    auto in = [](unsigned u) { u &= 0xffffe000u; float f; memcpy(&f, &u, 4); return f; };
+    A[w][g][t] = in(a[0]); A[w][g + 8][t] = in(a[1]); A[w][g][t + 4] = in(a[2]); A[w][g + 8][t + 4] = in(a[3]);
+    B[w][t][g] = in(b[0]); B[w][t + 4][g] = in(b[1]);
+    __syncwarp();
+    float r[4];
+    for (int q = 0; q < 4; q++) {
+        int row = g + (q >> 1) * 8, col = 2 * t + (q & 1);
+        float s = d[q];
+        for (int k = 0; k < 8; k++) s += A[w][row][k] * B[w][k][col];
+        r[q] = s;
+    }
+    __syncwarp();                                  // every lane has read the tile before the next one overwrites it
+    for (int q = 0; q < 4; q++) d[q] = r[q];
+}
+}
 
 // Registration of kernels (the build appends SHEMU_REG(name) for each extern "C" kernel of a file)
 #include <utility>

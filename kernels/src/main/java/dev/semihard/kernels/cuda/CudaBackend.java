@@ -55,8 +55,8 @@ import static jcuda.driver.JCudaDriver.*;
  *   <li>Uploads go through pinned staging slots with an event each, so {@link #upload} is
  *       asynchronous and the caller may reuse its array at once.</li>
  *   <li>GEMM-shaped kernels (convolutions, linear layers, distances) come in three versions: fp32
- *       128x128 tiles, fp32 64x64 tiles for small problems, and TF32 tensor cores for convolutions
- *       and linear layers when {@link BackendOptions#precision()} is "tf32".</li>
+ *       128x128 tiles, fp32 64x64 tiles for small problems, and the same tiles on TF32 tensor cores
+ *       (mma.sync) for convolutions and linear layers when {@link BackendOptions#precision()} is "tf32".</li>
  *   <li>Kernel profile ({@link KernelProfile}, opt-in with {@code profile=true} in
  *       {@link BackendOptions#extra()} or {@code -Dsemihard.profile=true}): {@link #launch} puts a pair of
  *       events around each launch, read only when the profile is ({@link CudaKernelProfile}). Off by
@@ -184,6 +184,9 @@ public final class CudaBackend implements Backend, KernelProfile {
 
     /** Whether convolutions and linear layers use TF32 tensor cores. */
     public boolean tf32() { return tf32; }
+
+    /** The GPU's multiprocessors (what {@link #plan} fills). */
+    public int smCount() { return smCount; }
 
     private void ctx() {
         if (closed) throw new IllegalStateException("cuda backend is closed");
@@ -510,15 +513,16 @@ public final class CudaBackend implements Backend, KernelProfile {
     record GemmPlan(String suffix, int tileM, int tileN, int splits, int kChunk) {}
 
     /**
-     * Tile: TF32 64x64 when asked for; fp32 128x128 (8x8 per thread) when both sides are >= 128 and
-     * there are enough tiles (counting split-K) to fill the GPU; fp32 32x256 (4x8 per thread) when
-     * M <= 32 and it covers the problem with less padding than 64x64 (convolutions and linear layers
-     * only: the SH_GEMM3 families; off with -Dsemihard.cuda.thinTiles=false); else fp32 64x64. Split-K
-     * (fixed partials, added in order by splitKReduce) when the tiles alone leave SMs idle, each split
-     * at least 256 deep.
+     * Tile: fp32 128x128 (8x8 per thread) when both sides are >= 128 and there are enough tiles
+     * (counting split-K) to fill the GPU; fp32 32x256 (4x8 per thread) when M <= 32 and it covers the
+     * problem with less padding than 64x64 (off with -Dsemihard.cuda.thinTiles=false); else fp32
+     * 64x64. With TF32 asked for, the convolutions and linear layers (the SH_GEMM3 families) take the
+     * same tile on tensor cores (_tf32, _tf32_small, _tf32_m32; always pipelined). Split-K (fixed
+     * partials, added in order by splitKReduce) when the tiles alone leave SMs idle, each split at
+     * least 256 deep.
      *
      * @param smCount       the GPU's multiprocessors
-     * @param family        a conv2d or linear kernel family (SH_GEMM3: has the _tf32 and _m32 versions)
+     * @param family        a conv2d or linear kernel family (SH_GEMM3: has the _m32 and _tf32 versions)
      * @param upperTriangle a square problem of which only the tiles on and above the diagonal work (the
      *                      symmetric distances): those are the tiles that must fill the GPU
      */
@@ -528,10 +532,10 @@ public final class CudaBackend implements Backend, KernelProfile {
         int maxUseful = Math.max(1, Math.min(maxSplits, kDim / 256));
         long tm = ceil(m, 128), tn = ceil(n, 128);
         long bigTiles = upperTriangle ? tm * (tm + 1) / 2 : tm * tn;
-        boolean big = !useTf32 && m >= 128 && n >= 128 && bigTiles * maxUseful >= smCount;
+        boolean big = m >= 128 && n >= 128 && bigTiles * maxUseful >= smCount;
         int tileM = big ? 128 : 64, tileN = tileM;
         String shape = big ? "" : "_small";
-        if (family && thinTiles && !useTf32 && !big && m <= 32 && coverage(m, n, 32, 256) > coverage(m, n, 64, 64)) {
+        if (family && thinTiles && !big && m <= 32 && coverage(m, n, 32, 256) > coverage(m, n, 64, 64)) {
             tileM = 32;
             tileN = 256;
             shape = "_m32";
@@ -542,8 +546,8 @@ public final class CudaBackend implements Backend, KernelProfile {
             splits = (int) Math.min(maxUseful, Math.max(1, (2L * smCount + tiles - 1) / tiles));
         int kChunk = ceil(ceil(Math.max(kDim, 1), splits), 16) * 16;
         splits = Math.max(1, ceil(Math.max(kDim, 1), kChunk));
-        String fp32 = pipelined ? "_pf" : "";
-        return new GemmPlan(useTf32 ? "_tf32" : fp32 + shape, tileM, tileN, splits, kChunk);
+        String version = useTf32 ? "_tf32" : pipelined ? "_pf" : "";
+        return new GemmPlan(version + shape, tileM, tileN, splits, kChunk);
     }
 
     /** {@link #plan(int, boolean, boolean, boolean, boolean, int, int, int, int, boolean)} for this GPU and its options. */
@@ -557,7 +561,7 @@ public final class CudaBackend implements Backend, KernelProfile {
     }
 
     /**
-     * Launches a GEMM-shaped kernel family (name, name_small, name_tf32, ...) for C[m, n] over kDim with
+     * Launches a GEMM-shaped kernel family (name, name_small, name_tf32_small, ...) for C[m, n] over kDim with
      * {@link #plan}; returns the number of splits (partials when > 1).
      */
     private int gemm(String name, boolean family, int m, int n, int kDim, int maxSplits, Object... rest) {

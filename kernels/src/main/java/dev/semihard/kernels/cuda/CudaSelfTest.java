@@ -22,7 +22,8 @@ import java.util.SplittableRandom;
 
 /**
  * A self-contained GPU check that needs no Maven or JUnit (the GPU machine has neither): the
- * conformance suite of every kernel against the reference backend, a full-size fused-loss check
+ * conformance suite of every kernel against the reference backend, the TF32 tensor-core GEMMs
+ * against the reference on TF32-rounded inputs ({@link Tf32Checks}), a full-size fused-loss check
  * against the reference, then timings of workload W1 (the fused triplet loss, forward + backward,
  * each backward version) and of W3 convolution layers (fp32, TF32, and the 32-channel ones also
  * without the 32 x 256 tiles) with device events, printed as a table last.
@@ -87,6 +88,8 @@ public final class CudaSelfTest {
             table.add(String.format(Locale.ROOT, "| conformance | %d checks | %d passed, %d failed, %d skipped | |",
                     results.size(), passed, failed, skipped));
 
+            if (cand instanceof CudaBackend) failures += tf32Checks(ref, table);
+
             // the fused loss at a real size against the reference (FaceNet's batch of 1800)
             for (Strategy st : new Strategy[]{Strategy.SEMIHARD, Strategy.BATCH_HARD, Strategy.BATCH_ALL}) {
                 String r = compareLoss(ref, cand, quick ? 45 * 8 : 1800, quick ? 8 : 40, st);
@@ -108,6 +111,28 @@ public final class CudaSelfTest {
         for (String row : table) System.out.println(row);
         System.out.println(failures == 0 ? "SELFTEST PASSED" : "SELFTEST FAILED (" + failures + " problems)");
         System.exit(failures == 0 ? 0 : 1);
+    }
+
+    /**
+     * {@link Tf32Checks} on a second CUDA backend made with precision "tf32" (and a kernel profile, to
+     * show that every TF32 kernel ran); returns the number of problems (failures, kernels not reached).
+     */
+    static int tf32Checks(Backend ref, List<String> table) {
+        long t0 = System.nanoTime();
+        try (CudaBackend tf32 = new CudaBackend(new BackendOptions(null, "tf32", 0,
+                Map.of(dev.semihard.engine.backend.KernelProfile.OPTION, "true")))) {
+            List<CheckResult> results = Tf32Checks.run(ref, tf32, tf32.smCount());
+            int failed = 0;
+            for (CheckResult r : results) if (!r.passed()) { failed++; System.out.println("FAIL " + r.name() + ": " + r.detail()); }
+            List<String> missing = new ArrayList<>(Tf32Checks.KERNELS);
+            missing.removeAll(tf32.snapshot().keySet());
+            System.out.printf(Locale.ROOT, "tf32: %d passed, %d FAILED of %d checks; kernels not reached: %s (%.1f s)%n",
+                    results.size() - failed, failed, results.size(), missing.isEmpty() ? "none" : missing,
+                    (System.nanoTime() - t0) / 1e9);
+            table.add(String.format(Locale.ROOT, "| tf32 checks | %d checks, %d kernels | %d passed, %d failed, %d not reached | |",
+                    results.size(), Tf32Checks.KERNELS.size(), results.size() - failed, failed, missing.size()));
+            return failed + missing.size();
+        }
     }
 
     /** L2-normalized Gaussian rows. */

@@ -94,7 +94,7 @@ class CudaFatbinTest {
         while (m.find()) names.add(m.group(1));
         for (String g : List.of("conv2dForward", "conv2dBackwardData", "conv2dBackwardFilter", "linearForward",
                 "linearBackwardData", "linearBackwardWeight"))
-            for (String suffix : List.of("", "_small", "_tf32", "_pf", "_pf_small", "_m32", "_pf_m32")) names.add(g + suffix);
+            for (String suffix : List.of("", "_small", "_pf", "_pf_small", "_m32", "_pf_m32", "_tf32", "_tf32_small", "_tf32_m32")) names.add(g + suffix);
         for (String g : List.of("pairwiseDistanceForward_diff", "pairwiseDistanceForward_dot"))
             for (String suffix : List.of("", "_small", "_pf", "_pf_small")) names.add(g + suffix);
         names.add("tripletBackward");

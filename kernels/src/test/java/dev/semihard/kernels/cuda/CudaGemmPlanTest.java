@@ -43,9 +43,30 @@ class CudaGemmPlanTest {
         // 64 and 128 channels: the 64 x 64 and 128 x 128 tiles
         assertEquals("_pf_small", fp32(true, false, 64, 1024 * 14 * 14, 288, 1).suffix());
         assertEquals("_pf", fp32(true, false, 128, 1024 * 7 * 7, 576, 1).suffix());
-        // TF32 asked for: the tensor-core kernel whatever the shape; plain tiles when not pipelined
-        assertEquals("_tf32", CudaBackend.plan(H200, true, true, true, false, 32, 256 * 48 * 48, 288, 1, true).suffix());
+        // plain tiles when not pipelined
         assertEquals("_m32", CudaBackend.plan(H200, false, true, true, false, 32, 256 * 48 * 48, 288, 1, false).suffix());
+    }
+
+    @Test
+    void tf32TakesTheSameTilesOnTensorCores() {
+        // the three W3 layer kinds: 32, 64 and 256 channels (forward)
+        assertEquals("_tf32_m32", tf32(true, 32, 256 * 48 * 48, 288, 1).suffix());
+        assertEquals("_tf32_small", tf32(true, 64, 256 * 24 * 24, 576, 1).suffix());
+        CudaBackend.GemmPlan big = tf32(true, 256, 256 * 6 * 6, 2304, 1);
+        assertEquals("_tf32", big.suffix());
+        assertEquals(128, big.tileM());
+        // whether pipelined fp32 tiles are asked for or not (the TF32 ones are always pipelined)
+        assertEquals("_tf32_m32", CudaBackend.plan(H200, true, true, true, false, 32, 256 * 48 * 48, 288, 1, false).suffix());
+        // no 32 x 256 tiles without thinTiles; and the distances (not a family) stay fp32
+        assertEquals("_tf32_small", CudaBackend.plan(H200, true, false, true, false, 32, 256 * 48 * 48, 288, 1, true).suffix());
+        assertEquals("_pf_small", CudaBackend.plan(H200, true, true, false, true, 1800, 1800, 128, 1, true).suffix());
+        // the filter gradient splits as in fp32
+        CudaBackend.GemmPlan f = tf32(true, 32, 288, 256 * 48 * 48, 64);
+        assertEquals(fp32(true, false, 32, 288, 256 * 48 * 48, 64).splits(), f.splits());
+    }
+
+    private static CudaBackend.GemmPlan tf32(boolean family, int m, int n, int k, int maxSplits) {
+        return CudaBackend.plan(H200, true, true, family, false, m, n, k, maxSplits, true);
     }
 
     @Test
