@@ -7,7 +7,8 @@
 #    with the largest gradient difference between versions); a mismatch fails the script loudly (exit 1);
 #    on failure it runs the checks again with the fallback code paths (FALLBACK_ON_FAIL=0 skips that);
 # 3. `semihard bench` (W1, W2, W3; SEMIHARD_BENCH=0 skips it) and PyTorch's same workloads from bench/python/bench_torch.py
-#    when python3 with torch and CUDA is there (TORCH_BENCH=0 skips it);
+#    when python3 with torch and CUDA is there (TORCH_BENCH=0 skips it); then W2 and W3 of both again in TF32
+#    (TF32_BENCH=0 skips those), appended to the same two logs;
 # 4. one short profiled pass (PROFILE=0 skips it): `semihard bench --profile` of W1 semihard and batch-hard at
 #    B = 1800 and 16384 and W2 (both models), PROFILE_ITERATIONS (5) iterations each: per-kernel launches, device ms
 #    and share of the iteration, into the log and $OUT/profile.md (the tables, then the JSON);
@@ -15,7 +16,8 @@
 #    6 files, as the device tool returns at most 8: selftest.log (nvidia-smi first), [selftest-fallback.log],
 #    semihard-bench.log and torch.log (each ending with its table), semihard-bench/semihard-cuda.json,
 #    torch/torch-cuda.json, profile.md.
-# Time limits per part (seconds): SELFTEST_TIMEOUT (150), TORCH_TIMEOUT (130), BENCH_TIMEOUT (170), PROFILE_TIMEOUT (90).
+# Time limits per part (seconds): SELFTEST_TIMEOUT (150), TORCH_TIMEOUT (130, each of the two runs), BENCH_TIMEOUT (170),
+# TF32_TIMEOUT (120), PROFILE_TIMEOUT (90).
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 TARBALL="${1:-$ROOT/dist/semihard-gpu.tar.gz}"
@@ -51,12 +53,25 @@ if [ "${SEMIHARD_BENCH:-1}" = 1 ] && [ -x "$B/bin/semihard" ]; then
     rm -f "$OUT/semihard-bench/semihard-cuda.md"     # its table is at the end of semihard-bench.log; keeps $OUT to 8 files
 fi
 
+if [ "${SEMIHARD_BENCH:-1}" = 1 ] && [ "${TF32_BENCH:-1}" = 1 ] && [ -x "$B/bin/semihard" ]; then
+    # W2 and W3 once more on TF32 tensor cores (issue 6 compares W2 with PyTorch in the same precision);
+    # appended to semihard-bench.log, the files stay in $WORK (the device tool returns at most 8)
+    echo "=== semihard bench --backend cuda --precision tf32 (W2, W3)" | tee -a "$OUT/semihard-bench.log"
+    timeout "${TF32_TIMEOUT:-120}" "$B/bin/semihard" bench --backend cuda --precision tf32 --workloads W2,W3 \
+        --out "$WORK/semihard-bench-tf32" 2>&1 | tee -a "$OUT/semihard-bench.log"
+fi
+
 if [ "${TORCH_BENCH:-1}" = 1 ] && [ -f "$ROOT/bench/python/bench_torch.py" ] \
         && python3 -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)' 2>/dev/null; then
     echo "=== PyTorch, same workloads (${TORCH_WORKLOADS:-W1,W2,W3})"
     PYTHONUNBUFFERED=1 timeout "${TORCH_TIMEOUT:-130}" python3 "$ROOT/bench/python/bench_torch.py" --device cuda \
         --workloads "${TORCH_WORKLOADS:-W1,W2,W3}" --out "$OUT/torch" 2>&1 | tee "$OUT/torch.log"
     [ -f "$OUT/torch/torch-cuda.md" ] && mv "$OUT/torch/torch-cuda.md" "$WORK/"    # its table ends torch.log
+    if [ "${TF32_BENCH:-1}" = 1 ]; then
+        echo "=== PyTorch, W2 and W3 with TF32 allowed (cuDNN and cuBLAS on tensor cores)" | tee -a "$OUT/torch.log"
+        PYTHONUNBUFFERED=1 timeout "${TORCH_TIMEOUT:-130}" python3 "$ROOT/bench/python/bench_torch.py" --device cuda \
+            --precision tf32 --workloads W2,W3 --out "$WORK/torch-tf32" 2>&1 | tee -a "$OUT/torch.log"
+    fi
 fi
 
 if [ "${PROFILE:-1}" = 1 ] && [ -x "$B/bin/semihard" ]; then
@@ -77,7 +92,11 @@ echo
 echo "=== summary ($(head -2 "$WORK/gpu.txt" | tail -1))"
 grep -E '^\| (what|---|conformance|tf32 checks|W1 |W3 |error)' "$OUT/selftest.log" | grep -v '^| W1 check' || true
 grep -E '^(PASS|FAIL) ' "$OUT/selftest.log" || true
+[ -f "$OUT/semihard-bench/semihard-cuda.json" ] && { echo "--- semihard bench (fp32)"; sed '/--precision tf32/q' "$OUT/semihard-bench.log" | grep -E '^\| (W1|W2|W3)/'; }
 [ -f "$WORK/torch-cuda.md" ] && { echo "--- PyTorch"; grep -E '^\|' "$WORK/torch-cuda.md" | head -40; }
+for f in "$WORK/semihard-bench-tf32/semihard-cuda-tf32.md" "$WORK/torch-tf32/torch-cuda.md"; do
+    [ -f "$f" ] && { echo "--- TF32: $(basename "$f")"; grep -E '^\| (W2|W3)/' "$f"; }
+done
 if [ -f "$WORK/profile.log" ]; then
     # each profiled case: its title, the 5 largest kernels, all kernels, outside kernels
     echo "--- kernel profile (top 5 per case; all of it in profile.md)"

@@ -58,7 +58,14 @@ public final class BenchBackends {
      *
      * @throws BackendSkipped when it is unknown or unavailable here, naming the reason
      */
-    public static Backend open(String name, int threads, boolean profile) {
+    public static Backend open(String name, int threads, boolean profile) { return open(name, threads, profile, "fp32"); }
+
+    /**
+     * {@link #open(String, int, boolean)} with a precision ("fp32", or "tf32" for CUDA's tensor cores).
+     *
+     * @throws BackendSkipped when it is unknown or unavailable here, naming the reason
+     */
+    public static Backend open(String name, int threads, boolean profile, String precision) {
         Map<String, Availability> all = probeAll();
         Availability a = all.get(name);
         if (a == null)
@@ -67,13 +74,16 @@ public final class BenchBackends {
         if (!a.available())
             throw new BackendSkipped("backend '" + name + "' is unavailable here: " + a.detail()
                     + "; skipping it. Available: " + available() + ".");
-        return Backends.create(name, new BackendOptions(null, "fp32", threads,
+        return Backends.create(name, new BackendOptions(null, precision, threads,
                 profile ? Map.of(KernelProfile.OPTION, "true") : Map.of()));
     }
 
     /** A factory of the named backend, whose {@link Workloads.BackendFactory#openProfiled()} records a kernel profile. */
-    public static Workloads.BackendFactory factory(String name, int threads) {
-        return Workloads.BackendFactory.of(() -> open(name, threads, false), () -> open(name, threads, true));
+    public static Workloads.BackendFactory factory(String name, int threads) { return factory(name, threads, "fp32"); }
+
+    /** {@link #factory(String, int)} with a precision ("fp32" or "tf32"). */
+    public static Workloads.BackendFactory factory(String name, int threads, String precision) {
+        return Workloads.BackendFactory.of(() -> open(name, threads, false, precision), () -> open(name, threads, true, precision));
     }
 
     /** A buffer of {@code n} floats uniform in [lo, hi), from a seeded generator. */

@@ -47,10 +47,15 @@ public final class BenchCommand {
      * @param command   the command line to record in the results (null: reconstructed)
      * @param only      which W1 / W2 cases to run (null: all)
      * @param profileIterations W1 and W2: iterations of a per-kernel profile after each case (0 = none; --profile)
+     * @param precision "fp32" or "tf32" (CUDA: convolutions and linear layers on tensor cores; W2 and W3 change,
+     *                  W1's distances stay fp32). Other backends run fp32 and refuse "tf32".
      */
     public record Config(String backend, List<String> workloads, boolean quick, Path outDir, int threads, int maxBatch,
-                         int w3Batch, String command, Workloads.Selection only, int profileIterations) {
+                         int w3Batch, String command, Workloads.Selection only, int profileIterations, String precision) {
         public Config {
+            if (precision == null) precision = "fp32";
+            if (!precision.equals("fp32") && !precision.equals("tf32"))
+                throw new IllegalArgumentException("--precision takes fp32 or tf32, got '" + precision + "'");
             workloads = Shapes.workloads(workloads);
             if (threads < 0) throw new IllegalArgumentException("--threads must be >= 0 (0 = all cores), got " + threads);
             if (outDir == null) throw new IllegalArgumentException("an output folder is required (--out DIR)");
@@ -59,10 +64,10 @@ public final class BenchCommand {
                 throw new IllegalArgumentException("--profile-iterations must be >= 1, got " + profileIterations);
         }
 
-        /** Every case, no profile. */
+        /** Every case, no profile, fp32. */
         public Config(String backend, List<String> workloads, boolean quick, Path outDir, int threads, int maxBatch,
                       int w3Batch, String command) {
-            this(backend, workloads, quick, outDir, threads, maxBatch, w3Batch, command, null, 0);
+            this(backend, workloads, quick, outDir, threads, maxBatch, w3Batch, command, null, 0, "fp32");
         }
     }
 
@@ -78,19 +83,27 @@ public final class BenchCommand {
     public static int run(Config cfg, PrintStream log) {
         Workloads.BackendFactory factory = cfg.backend().equals("auto")
                 ? () -> dev.semihard.engine.backend.Backends.create("auto",
-                        new dev.semihard.engine.backend.BackendOptions(null, "fp32", cfg.threads(), Map.of()))
-                : BenchBackends.factory(cfg.backend(), cfg.threads());
+                        new dev.semihard.engine.backend.BackendOptions(null, cfg.precision(), cfg.threads(), Map.of()))
+                : BenchBackends.factory(cfg.backend(), cfg.threads(), cfg.precision());
         String name, device;
         try (Backend probe = factory.open()) {
             name = probe.name();
             device = probe.deviceDescription();
+            if (!probe.precision().equals(cfg.precision())) {
+                log.println("semihard bench: backend '" + name + "' has no " + cfg.precision() + " path (it computes in "
+                        + probe.precision() + "); --precision tf32 needs --backend cuda");
+                return 1;
+            }
         } catch (BenchBackends.BackendSkipped | dev.semihard.engine.backend.Backends.BackendUnavailableException e) {
             log.println("semihard bench: " + e.getMessage());
             return 2;
+        } catch (IllegalArgumentException e) {      // a backend that refuses the options (tf32 off CUDA)
+            log.println("semihard bench: " + e.getMessage());
+            return 1;
         }
         if (cfg.backend().equals("auto")) {
             String chosen = name;
-            factory = BenchBackends.factory(chosen, cfg.threads());
+            factory = BenchBackends.factory(chosen, cfg.threads(), cfg.precision());
         }
         Workloads.BackendFactory backends = factory;
         try {
@@ -98,13 +111,14 @@ public final class BenchCommand {
             Workloads.Options o = new Workloads.Options(cfg.quick(), cfg.maxBatch() >= 0 ? cfg.maxBatch() : d.maxBatch(),
                     cfg.w3Batch(), d.plan(), cfg.only(), cfg.profileIterations());
             log.println("semihard bench: backend " + name + " (" + device + "), workloads "
-                    + cfg.workloads() + (cfg.quick() ? ", quick" : "")
+                    + cfg.workloads() + (cfg.quick() ? ", quick" : "") + (cfg.precision().equals("fp32") ? "" : ", " + cfg.precision())
                     + (cfg.profileIterations() > 0 ? ", kernel profile of W1/W2 over " + cfg.profileIterations() + " iterations" : ""));
             double loadBefore = loadAverage();
             List<BenchResult> results = new ArrayList<>();
             Files.createDirectories(cfg.outDir());
-            Path json = cfg.outDir().resolve("semihard-" + name + ".json");
-            Path md = cfg.outDir().resolve("semihard-" + name + ".md");
+            String base = "semihard-" + name + (cfg.precision().equals("fp32") ? "" : "-" + cfg.precision());
+            Path json = cfg.outDir().resolve(base + ".json");
+            Path md = cfg.outDir().resolve(base + ".md");
             String table = "", summary = "";
             for (String w : cfg.workloads()) {
                 switch (w) {
@@ -141,7 +155,7 @@ public final class BenchCommand {
         doc.put("tool", "semihard");
         doc.put("backend", name);
         doc.put("device", device);
-        doc.put("precision", "fp32");
+        doc.put("precision", cfg.precision());
         doc.put("threads", cfg.threads() == 0 ? Runtime.getRuntime().availableProcessors() : cfg.threads());
         doc.put("quick", cfg.quick());
         doc.put("max_batch", o.maxBatch());
@@ -260,7 +274,7 @@ public final class BenchCommand {
             usage: semihard bench [--backend NAME] [--workloads W1,W2,W3] [--quick] [--out DIR]
                                   [--threads N] [--max-batch B] [--w3-batch N]
                                   [--w1-batches B,...] [--w1-strategies S,...] [--w2-models M,...]
-                                  [--profile] [--profile-iterations N]
+                                  [--profile] [--profile-iterations N] [--precision fp32|tf32]
               --backend     reference, opencl, cuda or auto (default auto)
               --workloads   any of W1 (triplet loss), W2 (train step), W3 (conv layers); default all
               --quick       CPU-sized: W1 up to B = 1024, W2 with B = 128 / 16, W3 with N = 8, few runs
@@ -274,6 +288,8 @@ public final class BenchCommand {
               --profile     after each W1/W2 case, a per-kernel profile (opencl, cuda): launches and device ms
                             per iteration and share of the iteration, printed and written to the results
               --profile-iterations  profiled iterations per case (default 5; implies --profile)
+              --precision   fp32 (default) or tf32: CUDA convolutions and linear layers on tensor cores (W2, W3);
+                            the files are then semihard-<backend>-tf32.json and .md
             """;
 
     /** Command-line entry point; exits with {@link #run(Config, PrintStream)}'s code (64 on a usage error). */
@@ -283,7 +299,7 @@ public final class BenchCommand {
         boolean quick = false;
         Path out = Path.of("bench-results");
         int threads = 0, maxBatch = -1, w3Batch = 0, profile = 0;
-        String w1Batches = null, w1Strategies = null, w2Models = null;
+        String w1Batches = null, w1Strategies = null, w2Models = null, precision = "fp32";
         Config cfg;
         try {
             for (int i = 0; i < args.length; i++) {
@@ -301,6 +317,7 @@ public final class BenchCommand {
                     case "--w1-strategies" -> w1Strategies = value(args, ++i, a);
                     case "--w2-models" -> w2Models = value(args, ++i, a);
                     case "--profile" -> profile = profile > 0 ? profile : DEFAULT_PROFILE_ITERATIONS;
+                    case "--precision" -> precision = value(args, ++i, a);
                     case "--profile-iterations" -> {
                         profile = intValue(args, ++i, a);
                         if (profile < 1) throw new IllegalArgumentException("--profile-iterations must be >= 1, got " + profile);
@@ -309,7 +326,8 @@ public final class BenchCommand {
                 }
             }
             cfg = new Config(backend, workloads, quick, out, threads, maxBatch, w3Batch,
-                    "BenchCommand " + String.join(" ", args), Workloads.Selection.parse(w1Batches, w1Strategies, w2Models), profile);
+                    "BenchCommand " + String.join(" ", args), Workloads.Selection.parse(w1Batches, w1Strategies, w2Models), profile,
+                    precision);
         } catch (IllegalArgumentException e) {
             System.err.println("semihard bench: " + e.getMessage());
             System.err.print(USAGE);

@@ -134,7 +134,7 @@ class ProfileTest {
         Assumptions.assumeTrue(a != null && a.available(), "OpenCL unavailable: " + a);
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         BenchCommand.Config cfg = new BenchCommand.Config("opencl", List.of("W1"), true, dir, 0, -1, 0, null,
-                Workloads.Selection.parse("256", "semihard", null), 2);
+                Workloads.Selection.parse("256", "semihard", null), 2, "fp32");
         int rc = BenchCommand.run(cfg, new PrintStream(buf, true, StandardCharsets.UTF_8));
         String out = buf.toString(StandardCharsets.UTF_8);
         assertEquals(0, rc, out);

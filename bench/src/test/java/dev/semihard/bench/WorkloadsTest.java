@@ -103,6 +103,22 @@ class WorkloadsTest {
     }
 
     @Test
+    void tf32OnABackendWithoutTensorCoresIsRefusedNotMislabelled(@TempDir Path dir) throws Exception {
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        int rc = BenchCommand.run(new BenchCommand.Config("reference", List.of("W3"), true, dir, 1, -1, 0, null, null, 0, "tf32"),
+                new PrintStream(buf, true, StandardCharsets.UTF_8));
+        String log = buf.toString(StandardCharsets.UTF_8);
+        assertEquals(1, rc, log);
+        assertTrue(log.contains("no tf32 path") && log.contains("--backend cuda"), log);
+        try (var files = Files.list(dir)) {
+            assertEquals(0, files.count(), "no results written");
+        }
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new BenchCommand.Config("reference", List.of("W3"), true, dir, 1, -1, 0, null, null, 0, "fp16"));
+        assertTrue(e.getMessage().contains("fp16") && e.getMessage().contains("tf32"), e.getMessage());
+    }
+
+    @Test
     void unknownWorkloadsAreRejectedByName() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Shapes.workloads(List.of("W1,W4")));
         assertTrue(e.getMessage().contains("W4"), e.getMessage());

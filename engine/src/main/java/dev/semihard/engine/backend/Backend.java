@@ -30,6 +30,13 @@ public interface Backend extends AutoCloseable {
     /** Human-readable device, e.g. "NVIDIA H200 (sm_90, 139 GiB)" or "Java, 2 threads". */
     String deviceDescription();
 
+    /**
+     * The precision of this backend's convolutions and linear layers: "fp32", or "tf32" for a backend
+     * made with {@link BackendOptions#precision()} "tf32" that has tensor cores (CUDA). A backend without
+     * a TF32 path answers "fp32" whatever it was asked for ({@link Backends#create} then says so).
+     */
+    default String precision() { return "fp32"; }
+
     /** Allocates {@code floats} float32 elements, zero-filled. */
     Buffer allocate(long floats);
 

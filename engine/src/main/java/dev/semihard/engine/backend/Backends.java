@@ -54,6 +54,7 @@ public final class Backends {
                     Backend b = p.create(options);
                     LOG.info("backend: " + p.name() + " (" + b.deviceDescription() + ")"
                             + (skipped.length() > 0 ? "; skipped " + skipped : ""));
+                    warnPrecision(b, options);
                     return b;
                 }
                 if (skipped.length() > 0) skipped.append("; ");
@@ -69,11 +70,19 @@ public final class Backends {
                         + ". Run 'semihard info' to see every backend, or use --backend auto or --backend reference.");
             Backend b = p.create(options);
             LOG.info("backend: " + p.name() + " (" + b.deviceDescription() + ")");
+            warnPrecision(b, options);
             return b;
         }
         List<String> names = new ArrayList<>();
         for (BackendProvider p : all) names.add(p.name());
         throw new BackendUnavailableException("unknown backend '" + name + "': known backends are " + names + " and auto");
+    }
+
+    /** One warning line when the backend computes in another precision than the options asked for. */
+    private static void warnPrecision(Backend b, BackendOptions options) {
+        if (!b.precision().equals(options.precision()))
+            LOG.warning("backend '" + b.name() + "' has no " + options.precision() + " path: it computes in " + b.precision()
+                    + " (TF32 tensor cores need --backend cuda on an NVIDIA GPU of compute capability 8.0 or newer)");
     }
 
     /** Thrown when the requested backend cannot be used; the message says why and what to do. */

@@ -182,7 +182,7 @@ class ConformanceHarnessTest {
         for (java.lang.reflect.Method m : Backend.class.getDeclaredMethods()) {
             if (java.lang.reflect.Modifier.isStatic(m.getModifiers())) continue;   // argument checks, not kernels
             String k = m.getName();
-            if (List.of("name", "deviceDescription", "synchronize", "bytesInUse", "peakBytes", "close").contains(k)) continue;
+            if (List.of("name", "deviceDescription", "precision", "synchronize", "bytesInUse", "peakBytes", "close").contains(k)) continue;
             String prefix = switch (k) {
                 case "upload", "download" -> "uploadDownload";
                 case "allocate" -> "allocate";

@@ -443,4 +443,34 @@ class ReferenceBackendTest {
             assertTrue(b instanceof ReferenceBackend);
         }
     }
+
+    /** --precision tf32 on a backend without tensor cores: it runs fp32 and says so, once, as a warning. */
+    @Test
+    void askingForTf32WithoutTensorCoresIsAWarningNotASilentFp32() {
+        java.util.logging.Logger log = java.util.logging.Logger.getLogger(Backends.class.getName());
+        java.util.List<java.util.logging.LogRecord> records = new java.util.ArrayList<>();
+        java.util.logging.Handler h = new java.util.logging.Handler() {
+            @Override public void publish(java.util.logging.LogRecord r) { records.add(r); }
+            @Override public void flush() {}
+            @Override public void close() {}
+        };
+        log.addHandler(h);
+        try (Backend b = Backends.create("reference", new dev.semihard.engine.backend.BackendOptions(null, "tf32", 1, java.util.Map.of()))) {
+            assertEquals("fp32", b.precision());
+        } finally {
+            log.removeHandler(h);
+        }
+        java.util.List<String> warnings = records.stream().filter(r -> r.getLevel() == java.util.logging.Level.WARNING)
+                .map(java.util.logging.LogRecord::getMessage).toList();
+        assertEquals(1, warnings.size(), records.stream().map(java.util.logging.LogRecord::getMessage).toList().toString());
+        assertTrue(warnings.get(0).contains("no tf32 path") && warnings.get(0).contains("--backend cuda"), warnings.get(0));
+        records.clear();
+        log.addHandler(h);
+        try (Backend b = Backends.create("reference")) {
+            assertEquals("fp32", b.precision());
+        } finally {
+            log.removeHandler(h);
+        }
+        assertTrue(records.stream().noneMatch(r -> r.getLevel() == java.util.logging.Level.WARNING), "no warning for fp32");
+    }
 }

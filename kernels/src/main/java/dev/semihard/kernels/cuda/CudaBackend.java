@@ -185,6 +185,8 @@ public final class CudaBackend implements Backend, KernelProfile {
     /** Whether convolutions and linear layers use TF32 tensor cores. */
     public boolean tf32() { return tf32; }
 
+    @Override public String precision() { return tf32 ? "tf32" : "fp32"; }
+
     /** The GPU's multiprocessors (what {@link #plan} fills). */
     public int smCount() { return smCount; }
 

@@ -57,6 +57,10 @@ public final class BenchCliCommand implements Callable<Integer> {
             description = "profiled iterations per case (default " + BenchCommand.DEFAULT_PROFILE_ITERATIONS + " with --profile; implies --profile)")
     int profileIterations;
 
+    @Option(names = "--precision", paramLabel = "P", defaultValue = "fp32",
+            description = "fp32 or tf32: CUDA convolutions and linear layers on tensor cores (W2, W3; default ${DEFAULT-VALUE})")
+    String precision;
+
     @Override
     public Integer call() {
         BenchCommand.Config cfg;
@@ -65,7 +69,7 @@ public final class BenchCliCommand implements Callable<Integer> {
             int iterations = profileIterations > 0 ? profileIterations : profile ? BenchCommand.DEFAULT_PROFILE_ITERATIONS : 0;
             cfg = new BenchCommand.Config(backendChoice.backend, workloads, quick, out, backendChoice.threads, maxBatch, w3Batch,
                     commandLine(spec.commandLine().getParseResult().originalArgs()),
-                    Workloads.Selection.parse(w1Batches, w1Strategies, w2Models), iterations);
+                    Workloads.Selection.parse(w1Batches, w1Strategies, w2Models), iterations, precision);
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }

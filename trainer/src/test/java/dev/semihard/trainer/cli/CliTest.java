@@ -55,6 +55,14 @@ class CliTest {
     }
 
     @Test
+    void selftestWithTf32OnABackendWithoutTensorCoresFailsAndSaysWhy() {
+        Cli r = Cli.run("selftest", "--backend", "reference", "--threads", "2", "--precision", "tf32");
+        assertEquals(1, r.code, r.toString());
+        assertTrue(r.out.contains("0 failed, 0 skipped"), "the fp32 suite itself passes: " + r.out);
+        assertTrue(r.out.contains("has no TF32 path") && r.out.contains("--backend cuda"), r.out);
+    }
+
+    @Test
     void infoListsTheReferenceBackend() {
         Cli r = Cli.run("info");
         assertEquals(0, r.code, r.toString());
