@@ -9,11 +9,20 @@
 // The im2col matrix is never stored: the loaders compute each address on the fly, dividing by the
 // kernel-wide sizes (R*S, S, OH*OW, OW, ...) with sh_fastdiv: a multiply-high and a shift instead of
 // an integer division (about 20 instructions each, 4 per loaded element before: as many issue slots
-// as half the tile's FFMAs).
+// as half the tile's FFMAs). The pipelined tiles split each loader at the index that is the same for
+// all of a thread's loads (gemm.cuh, sh_loader: BCol / BRow / ARow), so the pixel's divisions and base
+// pointer are computed once per kernel (forward, data gradient) or once per k-slice (filter gradient),
+// and an element costs two divisions, not four.
 // Linear shapes: x [n, in], w [out, in], y [n, out].
 // Each op has three kernels (SH_GEMM3): fp32 128x128 tiles, fp32 64x64 tiles (small problems) and
 // TF32 tensor cores (--precision tf32).
 #include "gemm.cuh"
+
+// One column of im2col(x): an output pixel (image, oh, ow) of the forward pass, or a (image, pixel) row
+// of the filter gradient. Its image's base pointer and top-left input position depend only on the
+// pixel; (c, r, s) then picks the element. Shared by ConvFwd (B = im2col, columns fixed per thread)
+// and ConvBwdFilter (B = im2col^T, rows fixed per k-slice).
+struct Im2colPix { const float* x; int ih0, iw0; };
 
 struct ConvFwd {
     int M, N, K, kChunk;
@@ -23,13 +32,18 @@ struct ConvFwd {
     static constexpr int A_MODE = 0, B_MODE = 0;
     __device__ void init() { dRS.init(R * S); dS.init(S); dOHW.init(OH * OW); dOW.init(OW); }
     __device__ float a(int m, int k) const { return w[(size_t)m * K + k]; }
-    __device__ float b(int k, int n) const {
-        int c = dRS.div(k), rs = dRS.mod(k, c), r = dS.div(rs), s = dS.mod(rs, r);
+    using BCol = Im2colPix;
+    __device__ BCol bcol(int n) const {
         int img = dOHW.div(n), pix = dOHW.mod(n, img), oh = dOW.div(pix), ow = dOW.mod(pix, oh);
-        int ih = oh * stride - pad + r, iw = ow * stride - pad + s;
-        if (ih < 0 || ih >= H || iw < 0 || iw >= W) return 0.f;
-        return x[(((size_t)img * C + c) * H + ih) * W + iw];
+        return {x + (size_t)img * C * H * W, oh * stride - pad, ow * stride - pad};
     }
+    __device__ float bc(int k, const BCol& q) const {
+        int c = dRS.div(k), rs = dRS.mod(k, c), r = dS.div(rs), s = dS.mod(rs, r);
+        int ih = q.ih0 + r, iw = q.iw0 + s;
+        if ((unsigned)ih >= (unsigned)H || (unsigned)iw >= (unsigned)W) return 0.f;
+        return q.x[((size_t)c * H + ih) * W + iw];
+    }
+    __device__ float b(int k, int n) const { return bc(k, bcol(n)); }
     __device__ void store(int m, int n, float v, int) const {
         int img = dOHW.div(n), pix = dOHW.mod(n, img);
         y[((size_t)img * Ko + m) * (OH * OW) + pix] = v + (bias ? bias[m] : 0.f);
@@ -47,21 +61,26 @@ struct ConvBwdData {
     sh_fastdiv dRS, dS, dHW, dW, dStride;
     static constexpr int A_MODE = 0, B_MODE = 0;
     __device__ void init() { dRS.init(R * S); dS.init(S); dHW.init(H * W); dW.init(W); dStride.init(stride); }
-    // A(c, (k, rs)) = w[k, c, rs]
-    __device__ float a(int m, int k) const {
-        int ko = dRS.div(k), rs = dRS.mod(k, ko);
-        return w[((size_t)ko * C + m) * (R * S) + rs];
-    }
-    // B((k, r, s), (n, h, w)) = dy[n, k, oh, ow] with oh*stride = h + pad - r
-    __device__ float b(int k, int n) const {
-        int ko = dRS.div(k), rs = dRS.mod(k, ko), r = dS.div(rs), s = dS.mod(rs, r);
+    // A(c, (k, rs)) = w[k, c, rs]; (k, rs) is the same for all of a thread's A loads of a slice
+    struct ARow { const float* w; };
+    __device__ ARow arow(int k) const { int ko = dRS.div(k), rs = dRS.mod(k, ko); return {w + (size_t)ko * C * (R * S) + rs}; }
+    __device__ float ar(const ARow& q, int m) const { return q.w[(size_t)m * (R * S)]; }
+    __device__ float a(int m, int k) const { return ar(arow(k), m); }
+    // B((k, r, s), (n, h, w)) = dy[n, k, oh, ow] with oh*stride = h + pad - r; (n, h, w) fixed per thread
+    struct BCol { const float* dy; int th0, tw0; };
+    __device__ BCol bcol(int n) const {
         int img = dHW.div(n), hw = dHW.mod(n, img), h = dW.div(hw), ww = dW.mod(hw, h);
-        int th = h + pad - r, tw = ww + pad - s;
+        return {dy + (size_t)img * Ko * OH * OW, h + pad, ww + pad};
+    }
+    __device__ float bc(int k, const BCol& q) const {
+        int ko = dRS.div(k), rs = dRS.mod(k, ko), r = dS.div(rs), s = dS.mod(rs, r);
+        int th = q.th0 - r, tw = q.tw0 - s;
         if (th < 0 || tw < 0) return 0.f;
         int oh = dStride.div(th), ow = dStride.div(tw);
         if (oh * stride != th || ow * stride != tw || oh >= OH || ow >= OW) return 0.f;
-        return dy[(((size_t)img * Ko + ko) * OH + oh) * OW + ow];
+        return q.dy[((size_t)ko * OH + oh) * OW + ow];
     }
+    __device__ float b(int k, int n) const { return bc(k, bcol(n)); }
     __device__ void store(int m, int n, float v, int) const {
         int img = dHW.div(n), hw = dHW.mod(n, img);
         dx[((size_t)img * C + m) * (H * W) + hw] = v;
@@ -79,19 +98,27 @@ struct ConvBwdFilter {
     sh_fastdiv dRS, dS, dOHW, dOW;
     static constexpr int A_MODE = 0, B_MODE = 1;
     __device__ void init() { dRS.init(R * S); dS.init(S); dOHW.init(OH * OW); dOW.init(OW); }
-    // A(k, (n, p)) = dy[n, k, p]
-    __device__ float a(int m, int k) const {
+    // A(k, (n, p)) = dy[n, k, p]; (n, p) is the same for all of a thread's A loads of a slice
+    struct ARow { const float* dy; };
+    __device__ ARow arow(int k) const {
         int img = dOHW.div(k), pix = dOHW.mod(k, img);
-        return dy[((size_t)img * Ko + m) * (OH * OW) + pix];
+        return {dy + (size_t)img * Ko * (OH * OW) + pix};
     }
-    // B((n, p), (c, r, s)) = x[n, c, oh*stride - pad + r, ow*stride - pad + s]
-    __device__ float b(int k, int n) const {
+    __device__ float ar(const ARow& q, int m) const { return q.dy[(size_t)m * (OH * OW)]; }
+    __device__ float a(int m, int k) const { return ar(arow(k), m); }
+    // B((n, p), (c, r, s)) = x[n, c, oh*stride - pad + r, ow*stride - pad + s]; (n, p) the same per slice
+    using BRow = Im2colPix;
+    __device__ BRow brow(int k) const {
         int img = dOHW.div(k), pix = dOHW.mod(k, img), oh = dOW.div(pix), ow = dOW.mod(pix, oh);
-        int c = dRS.div(n), rs = dRS.mod(n, c), r = dS.div(rs), s = dS.mod(rs, r);
-        int ih = oh * stride - pad + r, iw = ow * stride - pad + s;
-        if (ih < 0 || ih >= H || iw < 0 || iw >= W) return 0.f;
-        return x[(((size_t)img * C + c) * H + ih) * W + iw];
+        return {x + (size_t)img * C * H * W, oh * stride - pad, ow * stride - pad};
     }
+    __device__ float br(const BRow& q, int n) const {
+        int c = dRS.div(n), rs = dRS.mod(n, c), r = dS.div(rs), s = dS.mod(rs, r);
+        int ih = q.ih0 + r, iw = q.iw0 + s;
+        if ((unsigned)ih >= (unsigned)H || (unsigned)iw >= (unsigned)W) return 0.f;
+        return q.x[((size_t)c * H + ih) * W + iw];
+    }
+    __device__ float b(int k, int n) const { return br(brow(k), n); }
     __device__ void store(int m, int n, float v, int split) const {
         part[(size_t)split * M * N + (size_t)m * N + n] = v;
     }

@@ -31,6 +31,7 @@
 //    TFLOP/s forward against 9.8-12.5).
 #pragma once
 #include "common.cuh"
+#include <type_traits>
 
 #define SH_BK 16
 
@@ -146,50 +147,129 @@ __device__ __forceinline__ void sh_gemm_body(const P& p) {
         }
 }
 
+// ------------------------------------------------------------------ the pipelined loader
+//
+// sh_loader<P, BM, BN>: what the pipelined tiles (sh_gemm_pf_body, sh_gemm_tf32_body) load from global
+// memory for one k-slice, NA values of A and NB of B per thread, into registers (fetch), and where each
+// goes in the tile (aIdx / bIdx: the index that runs fastest across threads follows the memory layout,
+// so the loads are coalesced).
+//
+// In that order one of each thread's two indices is the same for all its loads: n for B_MODE 0 (for the
+// whole kernel), k for A_MODE 0 and B_MODE 1 (for one k-slice). A problem type may split its loader at
+// that index, so that the work that depends only on it (a convolution's image, output pixel and base
+// pointer: two of the four divisions per element) is done once instead of per element:
+//   B_MODE 0: struct BCol; BCol bcol(int n) const; float bc(int k, const BCol&) const;   (once per kernel)
+//   B_MODE 1: struct BRow; BRow brow(int k) const; float br(const BRow&, int n) const;   (once per slice)
+//   A_MODE 0: struct ARow; ARow arow(int k) const; float ar(const ARow&, int m) const;   (once per slice)
+// The state may be computed for an index out of range (k >= kEnd, n >= N); only in-range values are read.
+template <class P, class = void> struct sh_has_bcol : std::false_type {};
+template <class P> struct sh_has_bcol<P, std::void_t<typename P::BCol>> : std::true_type {};
+template <class P, class = void> struct sh_has_brow : std::false_type {};
+template <class P> struct sh_has_brow<P, std::void_t<typename P::BRow>> : std::true_type {};
+template <class P, class = void> struct sh_has_arow : std::false_type {};
+template <class P> struct sh_has_arow<P, std::void_t<typename P::ARow>> : std::true_type {};
+template <class P, bool = sh_has_bcol<P>::value> struct sh_bcol_of { using type = int; };
+template <class P> struct sh_bcol_of<P, true> { using type = typename P::BCol; };
+
+template <class P, int BM, int BN>
+struct sh_loader {
+    static_assert(P::A_MODE != 2, "custom A loaders are not pipelined");
+    static_assert(256 % BN == 0 || BN % 256 == 0, "a thread's n (B_MODE 0) is the same for all its loads");
+    static constexpr int NA = BM * SH_BK / 256, NB = BN * SH_BK / 256;
+    static constexpr bool BCOL = P::B_MODE == 0 && sh_has_bcol<P>::value;
+    static constexpr bool BROW = P::B_MODE == 1 && sh_has_brow<P>::value;
+    static constexpr bool AROW = P::A_MODE == 0 && sh_has_arow<P>::value;
+    float ra[NA], rb[NB];
+    typename sh_bcol_of<P>::type col;   // BCOL: the state of this thread's n
+    bool colOk;
+
+    __device__ __forceinline__ static void aIdx(int u, int& mm, int& kk) {
+        int i = threadIdx.x + u * 256;
+        if (P::A_MODE == 0) { kk = i % SH_BK; mm = i / SH_BK; } else { mm = i % BM; kk = i / BM; }
+    }
+    __device__ __forceinline__ static void bIdx(int u, int& nn, int& kk) {
+        int i = threadIdx.x + u * 256;
+        if (P::B_MODE == 0) { nn = i % BN; kk = i / BN; } else { kk = i % SH_BK; nn = i / SH_BK; }
+    }
+    __device__ __forceinline__ void begin(const P& p, int n0) {
+        if constexpr (BCOL) {
+            int nn, kk; bIdx(0, nn, kk);
+            col = p.bcol(n0 + nn);
+            colOk = n0 + nn < p.N;
+        }
+    }
+    __device__ __forceinline__ void fetch(const P& p, int m0, int n0, int k0, int kEnd) {
+        if constexpr (AROW) {
+            int mm, kk; aIdx(0, mm, kk);
+            const int k = k0 + kk;
+            const bool kOk = k < kEnd;
+            const typename P::ARow row = p.arow(k);
+            #pragma unroll
+            for (int u = 0; u < NA; u++) {
+                aIdx(u, mm, kk);
+                int m = m0 + mm;
+                ra[u] = (kOk && m < p.M) ? p.ar(row, m) : 0.f;
+            }
+        } else {
+            #pragma unroll
+            for (int u = 0; u < NA; u++) {
+                int mm, kk; aIdx(u, mm, kk);
+                int m = m0 + mm, k = k0 + kk;
+                ra[u] = (m < p.M && k < kEnd) ? p.a(m, k) : 0.f;
+            }
+        }
+        if constexpr (BCOL) {
+            #pragma unroll
+            for (int u = 0; u < NB; u++) {
+                int nn, kk; bIdx(u, nn, kk);
+                int k = k0 + kk;
+                rb[u] = (colOk && k < kEnd) ? p.bc(k, col) : 0.f;
+            }
+        } else if constexpr (BROW) {
+            int nn, kk; bIdx(0, nn, kk);
+            const int k = k0 + kk;
+            const bool kOk = k < kEnd;
+            const typename P::BRow row = p.brow(k);
+            #pragma unroll
+            for (int u = 0; u < NB; u++) {
+                bIdx(u, nn, kk);
+                int n = n0 + nn;
+                rb[u] = (kOk && n < p.N) ? p.br(row, n) : 0.f;
+            }
+        } else {
+            #pragma unroll
+            for (int u = 0; u < NB; u++) {
+                int nn, kk; bIdx(u, nn, kk);
+                int n = n0 + nn, k = k0 + kk;
+                rb[u] = (n < p.N && k < kEnd) ? p.b(k, n) : 0.f;
+            }
+        }
+    }
+};
+
 // The same fp32 tile with software pipelining: the next k-slice is loaded from global memory into
 // registers while the current one is multiplied from shared memory (two shared buffers, one
 // barrier per slice), so load latency hides behind arithmetic. For A_MODE / B_MODE 0 and 1.
 template <class P, int BM, int BN, int TM, int TN, bool DIFF>
 __device__ __forceinline__ void sh_gemm_pf_body(const P& p) {
     static_assert((BM / TM) * (BN / TN) == 256, "256 threads per tile");
-    static_assert(P::A_MODE != 2, "custom A loaders are not pipelined");
-    constexpr int LDA = BM + 4, LDB = BN + 4, NA = BM * SH_BK / 256, NB = BN * SH_BK / 256;
+    using L = sh_loader<P, BM, BN>;
+    constexpr int LDA = BM + 4, LDB = BN + 4;
     __shared__ __align__(16) float As[2][SH_BK][LDA];
     __shared__ __align__(16) float Bs[2][SH_BK][LDB];
-    const int tid = threadIdx.x;
     const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
     const int kBeg = blockIdx.z * p.kChunk;
     const int kEnd = min(p.K, kBeg + p.kChunk);
     int tx, ty;
-    sh_thread_xy<BN, TN>(tid, tx, ty);
-    float ra[NA], rb[NB];
-    auto aIdx = [&](int u, int& mm, int& kk) {
-        int i = tid + u * 256;
-        if (P::A_MODE == 0) { kk = i % SH_BK; mm = i / SH_BK; } else { mm = i % BM; kk = i / BM; }
-    };
-    auto bIdx = [&](int u, int& nn, int& kk) {
-        int i = tid + u * 256;
-        if (P::B_MODE == 0) { nn = i % BN; kk = i / BN; } else { kk = i % SH_BK; nn = i / SH_BK; }
-    };
-    auto fetch = [&](int k0) {
-        #pragma unroll
-        for (int u = 0; u < NA; u++) {
-            int mm, kk; aIdx(u, mm, kk);
-            int m = m0 + mm, k = k0 + kk;
-            ra[u] = (m < p.M && k < kEnd) ? p.a(m, k) : 0.f;
-        }
-        #pragma unroll
-        for (int u = 0; u < NB; u++) {
-            int nn, kk; bIdx(u, nn, kk);
-            int n = n0 + nn, k = k0 + kk;
-            rb[u] = (n < p.N && k < kEnd) ? p.b(k, n) : 0.f;
-        }
-    };
+    sh_thread_xy<BN, TN>(threadIdx.x, tx, ty);
+    L ld;
+    ld.begin(p, n0);
+    auto fetch = [&](int k0) { ld.fetch(p, m0, n0, k0, kEnd); };
     auto put = [&](int buf) {
         #pragma unroll
-        for (int u = 0; u < NA; u++) { int mm, kk; aIdx(u, mm, kk); As[buf][kk][mm] = ra[u]; }
+        for (int u = 0; u < L::NA; u++) { int mm, kk; L::aIdx(u, mm, kk); As[buf][kk][mm] = ld.ra[u]; }
         #pragma unroll
-        for (int u = 0; u < NB; u++) { int nn, kk; bIdx(u, nn, kk); Bs[buf][kk][nn] = rb[u]; }
+        for (int u = 0; u < L::NB; u++) { int nn, kk; L::bIdx(u, nn, kk); Bs[buf][kk][nn] = ld.rb[u]; }
     };
     float acc[TM][TN];
     #pragma unroll
@@ -287,50 +367,29 @@ __device__ __forceinline__ void sh_mma_tf32(float (&d)[4], const unsigned (&a)[4
 template <class P, int BM, int BN, int WM, int WN>
 __device__ __forceinline__ void sh_gemm_tf32_body(const P& p) {
     static_assert(WM * WN == 8, "8 warps");
-    static_assert(P::A_MODE != 2, "custom A loaders are not pipelined");
+    using L = sh_loader<P, BM, BN>;
     constexpr int WTM = BM / WM, WTN = BN / WN, MI = WTM / 16, NI = WTN / 8;
     static_assert(MI * 16 == WTM && NI * 8 == WTN, "warp tiles of whole mma tiles");
     constexpr bool A_KMAJOR = P::A_MODE == 1, B_KMAJOR = P::B_MODE == 0;
     constexpr int LDAK = BM + 8, LDBK = BN + 8, LDMK = SH_BK + 4;
     constexpr int A_SIZE = A_KMAJOR ? SH_BK * LDAK : BM * LDMK, B_SIZE = B_KMAJOR ? SH_BK * LDBK : BN * LDMK;
-    constexpr int NA = BM * SH_BK / 256, NB = BN * SH_BK / 256;
     __shared__ __align__(16) unsigned As[2][A_SIZE];
     __shared__ __align__(16) unsigned Bs[2][B_SIZE];
     auto ai = [](int k, int m) { return A_KMAJOR ? k * LDAK + m : m * LDMK + k; };
     auto bi = [](int k, int n) { return B_KMAJOR ? k * LDBK + n : n * LDMK + k; };
-    const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5, g = lane >> 2, t = lane & 3;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
     const int wm = warp % WM, wn = warp / WM;
     const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
     const int kBeg = blockIdx.z * p.kChunk;
     const int kEnd = min(p.K, kBeg + p.kChunk);
-    float ra[NA], rb[NB];
-    auto aIdx = [&](int u, int& mm, int& kk) {
-        int i = tid + u * 256;
-        if (P::A_MODE == 0) { kk = i % SH_BK; mm = i / SH_BK; } else { mm = i % BM; kk = i / BM; }
-    };
-    auto bIdx = [&](int u, int& nn, int& kk) {
-        int i = tid + u * 256;
-        if (P::B_MODE == 0) { nn = i % BN; kk = i / BN; } else { kk = i % SH_BK; nn = i / SH_BK; }
-    };
-    auto fetch = [&](int k0) {
-        #pragma unroll
-        for (int u = 0; u < NA; u++) {
-            int mm, kk; aIdx(u, mm, kk);
-            int m = m0 + mm, k = k0 + kk;
-            ra[u] = (m < p.M && k < kEnd) ? p.a(m, k) : 0.f;
-        }
-        #pragma unroll
-        for (int u = 0; u < NB; u++) {
-            int nn, kk; bIdx(u, nn, kk);
-            int n = n0 + nn, k = k0 + kk;
-            rb[u] = (n < p.N && k < kEnd) ? p.b(k, n) : 0.f;
-        }
-    };
+    L ld;
+    ld.begin(p, n0);
+    auto fetch = [&](int k0) { ld.fetch(p, m0, n0, k0, kEnd); };
     auto put = [&](int buf) {
         #pragma unroll
-        for (int u = 0; u < NA; u++) { int mm, kk; aIdx(u, mm, kk); As[buf][ai(kk, mm)] = sh_tf32(ra[u]); }
+        for (int u = 0; u < L::NA; u++) { int mm, kk; L::aIdx(u, mm, kk); As[buf][ai(kk, mm)] = sh_tf32(ld.ra[u]); }
         #pragma unroll
-        for (int u = 0; u < NB; u++) { int nn, kk; bIdx(u, nn, kk); Bs[buf][bi(kk, nn)] = sh_tf32(rb[u]); }
+        for (int u = 0; u < L::NB; u++) { int nn, kk; L::bIdx(u, nn, kk); Bs[buf][bi(kk, nn)] = sh_tf32(ld.rb[u]); }
     };
     float acc[MI][NI][4];
     #pragma unroll
