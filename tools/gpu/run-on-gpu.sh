@@ -10,7 +10,7 @@
 #    when python3 with torch and CUDA is there (TORCH_BENCH=0 skips it); then W2 and W3 of both again in TF32
 #    (TF32_BENCH=0 skips those), appended to the same two logs;
 # 4. one short profiled pass (PROFILE=0 skips it): `semihard bench --profile` of W1 semihard and batch-hard at
-#    B = 1800 and 16384 and W2 (both models), PROFILE_ITERATIONS (5) iterations each: per-kernel launches, device ms
+#    B = 256, 1800 and 16384 and W2 (both models), PROFILE_ITERATIONS (5) iterations each: per-kernel launches, device ms
 #    and share of the iteration, into the log and $OUT/profile.md (the tables, then the JSON);
 # 5. prints a short table last (with the top 5 kernels of each profiled case). Full logs go to $OUT (or ./gpu-out):
 #    6 files, as the device tool returns at most 8: selftest.log (nvidia-smi first), [selftest-fallback.log],
@@ -41,7 +41,7 @@ if [ "$rc" -ne 0 ]; then
         # the same checks on the older code paths (plain GEMM tiles, full distance matrix, GEMM triplet
         # backward, one JCuda Pointer per kernel argument): tells whether one of the newer paths is the culprit
         echo "=== CUDA self-test again with the fallback paths"
-        JAVA_OPTS="${JAVA_OPTS:-} -Dsemihard.cuda.pipelinedGemm=false -Dsemihard.cuda.symmetricDistances=false -Dsemihard.cuda.tripletBackward=dense -Dsemihard.cuda.packedArgs=false" \
+        JAVA_OPTS="${JAVA_OPTS:-} -Dsemihard.cuda.pipelinedGemm=false -Dsemihard.cuda.symmetricDistances=false -Dsemihard.cuda.tripletBackward=dense -Dsemihard.cuda.packedArgs=false -Dsemihard.cuda.distanceTensorCores=false" \
             timeout "${SELFTEST_TIMEOUT:-150}" "$B/bin/cuda-selftest" --no-bench 2>&1 | tee "$OUT/selftest-fallback.log" \
             | grep -E '^(FAIL|PASS|conformance|SELFTEST)'
     fi
@@ -77,8 +77,8 @@ fi
 if [ "${PROFILE:-1}" = 1 ] && [ -x "$B/bin/semihard" ]; then
     # one short pass: the cases that missed their targets, each timed once more and then profiled on a
     # second backend with per-kernel event timing (so the timings above stay unperturbed)
-    echo "=== kernel profile: semihard bench --backend cuda --profile (W1 semihard/batch-hard at B = 1800, 16384; W2)"
-    timeout "${PROFILE_TIMEOUT:-90}" "$B/bin/semihard" bench --backend cuda --workloads W1,W2 --w1-batches 1800,16384 \
+    echo "=== kernel profile: semihard bench --backend cuda --profile (W1 semihard/batch-hard at B = 256, 1800, 16384; W2)"
+    timeout "${PROFILE_TIMEOUT:-90}" "$B/bin/semihard" bench --backend cuda --workloads W1,W2 --w1-batches 256,1800,16384 \
         --w1-strategies semihard,batch-hard --profile-iterations "${PROFILE_ITERATIONS:-5}" --out "$WORK/profile" 2>&1 \
         | tee "$WORK/profile.log"
     { echo "# kernel profile, $(head -2 "$WORK/gpu.txt" | tail -1), bundle $(cat "$B/COMMIT" 2>/dev/null)"; echo

@@ -8,7 +8,8 @@
 //   2. tripletColPartial column sums of E in chunks (for the SPREAD statistic).
 //   3. pairwiseDistanceForward_*  D [A, B] (A = anchorRows) as a GEMM: from differences
 //                        (sum (e_i - e_j)^2, exact 0 for duplicates) for B <= 4096, from norms and dot
-//                        products beyond (half the arithmetic). Either way D is bit-for-bit symmetric.
+//                        products beyond (half the arithmetic; the dot products on tensor cores in 3xTF32,
+//                        _dot_x3). Either way D is bit-for-bit symmetric.
 //   4. tripletMine       one block per anchor a: reads row a of D once per pass and finds the units of
 //                        the strategy. semihard: a's positives (gathered in the first pass when there
 //                        are at most CAP = 512, else in rounds in index order) are sorted by (d, index);
@@ -125,6 +126,13 @@ extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_dot_pf
     if (sym && blockIdx.y > blockIdx.x) return; DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode, sym}; sh_gemm_pf_body<DistP, 128, 128, 8, 8, false>(p); }
 extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_dot_pf_small DIST_PARAMS {
     if (sym && blockIdx.y > blockIdx.x) return; DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode, sym}; sh_gemm_pf_body<DistP, 64, 64, 4, 4, false>(p); }
+
+// dot products on tensor cores in 3xTF32 (gemm.cuh: three TF32 products per pair, close to fp32
+// accuracy; -Dsemihard.cuda.distanceTensorCores=false selects the fp32 FFMA tiles above)
+extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_dot_x3 DIST_PARAMS {
+    if (sym && blockIdx.y > blockIdx.x) return; DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode, sym}; sh_gemm_tf32_body<DistP, 128, 128, 2, 4, 3>(p); }
+extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_dot_x3_small DIST_PARAMS {
+    if (sym && blockIdx.y > blockIdx.x) return; DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode, sym}; sh_gemm_tf32_body<DistP, 64, 64, 2, 4, 3>(p); }
 
 // Row statistics, one warp per row: sqd[i] = |e_i|^2 (double), nrm[i] = |e_i|, nc[i] = max(|e_i|, 1e-12);
 // ehat (when not null) = e_i / nc[i].

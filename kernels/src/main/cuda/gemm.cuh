@@ -348,6 +348,12 @@ __device__ __forceinline__ void sh_mma_tf32(float (&d)[4], const unsigned (&a)[4
 }
 #endif
 
+// x (fp32 bits) = hi + lo, both TF32: hi = x rounded, lo = the rest (exact in fp32) rounded
+__device__ __forceinline__ void sh_split_tf32(unsigned x, unsigned& hi, unsigned& lo) {
+    hi = sh_tf32(__uint_as_float(x));
+    lo = sh_tf32(__uint_as_float(x) - __uint_as_float(hi));
+}
+
 // The TF32 tile: BM x BN per 256-thread block, 8 warps as WM (m) x WN (n), each warp a
 // (BM/WM) x (BN/WN) piece made of MI x NI mma tiles of 16 x 8, all accumulated in registers.
 // The same software pipeline as sh_gemm_pf_body (the next k-slice comes from global memory into
@@ -360,12 +366,16 @@ __device__ __forceinline__ void sh_mma_tf32(float (&d)[4], const unsigned (&a)[4
 // lanes t rows 8 banks apart); one contiguous along k is stored m-major, [m][k] with a row of
 // BK + 4 = 20 floats (g * 20 + t covers all 32 banks).
 //
+// PASSES = 3 (3xTF32, the pairwise distances' dot products): near-fp32 accuracy from three TF32 products
+// per pair of fragments (see the loop); the staged values keep all 32 bits.
+//
 // Tiles (host: CudaBackend.plan, the same choice as the fp32 ones):
 //   128 x 128, warps 2 x 4 of 64 x 32 (MI = 4, NI = 4: 16 mma per 24 shared loads per k-step of 8)
 //    64 x  64, warps 2 x 4 of 32 x 16 (MI = 2, NI = 2)
 //    32 x 256, warps 1 x 8 of 32 x 32 (MI = 2, NI = 4), for M <= 32
-template <class P, int BM, int BN, int WM, int WN>
+template <class P, int BM, int BN, int WM, int WN, int PASSES = 1>
 __device__ __forceinline__ void sh_gemm_tf32_body(const P& p) {
+    static_assert(PASSES == 1 || PASSES == 3, "TF32 (1 pass) or 3xTF32 (3)");
     static_assert(WM * WN == 8, "8 warps");
     using L = sh_loader<P, BM, BN>;
     constexpr int WTM = BM / WM, WTN = BN / WN, MI = WTM / 16, NI = WTN / 8;
@@ -385,11 +395,13 @@ __device__ __forceinline__ void sh_gemm_tf32_body(const P& p) {
     L ld;
     ld.begin(p, n0);
     auto fetch = [&](int k0) { ld.fetch(p, m0, n0, k0, kEnd); };
+    // TF32: rounded once here; 3xTF32: the fp32 bits, split into hi + lo when the fragments are read
+    auto stage = [](float x) { return PASSES == 1 ? sh_tf32(x) : __float_as_uint(x); };
     auto put = [&](int buf) {
         #pragma unroll
-        for (int u = 0; u < L::NA; u++) { int mm, kk; L::aIdx(u, mm, kk); As[buf][ai(kk, mm)] = sh_tf32(ld.ra[u]); }
+        for (int u = 0; u < L::NA; u++) { int mm, kk; L::aIdx(u, mm, kk); As[buf][ai(kk, mm)] = stage(ld.ra[u]); }
         #pragma unroll
-        for (int u = 0; u < L::NB; u++) { int nn, kk; L::bIdx(u, nn, kk); Bs[buf][bi(kk, nn)] = sh_tf32(ld.rb[u]); }
+        for (int u = 0; u < L::NB; u++) { int nn, kk; L::bIdx(u, nn, kk); Bs[buf][bi(kk, nn)] = stage(ld.rb[u]); }
     };
     float acc[MI][NI][4];
     #pragma unroll
@@ -427,10 +439,32 @@ __device__ __forceinline__ void sh_gemm_tf32_body(const P& p) {
                 bf[j][0] = bs[bi(ks + t, c)];
                 bf[j][1] = bs[bi(ks + t + 4, c)];
             }
-            #pragma unroll
-            for (int i = 0; i < MI; i++)
+            if constexpr (PASSES == 1) {
                 #pragma unroll
-                for (int j = 0; j < NI; j++) sh_mma_tf32(acc[i][j], af[i], bf[j]);
+                for (int i = 0; i < MI; i++)
+                    #pragma unroll
+                    for (int j = 0; j < NI; j++) sh_mma_tf32(acc[i][j], af[i], bf[j]);
+            } else {
+                // 3xTF32: x = hi + lo with hi = tf32(x), lo = tf32(x - hi) (x - hi is exact); a b is then
+                // a_hi b_hi + a_hi b_lo + a_lo b_hi up to a_lo b_lo (about 2^-22 relative), small terms first
+                unsigned bhi[NI][2], blo[NI][2];
+                #pragma unroll
+                for (int j = 0; j < NI; j++)
+                    #pragma unroll
+                    for (int e = 0; e < 2; e++) sh_split_tf32(bf[j][e], bhi[j][e], blo[j][e]);
+                #pragma unroll
+                for (int i = 0; i < MI; i++) {
+                    unsigned ahi[4], alo[4];
+                    #pragma unroll
+                    for (int e = 0; e < 4; e++) sh_split_tf32(af[i][e], ahi[e], alo[e]);
+                    #pragma unroll
+                    for (int j = 0; j < NI; j++) {
+                        sh_mma_tf32(acc[i][j], alo, bhi[j]);
+                        sh_mma_tf32(acc[i][j], ahi, blo[j]);
+                        sh_mma_tf32(acc[i][j], ahi, bhi[j]);
+                    }
+                }
+            }
         }
         if (more) put(cur ^ 1);   // the other buffer was last read before the previous barrier
         __syncthreads();

@@ -144,7 +144,7 @@ template <class T> inline T __ldg(const T* p) { return *p; }
 // Tensor cores (TF32): what gemm.cuh's sh_tf32 / sh_mma_tf32 do on the GPU.
 namespace shemu {
 // cvt.rna.tf32.f32: round to the nearest 10-bit mantissa, ties away from zero (Inf and NaN unchanged)
-inline float tf32Round(float f) {
+static inline float tf32Round(float f) {
     unsigned u; memcpy(&u, &f, 4);
     if ((u & 0x7f800000u) != 0x7f800000u) { u += 0x1000u; u &= 0xffffe000u; }
     float r; memcpy(&r, &u, 4); return r;
@@ -155,8 +155,10 @@ inline float tf32Round(float f) {
 //   d0 = D[g][2t], d1 = D[g][2t+1], d2 = D[g+8][2t], d3 = D[g+8][2t+1].
 // The tensor cores read only the TF32 bits of each input (the low 13 mantissa bits are dropped, as
 // here), so a kernel that forgets to round gets truncated inputs and fails its check. Products of TF32
-// values are exact in fp32; the eight of each output are added in k order.
-inline void mmaTf32(float* d, const unsigned* a, const unsigned* b) {
+// values are exact in fp32; the eight of each output are added in k order. static: each .cu file has its
+// own copy (an inline function's static arrays would be one COMDAT group, which build.sh's localized
+// objects cannot share).
+static inline void mmaTf32(float* d, const unsigned* a, const unsigned* b) {
     static float A[32][16][8], B[32][8][8];       // per warp of the block (one block runs at a time)
     const int lane = threadIdx.x & 31, w = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
     auto in = [](unsigned u) { u &= 0xffffe000u; float f; memcpy(&f, &u, 4); return f; };

@@ -573,7 +573,9 @@ public final class CudaBackend implements Backend, KernelProfile {
     /** {@link #gemm}; upperTriangle: a square problem whose kernel skips the tiles below the diagonal. */
     private int gemm(String name, boolean family, boolean upperTriangle, int m, int n, int kDim, int maxSplits, Object... rest) {
         if (m <= 0 || n <= 0) return 1;
-        GemmPlan p = plan(family, upperTriangle, m, n, kDim, maxSplits, pipelinedGemm && !name.equals("tripletBackward"));
+        // tripletBackward and the 3xTF32 distances come in "" / "_small" only
+        GemmPlan p = plan(family, upperTriangle, m, n, kDim, maxSplits,
+                pipelinedGemm && !name.equals("tripletBackward") && !name.endsWith("_x3"));
         Object[] args = new Object[4 + rest.length];
         args[0] = m; args[1] = n; args[2] = kDim; args[3] = p.kChunk();
         System.arraycopy(rest, 0, args, 4, rest.length);
@@ -827,9 +829,23 @@ public final class CudaBackend implements Backend, KernelProfile {
 
     /** Distance GEMM: dist[m * ld + j] for m < rows, j < cols; see embedding.cu DistP for the modes. */
     private void distances(int rows, int cols, int d, Buffer e, Buffer dist, Buffer sq, Buffer nc, int ld, int mode) {
-        String name = mode <= 1 ? "pairwiseDistanceForward_diff" : "pairwiseDistanceForward_dot";
+        String name = mode <= 1 ? "pairwiseDistanceForward_diff"
+                : distanceTensorCores() ? "pairwiseDistanceForward_dot_x3" : "pairwiseDistanceForward_dot";
         int sym = rows == cols && SYMMETRIC_DISTANCES ? 1 : 0;     // square: compute the upper triangle, mirror it
         gemm(name, false, sym == 1, rows, cols, d, 1, e, dist, sq, nc, ld, mode, sym);
+    }
+
+    /** -Dsemihard.cuda.distanceTensorCores=false: the distances' dot products on fp32 FFMA tiles instead of 3xTF32. */
+    public static final String DISTANCE_TENSOR_CORES_PROPERTY = "semihard.cuda.distanceTensorCores";
+
+    /**
+     * Whether the dot-product distances (cosine, and squared-l2 / l2 from norms beyond
+     * {@link #DIFF_DISTANCE_MAX_ROWS} rows) run on tensor cores in 3xTF32: each product as
+     * hi*hi + hi*lo + lo*hi of TF32 halves, within about 2^-22 of fp32's. Read per call, so a
+     * benchmark can compare both in one process.
+     */
+    static boolean distanceTensorCores() {
+        return !"false".equals(System.getProperty(DISTANCE_TENSOR_CORES_PROPERTY));
     }
 
     @Override
@@ -863,6 +879,13 @@ public final class CudaBackend implements Backend, KernelProfile {
 
     /** Batches up to this size compute distances from differences (exact zeros for duplicates); larger ones from norms and dot products. */
     static final int DIFF_DISTANCE_MAX_ROWS = 4096;
+    /** -Dsemihard.cuda.diffDistanceMaxRows=N: the largest batch whose (squared) l2 distances come from differences. */
+    public static final String DIFF_DISTANCE_MAX_ROWS_PROPERTY = "semihard.cuda.diffDistanceMaxRows";
+
+    /** {@link #DIFF_DISTANCE_MAX_ROWS}, or the property's value (0: always from norms and dot products); read per call. */
+    static int diffDistanceMaxRows() {
+        return Integer.getInteger(DIFF_DISTANCE_MAX_ROWS_PROPERTY, DIFF_DISTANCE_MAX_ROWS);
+    }
 
     @Override
     public void tripletLoss(int b, int d, int[] labels, TripletOptions o, Buffer e, Buffer dE, Buffer stats) {
@@ -911,7 +934,7 @@ public final class CudaBackend implements Backend, KernelProfile {
                     grow = take(scratch, 2L * a);
                 }
                 int mode = metric == Distance.COSINE ? 2
-                        : b <= DIFF_DISTANCE_MAX_ROWS ? (metric == Distance.L2 ? 1 : 0) : (metric == Distance.L2 ? 4 : 3);
+                        : b <= diffDistanceMaxRows() ? (metric == Distance.L2 ? 1 : 0) : (metric == Distance.L2 ? 4 : 3);
                 distances(a, b, d, e, dist, sqd, nc, b, mode);
                 launch("tripletMine", a, 1, 1, T, dist, lab, g, part, grow, a, b, strategy,
                         metric == Distance.L2 ? 1 : 0, o.margin(), o.softMargin() ? 1 : 0, sym,

@@ -24,9 +24,10 @@ import java.util.SplittableRandom;
  * A self-contained GPU check that needs no Maven or JUnit (the GPU machine has neither): the
  * conformance suite of every kernel against the reference backend, the TF32 tensor-core GEMMs
  * against the reference on TF32-rounded inputs ({@link Tf32Checks}), a full-size fused-loss check
- * against the reference, then timings of workload W1 (the fused triplet loss, forward + backward,
- * each backward version) and of W3 convolution layers (fp32, TF32, and the 32-channel ones also
- * without the 32 x 256 tiles) with device events, printed as a table last.
+ * against the reference, then timings with device events, printed as a table last: workload W1 (the
+ * fused triplet loss, forward + backward, each backward version, and beyond 4096 rows also with the
+ * distances' dot products on fp32 tiles instead of 3xTF32) and W3 convolution layers (fp32, TF32,
+ * and the 32-channel ones also without the 32 x 256 tiles).
  *
  * <pre>
  *   java -cp 'lib/*' dev.semihard.kernels.cuda.CudaSelfTest [--backend cuda] [--large] [--no-bench] [--quick] [--workloads W1,W3]
@@ -260,11 +261,16 @@ public final class CudaSelfTest {
                     int reps = b >= 16384 ? 10 : 30;
                     // on CUDA, each backward version (CudaBackend.TripletBackward) of semihard and batch-hard, its
                     // gradient compared with the first version's
-                    String[] versions = cand instanceof CudaBackend && st != Strategy.BATCH_ALL
-                            ? new String[]{"sym", "split", "dense"} : new String[]{null};
+                    // beyond 4096 rows (distances from norms and dot products) also the dot products on fp32 FFMA
+                    // tiles instead of 3xTF32 tensor cores: "fp32-dist"
+                    List<String> vs = new ArrayList<>(cand instanceof CudaBackend && st != Strategy.BATCH_ALL
+                            ? List.of("sym", "split", "dense") : java.util.Collections.singletonList((String) null));
+                    if (cand instanceof CudaBackend && b > CudaBackend.DIFF_DISTANCE_MAX_ROWS) vs.add("fp32-dist");
+                    String[] versions = vs.toArray(new String[0]);
                     float[] first = null;
                     for (String v : versions) {
-                        if (v != null) System.setProperty(CudaBackend.BACKWARD_PROPERTY, v);
+                        if ("fp32-dist".equals(v)) System.setProperty(CudaBackend.DISTANCE_TENSOR_CORES_PROPERTY, "false");
+                        else if (v != null) System.setProperty(CudaBackend.BACKWARD_PROPERTY, v);
                         try {
                             double ms = time(cand, 3, reps, () -> cand.tripletLoss(b, d, y, o, eb, dE, s));
                             float[] g = new float[b * d];
@@ -279,7 +285,8 @@ public final class CudaSelfTest {
                             System.out.println(row);
                             rows.add(row);
                         } finally {
-                            if (v != null) System.clearProperty(CudaBackend.BACKWARD_PROPERTY);
+                            System.clearProperty(CudaBackend.BACKWARD_PROPERTY);
+                            System.clearProperty(CudaBackend.DISTANCE_TENSOR_CORES_PROPERTY);
                         }
                     }
                 }

@@ -97,6 +97,8 @@ class CudaFatbinTest {
             for (String suffix : List.of("", "_small", "_pf", "_pf_small", "_m32", "_pf_m32", "_tf32", "_tf32_small", "_tf32_m32")) names.add(g + suffix);
         for (String g : List.of("pairwiseDistanceForward_diff", "pairwiseDistanceForward_dot"))
             for (String suffix : List.of("", "_small", "_pf", "_pf_small")) names.add(g + suffix);
+        names.add("pairwiseDistanceForward_dot_x3");
+        names.add("pairwiseDistanceForward_dot_x3_small");
         names.add("tripletBackward");
         names.add("tripletBackward_small");
         assertTrue(names.size() > 40, "found only " + names);
