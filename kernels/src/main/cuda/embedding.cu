@@ -345,7 +345,11 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
                 for (int i = tid; i <= cnt; i += blockDim.x) bmin[i] = ~0ull;
                 __syncthreads();
                 sh_bitonic(sk, p2);
-                // bucket minimum of (d(a,n), n) by the number of positives strictly closer than n
+                // bucket minimum of (d(a,n), n) by the number of positives strictly closer than n. The last
+                // bucket (farther than every positive) is where most negatives fall once the embedding has
+                // learned something: all of them contending for one shared address would serialize, so each
+                // thread keeps that bucket's minimum in a register and each warp sends one atomic.
+                u64 lastMin = ~0ull;
                 for (int j = tid; j < B; j += blockDim.x) {
                     if (labels[j] == ya) continue;
                     float dj = drow[j];
@@ -354,8 +358,13 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
                         int mid = (lo + hi) >> 1;
                         if (sh_funkey((unsigned)(sk[mid] >> 32)) < dj) lo = mid + 1; else hi = mid;
                     }
-                    if (lo > 0) atomicMin(&bmin[lo], ((u64)sh_fkey(dj) << 32) | (unsigned)j);
+                    const u64 key = ((u64)sh_fkey(dj) << 32) | (unsigned)j;
+                    if (lo == cnt) lastMin = min(lastMin, key);
+                    else if (lo > 0) atomicMin(&bmin[lo], key);
                 }
+                #pragma unroll
+                for (int o = 16; o > 0; o >>= 1) lastMin = min(lastMin, __shfl_xor_sync(0xffffffffu, lastMin, o));
+                if ((tid & 31) == 0 && lastMin != ~0ull) atomicMin(&bmin[cnt], lastMin);
                 __syncthreads();
                 if (tid == 0) for (int r = cnt - 1; r >= 1; r--) bmin[r] = min(bmin[r], bmin[r + 1]);
                 __syncthreads();
