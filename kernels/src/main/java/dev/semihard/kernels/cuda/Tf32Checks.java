@@ -154,7 +154,11 @@ public final class Tf32Checks {
                 : CheckResult.pass("tf32 " + name, "worst " + at);
     }
 
-    private static float[] execute(Backend be, long[] sizes, float[][] host, int out, BiConsumer<Backend, Buffer[]> op) {
+    /**
+     * Allocates one buffer per entry of {@code sizes} on {@code be}, uploads {@code host} into them, runs
+     * {@code op} and returns buffer {@code out}'s contents (the buffers are freed; {@code be} stays open).
+     */
+    public static float[] execute(Backend be, long[] sizes, float[][] host, int out, BiConsumer<Backend, Buffer[]> op) {
         Buffer[] b = new Buffer[sizes.length];
         try {
             for (int i = 0; i < sizes.length; i++) {

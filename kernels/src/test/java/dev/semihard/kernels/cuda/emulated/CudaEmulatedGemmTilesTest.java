@@ -7,6 +7,7 @@ import dev.semihard.engine.backend.ConvGeometry;
 import dev.semihard.engine.backend.KernelProfile;
 import dev.semihard.engine.reference.ReferenceBackend;
 import dev.semihard.kernels.cuda.CudaBackend;
+import dev.semihard.kernels.cuda.Tf32Checks;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -45,32 +46,18 @@ class CudaEmulatedGemmTilesTest {
             host[i] = new float[(int) sizes[i]];
             for (int j = 0; j < host[i].length; j++) host[i][j] = (float) r.nextGaussian();
         }
-        float[] ref = run(new ReferenceBackend(2), sizes, host, out, op);
+        float[] ref;
+        try (ReferenceBackend rb = new ReferenceBackend(2)) {
+            ref = Tf32Checks.execute(rb, sizes, host, out, op);
+        }
         try (CudaBackend cu = new CudaBackend(options)) {
-            float[] got = run(cu, sizes, host, out, op);
+            float[] got = Tf32Checks.execute(cu, sizes, host, out, op);
             Map<String, KernelProfile.Stat> prof = cu.snapshot();
             assertTrue(prof.containsKey(kernel), what + ": expected " + kernel + " to run, ran " + prof.keySet());
             double scale = 0, worst = 0;
             for (float v : ref) scale = Math.max(scale, Math.abs(v));
             for (int i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(ref[i] - got[i]));
             assertTrue(worst <= 1e-5 * scale + 1e-6, what + ": worst |diff| " + worst + " (max |ref| " + scale + ")");
-        }
-    }
-
-    private static float[] run(Backend be, long[] sizes, float[][] host, int out, BiConsumer<Backend, Buffer[]> op) {
-        Buffer[] b = new Buffer[sizes.length];
-        try {
-            for (int i = 0; i < sizes.length; i++) {
-                b[i] = be.allocate(sizes[i]);
-                be.upload(host[i], 0, b[i], 0, host[i].length);
-            }
-            op.accept(be, b);
-            float[] res = new float[(int) sizes[out]];
-            be.download(b[out], 0, res, 0, res.length);
-            return res;
-        } finally {
-            for (Buffer x : b) if (x != null) x.close();
-            if (be instanceof ReferenceBackend) be.close();
         }
     }
 
