@@ -177,8 +177,9 @@ public final class TrainCommand implements Callable<Integer> {
             out.println();
             out.println("run folder   " + o.runDir());
             out.println("backend      " + backend.name() + " (" + backend.deviceDescription() + ")");
-            out.println(String.format(Locale.ROOT, "steps        %d, %.1f s, %.0f images/s", o.steps(),
-                    ((Number) o.summary().get("train_seconds")).doubleValue(), ((Number) o.summary().get("images_per_s")).doubleValue()));
+            double rate = ((Number) o.summary().get("images_per_s")).doubleValue();
+            out.println(String.format(Locale.ROOT, "steps        %d, %.1f s, %s images/s", o.steps(),
+                    ((Number) o.summary().get("train_seconds")).doubleValue(), rate(rate)));
             out.println("evaluation   " + o.eval().summary());
             out.println("checkpoint   " + o.runDir().resolve(Checkpoint.FILE));
             out.flush();
@@ -219,5 +220,10 @@ public final class TrainCommand implements Callable<Integer> {
         if (workers != null) c.workers = workers;
         if (prefetch != null) c.prefetch = prefetch;
         evalOptions.applyTo(c);
+    }
+
+    /** images/s with three significant digits up to 100 ("0.113", "12.5"), whole numbers beyond: a slow run does not read "0". */
+    static String rate(double r) {
+        return String.format(Locale.ROOT, r >= 100 ? "%.0f" : r >= 10 ? "%.1f" : r >= 1 ? "%.2f" : "%.3g", r);
     }
 }

@@ -63,6 +63,15 @@ class CliTest {
     }
 
     @Test
+    void theSummaryRateKeepsThreeDigitsForSlowRuns() {
+        assertEquals("0.113", TrainCommand.rate(0.1129));
+        assertEquals("3.14", TrainCommand.rate(3.14159));
+        assertEquals("12.5", TrainCommand.rate(12.46));
+        assertEquals("1255", TrainCommand.rate(1255.4));
+        assertEquals("0.00", TrainCommand.rate(0).substring(0, 4));
+    }
+
+    @Test
     void infoListsTheReferenceBackend() {
         Cli r = Cli.run("info");
         assertEquals(0, r.code, r.toString());
