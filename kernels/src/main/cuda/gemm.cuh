@@ -13,22 +13,24 @@
 //   float a(int m, int k) const; float b(int k, int n) const;   (called only inside [0,M)x[0,K) etc.)
 //   void store(int m, int n, float v, int split) const;
 // The load order (which index runs fastest across threads) follows the memory layout so that
-// global loads are coalesced.
+// global loads are coalesced. Optional: split loaders (BCol / BRow / ARow, see sh_loader), which
+// the pipelined tiles use to compute what depends only on a thread's fixed index once.
 //
-// Two versions:
-//  * sh_gemm<P, BM, BN, TM, TN, DIFF>: fp32 FFMA, BM x BN tile per 256-thread block, BK = 16,
+// Three versions (the pipelined two share sh_loader):
+//  * sh_gemm_body<P, BM, BN, TM, TN, DIFF>: fp32 FFMA, BM x BN tile per 256-thread block, BK = 16,
 //    TM x TN outputs per thread, tiles staged in shared memory. 128x128/8x8 for big problems,
 //    64x64/4x4 for small ones, 32x256/4x8 when M <= 32 (the host picks). The 32-row tile exists
 //    because convolutions with 32 channels (face-resnet10's stem and first block, W3's
 //    256x32x48x48x32 layer, every backward-data of a 32-channel input) have M = 32: on the 64-row
 //    tile half of every block's FFMAs multiplied padding (the H200 measured that layer at 6.6
 //    TFLOP/s against 12.3 for M = 64).
-//  * sh_gemm_tf32_body<P, BM, BN, WM, WN>: the same three tiles on tensor cores (mma.sync m16n8k8,
+//  * sh_gemm_pf_body<...>: the same fp32 tiles, software-pipelined (the default).
+//  * sh_gemm_tf32_body<P, BM, BN, WM, WN, PASSES>: the same three tiles on tensor cores (mma.sync m16n8k8,
 //    inputs rounded to TF32 once on their way to shared memory, fp32 accumulation), pipelined like
 //    the fp32 _pf tiles. Used for BackendOptions.precision() == "tf32" (convolutions and linear
 //    layers). It replaced a wmma m16n16k8 version on a 64x64 tile (8 warps of 16x32, unpipelined,
 //    fragments converted after every load), which the H200 measured slower than fp32 (W3: 9.5-11.0
-//    TFLOP/s forward against 9.8-12.5).
+//    TFLOP/s forward against 9.8-12.5). PASSES = 3: 3xTF32, near-fp32 products (the distances).
 #pragma once
 #include "common.cuh"
 #include <type_traits>
