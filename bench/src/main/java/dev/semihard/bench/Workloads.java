@@ -300,11 +300,13 @@ public final class Workloads {
         @Override
         public void run() {
             try (Arena a = Arena.open()) {
+                // the trainer's order: the gradients are released right after the update, so none is
+                // alive during the next forward pass and loss (whose buffers the allocator then reuses)
                 Tensor e = model.forward(x);
                 TripletLoss.Result res = TripletLoss.compute(e, labels, lossOpt);
-                opt.zeroGrad();
                 res.loss().backward();
                 opt.step();
+                opt.zeroGrad();
                 lastLoss = res.stats().loss();
             }
         }
