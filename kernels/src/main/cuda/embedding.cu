@@ -101,11 +101,8 @@ struct DistP {
             float s = fmaxf((float)(sq[m] + sq[n]) - 2.f * v, 0.f);
             r = mode == 3 ? s : sqrtf(s);
         }
-        if (sym) {
-            if (m > n) return;
-            if (m < n) dist[(size_t)n * ld + m] = r;
-        }
-        dist[(size_t)m * ld + n] = r;
+        if (sym && m < n) dist[(size_t)n * ld + m] = r;   // the mirror of an upper-triangle value
+        if (!sym || m <= n) dist[(size_t)m * ld + n] = r;
     }
 };
 #define DIST_PARAMS (int M, int N, int K, int kChunk, const float* e, float* dist, const double* sq, const float* nc, int ld, int mode, int sym)

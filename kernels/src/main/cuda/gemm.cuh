@@ -475,12 +475,15 @@ __device__ __forceinline__ void sh_gemm_tf32_body(const P& p) {
     #pragma unroll
     for (int i = 0; i < MI; i++)
         #pragma unroll
-        for (int j = 0; j < NI; j++)
-            #pragma unroll
-            for (int q = 0; q < 4; q++) {
-                int m = m0 + wm * WTM + i * 16 + g + (q >> 1) * 8, n = n0 + wn * WTN + j * 8 + 2 * t + (q & 1);
-                if (m < p.M && n < p.N) p.store(m, n, acc[i][j][q], blockIdx.z);
-            }
+        for (int j = 0; j < NI; j++) {
+            const int m = m0 + wm * WTM + i * 16 + g, n = n0 + wn * WTN + j * 8 + 2 * t;
+            // written out, not a loop over the 4 values: with a large store() (the distances') nvcc left a
+            // third loop level rolled and kept acc in local memory
+            if (m < p.M && n < p.N) p.store(m, n, acc[i][j][0], blockIdx.z);
+            if (m < p.M && n + 1 < p.N) p.store(m, n + 1, acc[i][j][1], blockIdx.z);
+            if (m + 8 < p.M && n < p.N) p.store(m + 8, n, acc[i][j][2], blockIdx.z);
+            if (m + 8 < p.M && n + 1 < p.N) p.store(m + 8, n + 1, acc[i][j][3], blockIdx.z);
+        }
 }
 
 // Split-K partials: out[i] = sum over s < splits of part[s * count + i], in s order (deterministic).
