@@ -638,9 +638,12 @@ extern "C" __global__ void tripletColGather(const float* __restrict__ G, const f
 
 // ---- symmetric sparse backward (semihard, batch-hard: S = G + G^T built by tripletMine) ---------
 #define SYM_CHUNK 256      // columns of X held in registers per pass (8 per lane)
+#define SYM_BATCH 4        // nonzeros whose X rows are loaded at once
 // T[i, :] = sum_j S[i, j] X_j and rs[i] = sum_j S[i, j], one warp per row i < B: reads the column
 // chunks of row i that smask[i] marks (the rest is zero; chunkCols is a multiple of 128), 4 loads of 32
-// in flight, and for each nonzero adds coefficient * X_j into registers, in j order. Skipping zeros
+// in flight, and for each nonzero adds coefficient * X_j into registers, in j order (the X rows of
+// SYM_BATCH nonzeros are loaded together: a semihard row has ~100 nonzeros, and one L2 round trip
+// each made the warp wait ~100 times). Skipping zeros
 // changes no sum. d > SYM_CHUNK takes several passes over the row. The last pass writes 0 over every
 // nonzero it read and clears smask[i], so both are zero again for the next call (CudaBackend keeps
 // them: no B x B memset per call). batch-hard touches ~4 chunks of 64 per row: 1/16 of the row is read.
@@ -668,16 +671,34 @@ extern "C" __global__ void tripletSymGather(float* __restrict__ S, u64* __restri
                 for (int q = 0; q < 4; q++) {
                     sum += v[q];
                     if (last && v[q] != 0.f) srow[j0 + q * 32 + lane] = 0.f;
-                    unsigned mask = __ballot_sync(0xffffffffu, v[q] != 0.f);
+                    unsigned mask = __ballot_sync(0xffffffffu, v[q] != 0.f);   // the same in every lane
                     while (mask) {
-                        int l = __ffs(mask) - 1;
-                        mask &= mask - 1;
-                        float cf = __shfl_sync(0xffffffffu, v[q], l);
-                        const float* x = X + (size_t)(j0 + q * 32 + l) * d + c0;
+                        // SYM_BATCH nonzeros at a time: their X rows are loaded together (one memory round
+                        // trip instead of one each), then added in the same order as one at a time
+                        int l[SYM_BATCH];
+                        float cf[SYM_BATCH], xv[SYM_BATCH][SYM_CHUNK / 32];
                         #pragma unroll
-                        for (int u = 0; u < SYM_CHUNK / 32; u++) {
-                            int c = lane + 32 * u;
-                            if (c0 + c < d) acc[u] = fmaf(cf, x[c], acc[u]);
+                        for (int z = 0; z < SYM_BATCH; z++) {
+                            l[z] = mask ? __ffs(mask) - 1 : -1;
+                            mask &= mask - 1;
+                        }
+                        #pragma unroll
+                        for (int z = 0; z < SYM_BATCH; z++) {
+                            if (l[z] < 0) continue;
+                            cf[z] = __shfl_sync(0xffffffffu, v[q], l[z]);
+                            const float* x = X + (size_t)(j0 + q * 32 + l[z]) * d + c0;
+                            #pragma unroll
+                            for (int u = 0; u < SYM_CHUNK / 32; u++) {
+                                int c = lane + 32 * u;
+                                xv[z][u] = c0 + c < d ? x[c] : 0.f;
+                            }
+                        }
+                        #pragma unroll
+                        for (int z = 0; z < SYM_BATCH; z++) {
+                            if (l[z] < 0) continue;
+                            #pragma unroll
+                            for (int u = 0; u < SYM_CHUNK / 32; u++)
+                                if (c0 + lane + 32 * u < d) acc[u] = fmaf(cf[z], xv[z][u], acc[u]);
                         }
                     }
                 }
