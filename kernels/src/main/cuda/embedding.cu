@@ -257,18 +257,26 @@ __device__ __forceinline__ void sh_emit_sym(float* S, u64* smask, int chunkCols,
     atomicOr(&smask[j], 1ull << (a / chunkCols));
 }
 
-// A thread's next MINE_BATCH elements of its row (j0, j0 + blockDim.x, ...) are loaded together, so
-// their memory latencies overlap instead of adding up (at B = 16384 a thread has 64 per pass); past
-// the end: label ya (skipped as "not a negative") and d = 0. The elements are then used in j order,
-// as one at a time: every sum keeps its order.
+// f(j, labels[j], drow[j]) for this thread's share of a row (j = tid, tid + blockDim.x, ... < B), in j
+// order. MINE_BATCH elements are loaded together, so their memory latencies overlap instead of adding
+// up (at B = 16384 a thread has 64 per pass); as they are used in j order, every sum keeps its order.
 #define MINE_BATCH 4
-__device__ __forceinline__ void sh_mine_load(const float* __restrict__ drow, const int* __restrict__ labels, int B,
-                                             int j0, int ya, int (&yv)[MINE_BATCH], float (&dv)[MINE_BATCH]) {
-    #pragma unroll
-    for (int z = 0; z < MINE_BATCH; z++) {
-        const int j = j0 + z * blockDim.x;
-        yv[z] = j < B ? labels[j] : ya;
-        dv[z] = j < B ? drow[j] : 0.f;
+template <class F>
+__device__ __forceinline__ void sh_mine_scan(const float* __restrict__ drow, const int* __restrict__ labels, int B, F f) {
+    for (int j0 = threadIdx.x; j0 < B; j0 += MINE_BATCH * blockDim.x) {
+        int yv[MINE_BATCH];
+        float dv[MINE_BATCH];
+        #pragma unroll
+        for (int z = 0; z < MINE_BATCH; z++) {
+            const int j = j0 + z * blockDim.x;
+            yv[z] = j < B ? labels[j] : 0;
+            dv[z] = j < B ? drow[j] : 0.f;
+        }
+        #pragma unroll
+        for (int z = 0; z < MINE_BATCH; z++) {
+            const int j = j0 + z * blockDim.x;
+            if (j < B) f(j, yv[z], dv[z]);
+        }
     }
 }
 
@@ -304,31 +312,21 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
     int negC = 0;
     u64 far = 0ull, near = ~0ull, hp = 0ull;
     double negSum = 0.0, posSum = 0.0;
-    for (int j0 = tid; j0 < B; j0 += MINE_BATCH * blockDim.x) {
-        int yv[MINE_BATCH];
-        float dv[MINE_BATCH];
-        sh_mine_load(drow, labels, B, j0, ya, yv, dv);
-        #pragma unroll
-        for (int z = 0; z < MINE_BATCH; z++) {
-            const int j = j0 + z * blockDim.x;
-            if (j >= B) break;
-            if (!sym) g[j] = 0.f;
-            const int yj = yv[z];
-            const float dj = dv[z];
-            u64 fk = (u64)sh_fkey(dj) << 32;
-            if (yj != ya) {
-                negC++; negSum += dj;
-                far = max(far, fk | (0xffffffffu - (unsigned)j));
-                near = min(near, fk | (unsigned)j);
-            } else if (j < A && j != a) {
-                // positives land in sk in arbitrary order; they are sorted by (d, index) before use
-                int slot = atomicAdd(&s_pos, 1);
-                if (slot < CAP) sk[slot] = fk | (unsigned)j;
-                posSum += dj;
-                hp = max(hp, fk | (0xffffffffu - (unsigned)j));
-            }
+    sh_mine_scan(drow, labels, B, [&](int j, int yj, float dj) {
+        if (!sym) g[j] = 0.f;
+        u64 fk = (u64)sh_fkey(dj) << 32;
+        if (yj != ya) {
+            negC++; negSum += dj;
+            far = max(far, fk | (0xffffffffu - (unsigned)j));
+            near = min(near, fk | (unsigned)j);
+        } else if (j < A && j != a) {
+            // positives land in sk in arbitrary order; they are sorted by (d, index) before use
+            int slot = atomicAdd(&s_pos, 1);
+            if (slot < CAP) sk[slot] = fk | (unsigned)j;
+            posSum += dj;
+            hp = max(hp, fk | (0xffffffffu - (unsigned)j));
         }
-    }
+    });
     atomicAdd(&s_neg, negC);
     atomicMax(&s_far, far);
     atomicMin(&s_near, near);
@@ -370,25 +368,17 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
                 // learned something: all of them contending for one shared address would serialize, so each
                 // thread keeps that bucket's minimum in a register and each warp sends one atomic.
                 u64 lastMin = ~0ull;
-                for (int j0 = tid; j0 < B; j0 += MINE_BATCH * blockDim.x) {
-                    int yv[MINE_BATCH];
-                    float dv[MINE_BATCH];
-                    sh_mine_load(drow, labels, B, j0, ya, yv, dv);
-                    #pragma unroll
-                    for (int z = 0; z < MINE_BATCH; z++) {
-                        const int j = j0 + z * blockDim.x;
-                        if (yv[z] == ya) continue;          // a positive, or past the end
-                        const float dj = dv[z];
-                        int lo = 0, hi = cnt;
-                        while (lo < hi) {
-                            int mid = (lo + hi) >> 1;
-                            if (sh_funkey((unsigned)(sk[mid] >> 32)) < dj) lo = mid + 1; else hi = mid;
-                        }
-                        const u64 key = ((u64)sh_fkey(dj) << 32) | (unsigned)j;
-                        if (lo == cnt) lastMin = min(lastMin, key);
-                        else if (lo > 0) atomicMin(&bmin[lo], key);
+                sh_mine_scan(drow, labels, B, [&](int j, int yj, float dj) {
+                    if (yj == ya) return;                  // a positive
+                    int lo = 0, hi = cnt;
+                    while (lo < hi) {
+                        int mid = (lo + hi) >> 1;
+                        if (sh_funkey((unsigned)(sk[mid] >> 32)) < dj) lo = mid + 1; else hi = mid;
                     }
-                }
+                    const u64 key = ((u64)sh_fkey(dj) << 32) | (unsigned)j;
+                    if (lo == cnt) lastMin = min(lastMin, key);
+                    else if (lo > 0) atomicMin(&bmin[lo], key);
+                });
                 #pragma unroll
                 for (int o = 16; o > 0; o >>= 1) lastMin = min(lastMin, __shfl_xor_sync(0xffffffffu, lastMin, o));
                 if ((tid & 31) == 0 && lastMin != ~0ull) atomicMin(&bmin[cnt], lastMin);
