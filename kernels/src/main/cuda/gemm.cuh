@@ -193,6 +193,21 @@ struct sh_loader {
         int i = threadIdx.x + u * 256;
         if (P::B_MODE == 0) { nn = i % BN; kk = i / BN; } else { kk = i % SH_BK; nn = i / SH_BK; }
     }
+    // An operand whose k is this thread's own for the whole slice (A: A_MODE 0, B: B_MODE 1): the state of
+    // that k once (rowOf(k)), then one value per u along m (A) or n (B), at(state, m or n), 0 outside.
+    template <bool IS_A, int NU, class RowOf, class At>
+    __device__ __forceinline__ static void sliceRow(float (&r)[NU], int k0, int kEnd, int base, int lim, RowOf rowOf, At at) {
+        int x, kk;
+        if (IS_A) aIdx(0, x, kk); else bIdx(0, x, kk);
+        const int k = k0 + kk;
+        const bool kOk = k < kEnd;
+        const auto row = rowOf(k);
+        #pragma unroll
+        for (int u = 0; u < NU; u++) {
+            if (IS_A) aIdx(u, x, kk); else bIdx(u, x, kk);
+            r[u] = (kOk && base + x < lim) ? at(row, base + x) : 0.f;
+        }
+    }
     __device__ __forceinline__ void begin(const P& p, int n0) {
         if constexpr (BCOL) {
             int nn, kk; bIdx(0, nn, kk);
@@ -202,16 +217,8 @@ struct sh_loader {
     }
     __device__ __forceinline__ void fetch(const P& p, int m0, int n0, int k0, int kEnd) {
         if constexpr (AROW) {
-            int mm, kk; aIdx(0, mm, kk);
-            const int k = k0 + kk;
-            const bool kOk = k < kEnd;
-            const typename P::ARow row = p.arow(k);
-            #pragma unroll
-            for (int u = 0; u < NA; u++) {
-                aIdx(u, mm, kk);
-                int m = m0 + mm;
-                ra[u] = (kOk && m < p.M) ? p.ar(row, m) : 0.f;
-            }
+            sliceRow<true>(ra, k0, kEnd, m0, p.M, [&](int k) { return p.arow(k); },
+                           [&](const auto& row, int m) { return p.ar(row, m); });
         } else {
             #pragma unroll
             for (int u = 0; u < NA; u++) {
@@ -228,16 +235,8 @@ struct sh_loader {
                 rb[u] = (colOk && k < kEnd) ? p.bc(k, col) : 0.f;
             }
         } else if constexpr (BROW) {
-            int nn, kk; bIdx(0, nn, kk);
-            const int k = k0 + kk;
-            const bool kOk = k < kEnd;
-            const typename P::BRow row = p.brow(k);
-            #pragma unroll
-            for (int u = 0; u < NB; u++) {
-                bIdx(u, nn, kk);
-                int n = n0 + nn;
-                rb[u] = (kOk && n < p.N) ? p.br(row, n) : 0.f;
-            }
+            sliceRow<false>(rb, k0, kEnd, n0, p.N, [&](int k) { return p.brow(k); },
+                            [&](const auto& row, int n) { return p.br(row, n); });
         } else {
             #pragma unroll
             for (int u = 0; u < NB; u++) {

@@ -50,18 +50,12 @@ public final class BenchBackends {
      *
      * @throws BackendSkipped when it is unknown or unavailable here, naming the reason
      */
-    public static Backend open(String name, int threads) { return open(name, threads, false); }
+    public static Backend open(String name, int threads) { return open(name, threads, false, "fp32"); }
 
     /**
-     * Opens the named backend with {@code threads} CPU threads (0 = all), recording a {@link KernelProfile}
-     * when {@code profile} is true and the backend can.
-     *
-     * @throws BackendSkipped when it is unknown or unavailable here, naming the reason
-     */
-    public static Backend open(String name, int threads, boolean profile) { return open(name, threads, profile, "fp32"); }
-
-    /**
-     * {@link #open(String, int, boolean)} with a precision ("fp32", or "tf32" for CUDA's tensor cores).
+     * Opens the named backend with {@code threads} CPU threads (0 = all) and a precision ("fp32", or "tf32"
+     * for CUDA's tensor cores), recording a {@link KernelProfile} when {@code profile} is true and the
+     * backend can.
      *
      * @throws BackendSkipped when it is unknown or unavailable here, naming the reason
      */
@@ -78,10 +72,10 @@ public final class BenchBackends {
                 profile ? Map.of(KernelProfile.OPTION, "true") : Map.of()));
     }
 
-    /** A factory of the named backend, whose {@link Workloads.BackendFactory#openProfiled()} records a kernel profile. */
-    public static Workloads.BackendFactory factory(String name, int threads) { return factory(name, threads, "fp32"); }
-
-    /** {@link #factory(String, int)} with a precision ("fp32" or "tf32"). */
+    /**
+     * A factory of the named backend in the given precision, whose {@link Workloads.BackendFactory#openProfiled()}
+     * records a kernel profile.
+     */
     public static Workloads.BackendFactory factory(String name, int threads, String precision) {
         return Workloads.BackendFactory.of(() -> open(name, threads, false, precision), () -> open(name, threads, true, precision));
     }

@@ -53,9 +53,7 @@ public final class BenchCommand {
     public record Config(String backend, List<String> workloads, boolean quick, Path outDir, int threads, int maxBatch,
                          int w3Batch, String command, Workloads.Selection only, int profileIterations, String precision) {
         public Config {
-            if (precision == null) precision = "fp32";
-            if (!precision.equals("fp32") && !precision.equals("tf32"))
-                throw new IllegalArgumentException("--precision takes fp32 or tf32, got '" + precision + "'");
+            precision = dev.semihard.engine.backend.BackendOptions.precision(precision);
             workloads = Shapes.workloads(workloads);
             if (threads < 0) throw new IllegalArgumentException("--threads must be >= 0 (0 = all cores), got " + threads);
             if (outDir == null) throw new IllegalArgumentException("an output folder is required (--out DIR)");
@@ -89,9 +87,9 @@ public final class BenchCommand {
         try (Backend probe = factory.open()) {
             name = probe.name();
             device = probe.deviceDescription();
-            if (!probe.precision().equals(cfg.precision())) {
-                log.println("semihard bench: backend '" + name + "' has no " + cfg.precision() + " path (it computes in "
-                        + probe.precision() + "); --precision tf32 needs --backend cuda");
+            String problem = dev.semihard.engine.backend.Backends.precisionProblem(probe, cfg.precision());
+            if (problem != null) {
+                log.println("semihard bench: " + problem);   // refused, not timed in fp32 under a tf32 label
                 return 1;
             }
         } catch (BenchBackends.BackendSkipped | dev.semihard.engine.backend.Backends.BackendUnavailableException e) {

@@ -12,11 +12,17 @@ import java.util.Map;
  */
 public record BackendOptions(String device, String precision, int threads, Map<String, String> extra) {
     public BackendOptions {
-        if (precision == null) precision = "fp32";
-        if (!precision.equals("fp32") && !precision.equals("tf32"))
-            throw new IllegalArgumentException("unknown precision '" + precision + "': use fp32 or tf32");
+        precision = precision(precision);
         if (threads < 0) throw new IllegalArgumentException("threads must be >= 0, got " + threads);
         extra = extra == null ? Map.of() : Map.copyOf(extra);
+    }
+
+    /** {@code p} when it is a precision backends know ("fp32", "tf32"); null means "fp32"; anything else throws, naming both. */
+    public static String precision(String p) {
+        if (p == null) return "fp32";
+        if (!p.equals("fp32") && !p.equals("tf32"))
+            throw new IllegalArgumentException("unknown precision '" + p + "': use fp32 or tf32");
+        return p;
     }
 
     public static BackendOptions defaults() { return new BackendOptions(null, "fp32", 0, Map.of()); }

@@ -80,9 +80,15 @@ public final class Backends {
 
     /** One warning line when the backend computes in another precision than the options asked for. */
     private static void warnPrecision(Backend b, BackendOptions options) {
-        if (!b.precision().equals(options.precision()))
-            LOG.warning("backend '" + b.name() + "' has no " + options.precision() + " path: it computes in " + b.precision()
-                    + " (TF32 tensor cores need --backend cuda on an NVIDIA GPU of compute capability 8.0 or newer)");
+        String problem = precisionProblem(b, options.precision());
+        if (problem != null) LOG.warning(problem);
+    }
+
+    /** Null when {@code b} computes in {@code asked}; else what it computes in instead and what would give {@code asked}. */
+    public static String precisionProblem(Backend b, String asked) {
+        if (b.precision().equals(asked)) return null;
+        return "backend '" + b.name() + "' has no " + asked + " path: it computes in " + b.precision()
+                + " (TF32 tensor cores need --backend cuda on an NVIDIA GPU of compute capability 8.0 or newer)";
     }
 
     /** Thrown when the requested backend cannot be used; the message says why and what to do. */

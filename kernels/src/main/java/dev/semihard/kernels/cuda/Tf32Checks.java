@@ -46,6 +46,13 @@ public final class Tf32Checks {
         KERNELS = List.copyOf(k);
     }
 
+    /** The {@link #KERNELS} that a backend's kernel profile (its kernels that ran) does not list. */
+    public static List<String> notReached(java.util.Set<String> ran) {
+        List<String> missing = new ArrayList<>(KERNELS);
+        missing.removeAll(ran);
+        return missing;
+    }
+
     /** x rounded to TF32 as {@code cvt.rna.tf32.f32} does: nearest 10-bit mantissa, ties away from zero. */
     public static float round(float x) {
         int u = Float.floatToRawIntBits(x);
