@@ -54,6 +54,35 @@ SH_GEMM3(conv2dForward, ConvFwd,
           int C, int H, int W, int Ko, int R, int S, int stride, int pad, int OH, int OW),
          M, N, K, kChunk, x, w, bias, y, C, H, W, Ko, R, S, stride, pad, OH, OW)
 
+// conv2dForwardTap: the same product with the reduction ordered tap-major, k = (r * S + s) * C + c, for
+// C a multiple of SH_BK (every block convolution of the models; not the 1- and 3-channel stems). A k-slice
+// is then one tap (r, s) and 16 consecutive channels: the pixel's bounds check and address are computed
+// once per slice (btap), and each loaded element is one load at a channel stride of H * W, instead of two
+// divisions, a bounds check and a 64-bit address per element (ConvFwd::bc). Pipelined tiles only.
+struct ConvFwdTap : ConvFwd {
+    sh_fastdiv dC;
+    __device__ void init() { ConvFwd::init(); dC.init(C); }
+    // A(m, (rs, c)) = w[m, c, rs]; (rs, c) is the same for all of a thread's A loads of a slice
+    struct ARow { const float* w; };
+    __device__ ARow arow(int k) const { int rs = dC.div(k), c = dC.mod(k, rs); return {w + (size_t)c * (R * S) + rs}; }
+    __device__ float ar(const ARow& q, int m) const { return q.w[(size_t)m * K]; }
+    __device__ float a(int m, int k) const { return ar(arow(k), m); }
+    // the slice's tap for this thread's pixel: x[img, c0, ih, iw], or nothing when (ih, iw) is padding
+    struct BTap { const float* x; bool ok; };
+    __device__ BTap btap(int k0, const BCol& q) const {
+        int rs = dC.div(k0), c0 = dC.mod(k0, rs), r = dS.div(rs), s = dS.mod(rs, r);
+        int ih = q.ih0 + r, iw = q.iw0 + s;
+        bool ok = (unsigned)ih < (unsigned)H && (unsigned)iw < (unsigned)W;
+        return {ok ? q.x + ((size_t)c0 * H + ih) * W + iw : q.x, ok};
+    }
+    __device__ float bt(const BTap& t, int kk) const { return t.ok ? t.x[kk * (H * W)] : 0.f; }
+    __device__ float b(int k, int n) const { return bt(btap(k - k % SH_BK, bcol(n)), k % SH_BK); }
+};
+SH_GEMM3_PIPELINED(conv2dForwardTap, ConvFwdTap,
+         (int M, int N, int K, int kChunk, const float* x, const float* w, const float* bias, float* y,
+          int C, int H, int W, int Ko, int R, int S, int stride, int pad, int OH, int OW),
+         M, N, K, kChunk, x, w, bias, y, C, H, W, Ko, R, S, stride, pad, OH, OW)
+
 struct ConvBwdData {
     int M, N, K, kChunk;
     const float* dy; const float* w; float* dx;
@@ -87,6 +116,32 @@ struct ConvBwdData {
     }
 };
 SH_GEMM3(conv2dBackwardData, ConvBwdData,
+         (int M, int N, int K, int kChunk, const float* dy, const float* w, float* dx,
+          int C, int H, int W, int Ko, int R, int S, int stride, int pad, int OH, int OW),
+         M, N, K, kChunk, dy, w, dx, C, H, W, Ko, R, S, stride, pad, OH, OW)
+
+// conv2dBackwardDataTap: the data gradient with its reduction ordered tap-major, k = (r * S + s) * Ko + ko,
+// for Ko a multiple of SH_BK (see conv2dForwardTap): per slice, one tap (r, s) and 16 consecutive output
+// channels, so the output position (oh, ow) of this thread's input pixel, or its absence (stride and
+// bounds), is found once per slice, and each element is one load at a channel stride of OH * OW.
+struct ConvBwdDataTap : ConvBwdData {
+    sh_fastdiv dKo;
+    __device__ void init() { ConvBwdData::init(); dKo.init(Ko); }
+    // A(c, (rs, ko)) = w[ko, c, rs]
+    __device__ ARow arow(int k) const { int rs = dKo.div(k), ko = dKo.mod(k, rs); return {w + (size_t)ko * C * (R * S) + rs}; }
+    __device__ float a(int m, int k) const { return ar(arow(k), m); }
+    struct BTap { const float* dy; bool ok; };
+    __device__ BTap btap(int k0, const BCol& q) const {
+        int rs = dKo.div(k0), ko0 = dKo.mod(k0, rs), r = dS.div(rs), s = dS.mod(rs, r);
+        int th = q.th0 - r, tw = q.tw0 - s;
+        int oh = th >= 0 ? dStride.div(th) : -1, ow = tw >= 0 ? dStride.div(tw) : -1;
+        bool ok = th >= 0 && tw >= 0 && oh * stride == th && ow * stride == tw && oh < OH && ow < OW;
+        return {ok ? q.dy + ((size_t)ko0 * OH + oh) * OW + ow : q.dy, ok};
+    }
+    __device__ float bt(const BTap& t, int kk) const { return t.ok ? t.dy[kk * (OH * OW)] : 0.f; }
+    __device__ float b(int k, int n) const { return bt(btap(k - k % SH_BK, bcol(n)), k % SH_BK); }
+};
+SH_GEMM3_PIPELINED(conv2dBackwardDataTap, ConvBwdDataTap,
          (int M, int N, int K, int kChunk, const float* dy, const float* w, float* dx,
           int C, int H, int W, int Ko, int R, int S, int stride, int pad, int OH, int OW),
          M, N, K, kChunk, dy, w, dx, C, H, W, Ko, R, S, stride, pad, OH, OW)

@@ -163,6 +163,11 @@ __device__ __forceinline__ void sh_gemm_body(const P& p) {
 //   B_MODE 0: struct BCol; BCol bcol(int n) const; float bc(int k, const BCol&) const;   (once per kernel)
 //   B_MODE 1: struct BRow; BRow brow(int k) const; float br(const BRow&, int n) const;   (once per slice)
 //   A_MODE 0: struct ARow; ARow arow(int k) const; float ar(const ARow&, int m) const;   (once per slice)
+// With BCol, a problem may also refine a column's state once per k-slice (a convolution whose reduction
+// runs over filter taps, then channels: the whole slice is one tap, so the pixel's bounds check and address
+// are per slice, and an element is one load at a channel stride):
+//   B_MODE 0: struct BTap; BTap btap(int k0, const BCol&) const; float bt(const BTap&, int kk) const;
+//             (k0: the slice's first k, a multiple of SH_BK; kk: the element's k - k0)
 // The state may be computed for an index out of range (k >= kEnd, n >= N); only in-range values are read.
 template <class P, class = void> struct sh_has_bcol : std::false_type {};
 template <class P> struct sh_has_bcol<P, std::void_t<typename P::BCol>> : std::true_type {};
@@ -170,6 +175,8 @@ template <class P, class = void> struct sh_has_brow : std::false_type {};
 template <class P> struct sh_has_brow<P, std::void_t<typename P::BRow>> : std::true_type {};
 template <class P, class = void> struct sh_has_arow : std::false_type {};
 template <class P> struct sh_has_arow<P, std::void_t<typename P::ARow>> : std::true_type {};
+template <class P, class = void> struct sh_has_btap : std::false_type {};
+template <class P> struct sh_has_btap<P, std::void_t<typename P::BTap>> : std::true_type {};
 template <class P, bool = sh_has_bcol<P>::value> struct sh_bcol_of { using type = int; };
 template <class P> struct sh_bcol_of<P, true> { using type = typename P::BCol; };
 
@@ -181,6 +188,7 @@ struct sh_loader {
     static constexpr bool BCOL = P::B_MODE == 0 && sh_has_bcol<P>::value;
     static constexpr bool BROW = P::B_MODE == 1 && sh_has_brow<P>::value;
     static constexpr bool AROW = P::A_MODE == 0 && sh_has_arow<P>::value;
+    static constexpr bool BTAP = BCOL && sh_has_btap<P>::value;
     float ra[NA], rb[NB];
     typename sh_bcol_of<P>::type col;   // BCOL: the state of this thread's n
     bool colOk;
@@ -227,7 +235,14 @@ struct sh_loader {
                 ra[u] = (m < p.M && k < kEnd) ? p.a(m, k) : 0.f;
             }
         }
-        if constexpr (BCOL) {
+        if constexpr (BTAP) {
+            const auto tap = p.btap(k0, col);
+            #pragma unroll
+            for (int u = 0; u < NB; u++) {
+                int nn, kk; bIdx(u, nn, kk);
+                rb[u] = (colOk && k0 + kk < kEnd) ? p.bt(tap, kk) : 0.f;
+            }
+        } else if constexpr (BCOL) {
             #pragma unroll
             for (int u = 0; u < NB; u++) {
                 int nn, kk; bIdx(u, nn, kk);
@@ -507,12 +522,17 @@ extern "C" __global__ void splitKReduce(const float* __restrict__ part, float* _
         P p{__VA_ARGS__}; p.init(); sh_gemm_body<P, 128, 128, 8, 8, false>(p); }                                \
     extern "C" __global__ void __launch_bounds__(256) NAME##_small PARAMS {                                     \
         P p{__VA_ARGS__}; p.init(); sh_gemm_body<P, 64, 64, 4, 4, false>(p); }                                  \
+    extern "C" __global__ void __launch_bounds__(256) NAME##_m32 PARAMS {                                       \
+        P p{__VA_ARGS__}; p.init(); sh_gemm_body<P, 32, 256, 4, 8, false>(p); }                                 \
+    SH_GEMM3_PIPELINED(NAME, P, PARAMS, __VA_ARGS__)
+
+// The pipelined half of SH_GEMM3 alone (NAME_pf, _pf_small, _pf_m32, _tf32, _tf32_small, _tf32_m32): for
+// problem types whose split loaders need the pipelined tiles (BTap).
+#define SH_GEMM3_PIPELINED(NAME, P, PARAMS, ...)                                                                \
     extern "C" __global__ void __launch_bounds__(256, 2) NAME##_pf PARAMS {                                     \
         P p{__VA_ARGS__}; p.init(); sh_gemm_pf_body<P, 128, 128, 8, 8, false>(p); }                             \
     extern "C" __global__ void __launch_bounds__(256) NAME##_pf_small PARAMS {                                  \
         P p{__VA_ARGS__}; p.init(); sh_gemm_pf_body<P, 64, 64, 4, 4, false>(p); }                               \
-    extern "C" __global__ void __launch_bounds__(256) NAME##_m32 PARAMS {                                       \
-        P p{__VA_ARGS__}; p.init(); sh_gemm_body<P, 32, 256, 4, 8, false>(p); }                                 \
     extern "C" __global__ void __launch_bounds__(256) NAME##_pf_m32 PARAMS {                                    \
         P p{__VA_ARGS__}; p.init(); sh_gemm_pf_body<P, 32, 256, 4, 8, false>(p); }                              \
     extern "C" __global__ void __launch_bounds__(256, 2) NAME##_tf32 PARAMS {                                   \

@@ -641,16 +641,26 @@ public final class CudaBackend implements Backend, KernelProfile {
         return r;
     }
 
+    /**
+     * Whether a convolution whose reduction runs over {@code channels} (forward: input channels; data
+     * gradient: output channels) takes the tap-major kernels (conv2dForwardTap, conv2dBackwardDataTap):
+     * the channels a multiple of 16 (one k-slice = one filter tap), the pipelined tiles, and not turned
+     * off with {@link #CONV_TAPS_PROPERTY}.
+     */
+    boolean convTaps(int channels) {
+        return convTaps && pipelinedGemm && channels % 16 == 0;
+    }
+
     @Override
     public void conv2dForward(ConvGeometry g, Buffer x, Buffer w, Buffer bias, Buffer y) {
         int m = g.k(), n = toInt("conv2dForward", (long) g.n() * g.outH() * g.outW()), kd = g.c() * g.r() * g.s();
-        gemm("conv2dForward", true, m, n, kd, 1, cat(convDims(g), x, w, bias, y));
+        gemm(convTaps(g.c()) ? "conv2dForwardTap" : "conv2dForward", true, m, n, kd, 1, cat(convDims(g), x, w, bias, y));
     }
 
     @Override
     public void conv2dBackwardData(ConvGeometry g, Buffer dy, Buffer w, Buffer dx) {
         int m = g.c(), n = toInt("conv2dBackwardData", (long) g.n() * g.h() * g.w()), kd = g.k() * g.r() * g.s();
-        gemm("conv2dBackwardData", true, m, n, kd, 1, cat(convDims(g), dy, w, dx));
+        gemm(convTaps(g.k()) ? "conv2dBackwardDataTap" : "conv2dBackwardData", true, m, n, kd, 1, cat(convDims(g), dy, w, dx));
     }
 
     @Override
@@ -1042,6 +1052,13 @@ public final class CudaBackend implements Backend, KernelProfile {
     public static final String THIN_TILES_PROPERTY = "semihard.cuda.thinTiles";
     /** -Dsemihard.cuda.thinTiles=false: no 32 x 256 tiles for M <= 32 (64 x 64 instead; for comparison). */
     private final boolean thinTiles = !"false".equals(System.getProperty(THIN_TILES_PROPERTY));
+    /** The system property that turns the tap-major convolution kernels off (read when a backend is created). */
+    public static final String CONV_TAPS_PROPERTY = "semihard.cuda.convTaps";
+    /**
+     * -Dsemihard.cuda.convTaps=false: convolutions reduce channel-major (c, r, s) everywhere, each loaded
+     * element finding its tap by division (the previous kernels; for comparison and as a fallback).
+     */
+    private final boolean convTaps = !"false".equals(System.getProperty(CONV_TAPS_PROPERTY));
     /** -Dsemihard.cuda.pipelinedGemm=false: fp32 GEMM tiles without register prefetching (a fallback; read per backend). */
     private final boolean pipelinedGemm = !"false".equals(System.getProperty("semihard.cuda.pipelinedGemm"));
     /** -Dsemihard.cuda.symmetricDistances=false: compute both triangles of square distance matrices (a fallback). */

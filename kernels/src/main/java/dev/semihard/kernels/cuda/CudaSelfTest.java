@@ -27,7 +27,8 @@ import java.util.SplittableRandom;
  * against the reference, then timings with device events, printed as a table last: workload W1 (the
  * fused triplet loss, forward + backward, each backward version, and beyond 4096 rows also with the
  * distances' dot products on fp32 tiles instead of 3xTF32) and W3 convolution layers (fp32, TF32,
- * and the 32-channel ones also without the 32 x 256 tiles).
+ * the 32-channel ones also without the 32 x 256 tiles, and all of them once more with the channel-major
+ * convolution kernels instead of the tap-major ones).
  *
  * <pre>
  *   java -cp 'lib/*' dev.semihard.kernels.cuda.CudaSelfTest [--backend cuda] [--large] [--no-bench] [--quick] [--workloads W1,W3]
@@ -305,6 +306,16 @@ public final class CudaSelfTest {
                 names.add("fp32 [64x64 only]");
             } finally {
                 System.clearProperty(CudaBackend.THIN_TILES_PROPERTY);
+            }
+            // and with the channel-major convolution kernels (each element finds its filter tap by division)
+            System.setProperty(CudaBackend.CONV_TAPS_PROPERTY, "false");
+            try {
+                variants.add(new CudaBackend(new BackendOptions(null, "fp32", 0, Map.of())));
+                names.add("fp32 [channel-major]");
+                variants.add(new CudaBackend(new BackendOptions(null, "tf32", 0, Map.of())));
+                names.add("tf32 [channel-major]");
+            } finally {
+                System.clearProperty(CudaBackend.CONV_TAPS_PROPERTY);
             }
         }
         for (int vi = 0; vi < variants.size(); vi++) {

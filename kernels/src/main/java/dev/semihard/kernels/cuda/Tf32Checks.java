@@ -23,10 +23,10 @@ import java.util.function.BiConsumer;
  * ten times below what inputs truncated instead of rounded would give (the tensor cores' own reading of
  * unrounded fp32), so a kernel that forgets to round, or reads a fragment from the wrong place, fails.
  *
- * <p>Each of the six GEMM families runs on each of its three tiles (128 x 128, 64 x 64, 32 x 256), with
+ * <p>Each of the eight GEMM families runs on each of its three tiles (128 x 128, 64 x 64, 32 x 256), with
  * ragged edges and, for the weight gradients, split-K; the 128 x 128 shapes grow with the number of
  * multiprocessors, since that tile is only chosen when its tiles fill the GPU. {@link #KERNELS} names
- * the 18 kernels these shapes reach (the emulated test and {@code cuda-selftest} check that each ran).
+ * the 24 kernels these shapes reach (the emulated test and {@code cuda-selftest} check that each ran).
  * Used by {@code CudaEmulatedTf32Test} and by {@link CudaSelfTest} on a real GPU.
  */
 public final class Tf32Checks {
@@ -40,8 +40,8 @@ public final class Tf32Checks {
 
     static {
         List<String> k = new ArrayList<>();
-        for (String f : List.of("conv2dForward", "conv2dBackwardData", "conv2dBackwardFilter", "linearForward",
-                "linearBackwardData", "linearBackwardWeight"))
+        for (String f : List.of("conv2dForward", "conv2dForwardTap", "conv2dBackwardData", "conv2dBackwardDataTap",
+                "conv2dBackwardFilter", "linearForward", "linearBackwardData", "linearBackwardWeight"))
             for (String s : List.of("_tf32", "_tf32_small", "_tf32_m32")) k.add(f + s);
         KERNELS = List.copyOf(k);
     }
@@ -68,13 +68,21 @@ public final class Tf32Checks {
     public static List<CheckResult> run(Backend ref, Backend tf32, int sms) {
         List<CheckResult> out = new ArrayList<>();
         int half = Math.max(2, (sms + 1) / 2), third = Math.max(2, (sms + 2) / 3);
-        // convolutions: forward M = K (output channels), backward data M = C, backward filter M = K, N = C*R*S
+        // convolutions: forward M = K (output channels), backward data M = C, backward filter M = K, N = C*R*S;
+        // channel counts that are not multiples of 16 (the channel-major kernels), then ones that are (the
+        // tap-major conv2dForwardTap and conv2dBackwardDataTap: forward's C, the data gradient's K)
         conv(out, ref, tf32, "128x128", new ConvGeometry(half, 8, 16, 16, 128, 3, 3, 1, 1),
                 new ConvGeometry(half, 128, 16, 16, 8, 3, 3, 1, 1), new ConvGeometry(third, 32, 16, 16, 128, 3, 3, 1, 1));
         conv(out, ref, tf32, "64x64", new ConvGeometry(2, 12, 15, 13, 64, 3, 3, 2, 1),
-                new ConvGeometry(2, 48, 11, 9, 16, 3, 3, 1, 1), new ConvGeometry(2, 8, 12, 12, 64, 3, 3, 1, 1));
-        conv(out, ref, tf32, "32x256", new ConvGeometry(2, 16, 16, 16, 32, 3, 3, 1, 1),
+                new ConvGeometry(2, 48, 11, 9, 12, 3, 3, 1, 1), new ConvGeometry(2, 8, 12, 12, 64, 3, 3, 1, 1));
+        conv(out, ref, tf32, "32x256", new ConvGeometry(2, 12, 16, 16, 32, 3, 3, 1, 1),
                 new ConvGeometry(3, 20, 15, 13, 8, 3, 3, 2, 1), new ConvGeometry(2, 16, 16, 16, 32, 3, 3, 1, 1));
+        conv(out, ref, tf32, "128x128 taps", new ConvGeometry(half, 16, 16, 16, 128, 3, 3, 1, 1),
+                new ConvGeometry(half, 128, 16, 16, 16, 3, 3, 1, 1), null);
+        conv(out, ref, tf32, "64x64 taps", new ConvGeometry(2, 16, 15, 13, 64, 3, 3, 2, 1),
+                new ConvGeometry(2, 48, 11, 9, 32, 3, 3, 1, 1), null);
+        conv(out, ref, tf32, "32x256 taps", new ConvGeometry(2, 16, 16, 16, 32, 3, 3, 1, 1),
+                new ConvGeometry(3, 20, 15, 13, 16, 3, 3, 2, 1), null);
         // linear layers: forward M = n, N = out; backward data M = n, N = in; weight gradient M = out, N = in, K = n
         linear(out, ref, tf32, "128x128", new int[]{128 * half, 64, 256}, new int[]{128 * half, 256, 48},
                 new int[]{256 * third, 384, 128});
@@ -91,6 +99,7 @@ public final class Tf32Checks {
         out.add(compare("conv2dBackwardData " + tile + " " + dims(data), ref, tf32,
                 new long[]{data.outputSize(), data.weightSize(), data.inputSize()}, new boolean[]{true, true, false}, 2,
                 (be, b) -> be.conv2dBackwardData(data, b[0], b[1], b[2])));
+        if (filter == null) return;
         out.add(compare("conv2dBackwardFilter " + tile + " " + dims(filter), ref, tf32,
                 new long[]{filter.inputSize(), filter.outputSize(), filter.weightSize(), filter.k()},
                 new boolean[]{true, true, false, false}, 2,
