@@ -71,27 +71,33 @@ __device__ __forceinline__ void sh_load_b(const P& p, float (*Bs)[LD], int n0, i
 
 // Where element i (0 <= i < T) of a thread's T rows (or columns) sits in a tile of size BM: the thread
 // with index t owns T / 4 runs of 4, the run g at g * (BM * 4 / T) + t * 4. With T = 4 that is
-// t * 4 .. t * 4 + 3; with T = 8 the two runs are BM/2 apart, so the 16 threads that read one row of
-// Bs with float4 loads read 256 contiguous bytes instead of 16-byte pieces 32 bytes apart (a 2-way
-// shared-memory bank conflict on every load of the inner loop).
+// t * 4 .. t * 4 + 3; with T = 8 the two runs are BM/2 apart, so the 8 columns of a warp (sh_thread_xy)
+// that read one row of Bs with float4 loads read 128 contiguous bytes instead of 16-byte pieces 32 bytes
+// apart (a 2-way shared-memory bank conflict on every load of the inner loop).
 template <int BM, int T>
 __device__ __forceinline__ int sh_frag(int t, int i) { return (i >> 2) * (BM * 4 / T) + t * 4 + (i & 3); }
 
 // Which outputs thread tid computes: rows sh_frag<BM, TM>(ty, i), columns sh_frag<BN, TN>(tx, j).
-// With 16 thread columns (the 128 and 64 tiles) a warp is 2 thread rows x 16 thread columns. With 32
-// (the 32 x 256 tile) a warp would be one row of 32: its B fragments would span 1 KB of shared memory
-// per load (8 wavefronts for 32 FFMAs, shared memory as the limit), so a warp is 4 rows x 8 columns
-// instead: 1 wavefront for A and 2 for B per k.
+// A warp is a block of 4 thread rows x 8 thread columns, and the lanes are placed in it so that shared
+// memory can pack its replies. Shared memory returns 128 bytes per cycle (one register per lane), so a
+// float4 load by a whole warp takes 4 cycles, unless every lane pair (l, l ^ 1) or every pair (l, l ^ 2)
+// reads the same address: then 2 (NVIDIA's rule for CC 7.x, forum thread 77228; an H100 measured in
+// thread 373160 agrees: a warp whose lanes 0-15 and 16-31 each read one float4 took 2, and lanes l and
+// l + 16 sharing addresses did not pack).
+//   lane bits 1, 2 -> the row in the block (ty):    lanes l and l ^ 1 read the same A fragment
+//   lane bits 0, 3, 4 -> the column (tx):           lanes l and l ^ 2 read the same B fragment
+// so each fragment load takes 2 cycles: per k, 4 loads of A and B for an 8x8 thread (64 FFMAs, 16
+// cycles of the SM's FMA units for a warp) take 8 cycles of shared memory, instead of 12 with the
+// earlier placement (a warp of 2 rows x 16 columns: its B loads could not pack); a 4x4 thread's 2 loads
+// take 4 cycles instead of 6, against its 4 cycles of FFMAs. Where a GPU packed only (l, l ^ 1) pairs,
+// both placements would cost the same. The warps then tile the (BM/TM) x (BN/TN) threads.
 template <int BN, int TN>
 __device__ __forceinline__ void sh_thread_xy(int tid, int& tx, int& ty) {
-    if constexpr (BN / TN == 32) {
-        const int lane = tid & 31, warp = tid >> 5;
-        tx = (warp & 3) * 8 + (lane & 7);
-        ty = (warp >> 2) * 4 + (lane >> 3);
-    } else {
-        tx = tid % (BN / TN);
-        ty = tid / (BN / TN);
-    }
+    constexpr int WX = BN / TN / 8;   // warps across
+    static_assert(WX * 8 == BN / TN, "thread columns in blocks of 8");
+    const int lane = tid & 31, warp = tid >> 5;
+    tx = (warp % WX) * 8 + ((lane & 1) | ((lane >> 2) & 6));
+    ty = (warp / WX) * 4 + ((lane >> 1) & 3);
 }
 
 // grid: (ceil(N/BN), ceil(M/BM), splits), block 256
