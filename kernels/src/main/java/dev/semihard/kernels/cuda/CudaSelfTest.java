@@ -332,14 +332,19 @@ public final class CudaSelfTest {
                     be.upload(x, 0, xb, 0, x.length);
                     be.upload(w, 0, wb, 0, w.length);
                     double fwd = time(be, 3, 20, () -> be.conv2dForward(g, xb, wb, null, yb));
+                    double data = time(be, 3, 20, () -> be.conv2dBackwardData(g, yb, wb, dx));
+                    double filter = time(be, 3, 20, () -> be.conv2dBackwardFilter(g, xb, yb, dw, null));
                     double all = time(be, 3, 20, () -> {
                         be.conv2dForward(g, xb, wb, null, yb);
                         be.conv2dBackwardData(g, yb, wb, dx);
                         be.conv2dBackwardFilter(g, xb, yb, dw, null);
                     });
                     double f = g.forwardFlops();
-                    String row = String.format(Locale.ROOT, "| W3 conv %s | N%d C%d %dx%d K%d | fwd %.3f ms, fwd+bwd %.3f ms | %.1f / %.1f TFLOP/s |",
-                            prec, s[0], s[1], s[2], s[3], s[4], fwd, all, f / fwd / 1e9, 3 * f / all / 1e9);
+                    // each of the three products has the forward's FLOPs: rates for fwd, data, filter, and all three
+                    String row = String.format(Locale.ROOT,
+                            "| W3 conv %s | N%d C%d %dx%d K%d | fwd %.3f ms, data %.3f, filter %.3f, fwd+bwd %.3f ms | %.1f / %.1f / %.1f / %.1f TFLOP/s |",
+                            prec, s[0], s[1], s[2], s[3], s[4], fwd, data, filter, all,
+                            f / fwd / 1e9, f / data / 1e9, f / filter / 1e9, 3 * f / all / 1e9);
                     System.out.println(row);
                     rows.add(row);
                 }
