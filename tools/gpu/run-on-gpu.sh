@@ -90,7 +90,7 @@ fi
 
 echo
 echo "=== summary ($(head -2 "$WORK/gpu.txt" | tail -1))"
-grep -E '^\| (what|---|conformance|tf32 checks|W1 |W3 |error)' "$OUT/selftest.log" | grep -v '^| W1 check' || true
+grep -E '^\| (what|---|conformance|tf32 checks|calibrate|W1 |W3 |error)' "$OUT/selftest.log" | grep -v '^| W1 check' || true
 grep -E '^(PASS|FAIL) ' "$OUT/selftest.log" || true
 [ -f "$OUT/semihard-bench/semihard-cuda.json" ] && { echo "--- semihard bench (fp32)"; sed '/--precision tf32/q' "$OUT/semihard-bench.log" | grep -E '^\| (W1|W2|W3)/'; }
 [ -f "$WORK/torch-cuda.md" ] && { echo "--- PyTorch"; grep -E '^\|' "$WORK/torch-cuda.md" | head -40; }

@@ -67,7 +67,7 @@ import static jcuda.driver.JCudaDriver.*;
  */
 public final class CudaBackend implements Backend, KernelProfile {
     /** The kernel files, one fatbin each, under {@code /dev/semihard/kernels/cuda/}. */
-    static final String[] MODULES = {"elementwise", "conv", "layers", "embedding"};
+    static final String[] MODULES = {"elementwise", "conv", "layers", "embedding", "calibrate"};
     static final String RESOURCE_DIR = "/dev/semihard/kernels/cuda/";
 
     private static final int T = 256;                          // threads per block everywhere

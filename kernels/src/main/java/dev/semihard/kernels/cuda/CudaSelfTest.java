@@ -318,6 +318,25 @@ public final class CudaSelfTest {
                 System.clearProperty(CudaBackend.CONV_TAPS_PROPERTY);
             }
         }
+        if (cand instanceof CudaBackend cu && w3.length > 0) {
+            // the FMA units, the tile's inner loop, then a plain GEMM (no im2col) in both precisions: the
+            // layers under the convolutions' rates (CudaCalibration)
+            for (String row : CudaCalibration.rows(cu, quick)) { System.out.println(row); rows.add(row); }
+            int n = quick ? 512 : 8192, in = quick ? 256 : 4096, out = quick ? 256 : 4096;
+            for (int vi = 0; vi < 2; vi++) {
+                Backend be = variants.get(vi);
+                try (Buffer xb = be.allocate((long) n * in); Buffer wb = be.allocate((long) out * in);
+                     Buffer yb = be.allocate((long) n * out)) {
+                    be.fill(xb, 0, (long) n * in, 0.01f);
+                    be.fill(wb, 0, (long) out * in, 0.02f);
+                    double ms = time(be, 2, 10, () -> be.linearForward(n, in, out, xb, wb, null, yb));
+                    String row = String.format(Locale.ROOT, "| W3 gemm %s | linear %dx%d -> %d | fwd %.3f ms | %.1f TFLOP/s |",
+                            names.get(vi), n, in, out, ms, 2.0 * n * in * out / ms / 1e9);
+                    System.out.println(row);
+                    rows.add(row);
+                }
+            }
+        }
         for (int vi = 0; vi < variants.size(); vi++) {
             Backend be = variants.get(vi);
             String prec = names.get(vi);
