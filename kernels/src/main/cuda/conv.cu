@@ -161,18 +161,29 @@ struct ConvBwdFilter {
     }
     __device__ float ar(const ARow& q, int m) const { return q.dy[(size_t)m * (OH * OW)]; }
     __device__ float a(int m, int k) const { return ar(arow(k), m); }
-    // B((n, p), (c, r, s)) = x[n, c, oh*stride - pad + r, ow*stride - pad + s]; (n, p) the same per slice
-    using BRow = Im2colPix;
+    // B((n, p), (c, r, s)) = x[n, c, oh*stride - pad + r, ow*stride - pad + s]; (n, p) the same per slice:
+    // its tap (0, 0) at x0 (a position that may lie in the padding: only offsets that land inside are read)
+    struct BRow { const float* x0; int ih0, iw0; };
     __device__ BRow brow(int k) const {
         int img = dOHW.div(k), pix = dOHW.mod(k, img), oh = dOW.div(pix), ow = dOW.mod(pix, oh);
-        return {x + (size_t)img * C * H * W, oh * stride - pad, ow * stride - pad};
+        int ih0 = oh * stride - pad, iw0 = ow * stride - pad;
+        return {x + (size_t)img * C * H * W + (long long)(ih0 * W + iw0), ih0, iw0};
     }
-    __device__ float br(const BRow& q, int n) const {
+    // the pipelined tiles: column n = (c, r, s) once per block (its offset c*H*W + r*W + s and its tap), then
+    // an element is a bounds check and a load (sh_loader BEnt). Columns n >= N get a tap no pixel reaches.
+    // (8 bytes: the 32 x 256 TF32 tile's shared memory has 2 KB left under 48 KB for its 256 entries)
+    struct BEnt { int off; short r, s; };
+    __device__ BEnt bent(int n) const {
         int c = dRS.div(n), rs = dRS.mod(n, c), r = dS.div(rs), s = dS.mod(rs, r);
-        int ih = q.ih0 + r, iw = q.iw0 + s;
-        if ((unsigned)ih >= (unsigned)H || (unsigned)iw >= (unsigned)W) return 0.f;
-        return q.x[((size_t)c * H + ih) * W + iw];
+        if (n >= N) return {0, (short)-32768, 0};
+        return {(c * H + r) * W + s, (short)r, (short)s};
     }
+    __device__ float bre(const BRow& q, const BEnt& e) const {
+        int ih = q.ih0 + e.r, iw = q.iw0 + e.s;
+        if ((unsigned)ih >= (unsigned)H || (unsigned)iw >= (unsigned)W) return 0.f;
+        return q.x0[e.off];
+    }
+    __device__ float br(const BRow& q, int n) const { return bre(q, bent(n)); }
     __device__ float b(int k, int n) const { return br(brow(k), n); }
     __device__ void store(int m, int n, float v, int split) const {
         part[(size_t)split * M * N + (size_t)m * N + n] = v;

@@ -24,7 +24,9 @@
 //    256x32x48x48x32 layer, every backward-data of a 32-channel input) have M = 32: on the 64-row
 //    tile half of every block's FFMAs multiplied padding (the H200 measured that layer at 6.6
 //    TFLOP/s against 12.3 for M = 64).
-//  * sh_gemm_pf_body<...>: the same fp32 tiles, software-pipelined (the default).
+//  * sh_gemm_pf_body<...>: the same fp32 tiles, software-pipelined (the default), and one more for
+//    32 < M <= 64: 64x128/4x8 (NAME_pf_w64). On the 64x64 tile a 4x4 thread issues 2 shared loads per
+//    16 FFMAs and its k-slice loop was half FFMAs; with 4x8 it issues 3 per 32.
 //  * sh_gemm_tf32_body<P, BM, BN, WM, WN, PASSES>: the same three tiles on tensor cores (mma.sync m16n8k8,
 //    inputs rounded to TF32 once on their way to shared memory, fp32 accumulation), pipelined like
 //    the fp32 _pf tiles. Used for BackendOptions.precision() == "tf32" (convolutions and linear
@@ -174,6 +176,11 @@ __device__ __forceinline__ void sh_gemm_body(const P& p) {
 // are per slice, and an element is one load at a channel stride):
 //   B_MODE 0: struct BTap; BTap btap(int k0, const BCol&) const; float bt(const BTap&, int kk) const;
 //             (k0: the slice's first k, a multiple of SH_BK; kk: the element's k - k0)
+// With BRow, what depends only on a column n can be computed once per block for each of its BN columns,
+// into a table in shared memory (a convolution's filter gradient: a column is a (c, r, s), its offset
+// and tap; an element then reads its column's entry instead of dividing):
+//   B_MODE 1: struct BEnt; BEnt bent(int n) const; float bre(const BRow&, const BEnt&) const;
+//             (bent(n) for n >= N must make bre return 0: the loader does not check n itself)
 // The state may be computed for an index out of range (k >= kEnd, n >= N); only in-range values are read.
 template <class P, class = void> struct sh_has_bcol : std::false_type {};
 template <class P> struct sh_has_bcol<P, std::void_t<typename P::BCol>> : std::true_type {};
@@ -183,7 +190,11 @@ template <class P, class = void> struct sh_has_arow : std::false_type {};
 template <class P> struct sh_has_arow<P, std::void_t<typename P::ARow>> : std::true_type {};
 template <class P, class = void> struct sh_has_btap : std::false_type {};
 template <class P> struct sh_has_btap<P, std::void_t<typename P::BTap>> : std::true_type {};
+template <class P, class = void> struct sh_has_bent : std::false_type {};
+template <class P> struct sh_has_bent<P, std::void_t<typename P::BEnt>> : std::true_type {};
 template <class P, bool = sh_has_bcol<P>::value> struct sh_bcol_of { using type = int; };
+template <class P, bool = sh_has_bent<P>::value> struct sh_bent_of { using type = int; };
+template <class P> struct sh_bent_of<P, true> { using type = typename P::BEnt; };
 template <class P> struct sh_bcol_of<P, true> { using type = typename P::BCol; };
 
 template <class P, int BM, int BN>
@@ -195,7 +206,14 @@ struct sh_loader {
     static constexpr bool BROW = P::B_MODE == 1 && sh_has_brow<P>::value;
     static constexpr bool AROW = P::A_MODE == 0 && sh_has_arow<P>::value;
     static constexpr bool BTAP = BCOL && sh_has_btap<P>::value;
+    static constexpr bool BTAB = BROW && sh_has_bent<P>::value;
     float ra[NA], rb[NB];
+    // BTAB: the block's column entries (a static shared array, so that its address is a constant, not a
+    // generic pointer converted before every read)
+    __device__ __forceinline__ static typename sh_bent_of<P>::type (&tab())[BN] {
+        __shared__ __align__(8) typename sh_bent_of<P>::type entries[BN];
+        return entries;
+    }
     typename sh_bcol_of<P>::type col;   // BCOL: the state of this thread's n
     bool colOk;
 
@@ -222,7 +240,12 @@ struct sh_loader {
             r[u] = (kOk && base + x < lim) ? at(row, base + x) : 0.f;
         }
     }
+    // before the first fetch, by every thread of the block (BTAB ends with a barrier)
     __device__ __forceinline__ void begin(const P& p, int n0) {
+        if constexpr (BTAB) {
+            for (int i = threadIdx.x; i < BN; i += 256) tab()[i] = p.bent(n0 + i);
+            __syncthreads();
+        }
         if constexpr (BCOL) {
             int nn, kk; bIdx(0, nn, kk);
             col = p.bcol(n0 + nn);
@@ -254,6 +277,16 @@ struct sh_loader {
                 int nn, kk; bIdx(u, nn, kk);
                 int k = k0 + kk;
                 rb[u] = (colOk && k < kEnd) ? p.bc(k, col) : 0.f;
+            }
+        } else if constexpr (BTAB) {
+            int nn, kk;
+            bIdx(0, nn, kk);
+            const bool kOk = k0 + kk < kEnd;
+            const auto row = p.brow(k0 + kk);
+            #pragma unroll
+            for (int u = 0; u < NB; u++) {
+                bIdx(u, nn, kk);
+                rb[u] = kOk ? p.bre(row, tab()[nn]) : 0.f;
             }
         } else if constexpr (BROW) {
             sliceRow<false>(rb, k0, kEnd, n0, p.N, [&](int k) { return p.brow(k); },
@@ -519,7 +552,8 @@ extern "C" __global__ void splitKReduce(const float* __restrict__ part, float* _
 // Instantiates the kernels of one problem type from scalar parameters (JCuda passes only scalars and
 // pointers): NAME (fp32, 128x128 tiles), NAME_small (fp32, 64x64 tiles), NAME_m32 (fp32, 32x256
 // tiles, for M <= 32), NAME_pf / NAME_pf_small / NAME_pf_m32 (the fp32 tiles with register
-// prefetching: the default; -Dsemihard.cuda.pipelinedGemm=false selects the plain ones), and
+// prefetching: the default; -Dsemihard.cuda.pipelinedGemm=false selects the plain ones), NAME_pf_w64
+// (pipelined fp32 64x128 tiles, for 32 < M <= 64), and
 // NAME_tf32 / NAME_tf32_small / NAME_tf32_m32 (the same three tiles on tensor cores, for
 // --precision tf32). PARAMS is the parenthesized parameter list; the rest initializes P in order.
 // P::init() runs once per thread before the tiles (precomputed divisors and the like).
@@ -532,7 +566,7 @@ extern "C" __global__ void splitKReduce(const float* __restrict__ part, float* _
         P p{__VA_ARGS__}; p.init(); sh_gemm_body<P, 32, 256, 4, 8, false>(p); }                                 \
     SH_GEMM3_PIPELINED(NAME, P, PARAMS, __VA_ARGS__)
 
-// The pipelined half of SH_GEMM3 alone (NAME_pf, _pf_small, _pf_m32, _tf32, _tf32_small, _tf32_m32): for
+// The pipelined half of SH_GEMM3 alone (NAME_pf, _pf_small, _pf_m32, _pf_w64, _tf32, _tf32_small, _tf32_m32): for
 // problem types whose split loaders need the pipelined tiles (BTap).
 #define SH_GEMM3_PIPELINED(NAME, P, PARAMS, ...)                                                                \
     extern "C" __global__ void __launch_bounds__(256, 2) NAME##_pf PARAMS {                                     \
@@ -541,6 +575,8 @@ extern "C" __global__ void splitKReduce(const float* __restrict__ part, float* _
         P p{__VA_ARGS__}; p.init(); sh_gemm_pf_body<P, 64, 64, 4, 4, false>(p); }                               \
     extern "C" __global__ void __launch_bounds__(256) NAME##_pf_m32 PARAMS {                                    \
         P p{__VA_ARGS__}; p.init(); sh_gemm_pf_body<P, 32, 256, 4, 8, false>(p); }                              \
+    extern "C" __global__ void __launch_bounds__(256, 3) NAME##_pf_w64 PARAMS {                                 \
+        P p{__VA_ARGS__}; p.init(); sh_gemm_pf_body<P, 64, 128, 4, 8, false>(p); }                              \
     extern "C" __global__ void __launch_bounds__(256, 2) NAME##_tf32 PARAMS {                                   \
         P p{__VA_ARGS__}; p.init(); sh_gemm_tf32_body<P, 128, 128, 2, 4>(p); }                                  \
     extern "C" __global__ void __launch_bounds__(256) NAME##_tf32_small PARAMS {                                \

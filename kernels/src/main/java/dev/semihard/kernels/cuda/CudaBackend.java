@@ -517,8 +517,10 @@ public final class CudaBackend implements Backend, KernelProfile {
     /**
      * Tile: fp32 128x128 (8x8 per thread) when both sides are >= 128 and there are enough tiles
      * (counting split-K) to fill the GPU; fp32 32x256 (4x8 per thread) when M <= 32 and it covers the
-     * problem with less padding than 64x64 (off with -Dsemihard.cuda.thinTiles=false); else fp32
-     * 64x64. With TF32 asked for, the convolutions and linear layers (the SH_GEMM3 families) take the
+     * problem with less padding than 64x64; pipelined fp32 64x128 (4x8 per thread) when 32 < M <= 64,
+     * it pads no more than 64x64 and its tiles fill the GPU (the 64x64 tile's 4x4 threads spend half
+     * their issue slots on loads and shared memory); else fp32 64x64. The 32x256 and 64x128 tiles are
+     * off with -Dsemihard.cuda.thinTiles=false. With TF32 asked for, the convolutions and linear layers (the SH_GEMM3 families) take the
      * same tile on tensor cores (_tf32, _tf32_small, _tf32_m32; always pipelined). Split-K (fixed
      * partials, added in order by splitKReduce) when the tiles alone leave SMs idle, each split at
      * least 256 deep.
@@ -541,6 +543,12 @@ public final class CudaBackend implements Backend, KernelProfile {
             tileM = 32;
             tileN = 256;
             shape = "_m32";
+        } else if (family && thinTiles && !useTf32 && pipelined && !big && m > 32 && m <= 64
+                && coverage(m, n, 64, 128) >= coverage(m, n, 64, 64)
+                && (long) ceil(m, 64) * ceil(n, 128) * maxUseful >= smCount) {
+            tileM = 64;
+            tileN = 128;
+            shape = "_w64";
         }
         long tiles = (long) ceil(m, tileM) * ceil(n, tileN);
         int splits = 1;
@@ -1050,7 +1058,7 @@ public final class CudaBackend implements Backend, KernelProfile {
 
     /** The system property that turns the 32 x 256 tiles off (read when a backend is created). */
     public static final String THIN_TILES_PROPERTY = "semihard.cuda.thinTiles";
-    /** -Dsemihard.cuda.thinTiles=false: no 32 x 256 tiles for M <= 32 (64 x 64 instead; for comparison). */
+    /** -Dsemihard.cuda.thinTiles=false: no 32 x 256 tiles for M <= 32 nor 64 x 128 for M <= 64 (64 x 64 instead; for comparison). */
     private final boolean thinTiles = !"false".equals(System.getProperty(THIN_TILES_PROPERTY));
     /** The system property that turns the tap-major convolution kernels off (read when a backend is created). */
     public static final String CONV_TAPS_PROPERTY = "semihard.cuda.convTaps";

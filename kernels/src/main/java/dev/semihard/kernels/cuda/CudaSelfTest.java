@@ -27,7 +27,7 @@ import java.util.SplittableRandom;
  * against the reference, then timings with device events, printed as a table last: workload W1 (the
  * fused triplet loss, forward + backward, each backward version, and beyond 4096 rows also with the
  * distances' dot products on fp32 tiles instead of 3xTF32) and W3 convolution layers (fp32, TF32,
- * the 32-channel ones also without the 32 x 256 tiles, and all of them once more with the channel-major
+ * the 32- and 64-channel ones also without the 32 x 256 and 64 x 128 tiles, and all of them once more with the channel-major
  * convolution kernels instead of the tap-major ones).
  *
  * <pre>
@@ -299,7 +299,7 @@ public final class CudaSelfTest {
         if (cand instanceof CudaBackend) {
             variants.add(new CudaBackend(new BackendOptions(null, "tf32", 0, Map.of())));
             names.add("tf32");
-            // the 32-channel layers once more without the 32 x 256 tiles: the two tile shapes in one run
+            // the 32- and 64-channel layers once more without the 32 x 256 and 64 x 128 tiles: both shapes in one run
             System.setProperty(CudaBackend.THIN_TILES_PROPERTY, "false");
             try {
                 variants.add(new CudaBackend(new BackendOptions(null, "fp32", 0, Map.of())));
@@ -342,7 +342,7 @@ public final class CudaSelfTest {
             String prec = names.get(vi);
             boolean thinOff = prec.contains("64x64");
             for (int[] s : w3) {
-                if (thinOff && s[1] > 32 && s[4] > 32) continue;   // that variant differs only where M <= 32
+                if (thinOff && s[1] > 64 && s[4] > 64) continue;   // that variant differs only where M <= 64
                 ConvGeometry g = new ConvGeometry(s[0], s[1], s[2], s[3], s[4], 3, 3, 1, 1);
                 float[] x = embeddings(1, (int) g.inputSize(), 3), w = embeddings(1, (int) g.weightSize(), 4);
                 try (Buffer xb = be.allocate(g.inputSize()); Buffer wb = be.allocate(g.weightSize());

@@ -40,8 +40,20 @@ class CudaGemmPlanTest {
         // not for the distances (their kernels have no thin version), nor where 64 x 64 pads less
         assertEquals("_pf_small", fp32(false, false, 32, 256 * 48 * 48, 288, 1).suffix());
         assertEquals("_pf_small", fp32(true, false, 32, 64, 288, 1).suffix());
-        // 64 and 128 channels: the 64 x 64 and 128 x 128 tiles
-        assertEquals("_pf_small", fp32(true, false, 64, 1024 * 14 * 14, 288, 1).suffix());
+        // 64 channels: the 64 x 128 tiles (fp32, pipelined, families), 64 x 64 otherwise; 128: 128 x 128
+        CudaBackend.GemmPlan w = fp32(true, false, 64, 1024 * 14 * 14, 288, 1);
+        assertEquals("_pf_w64", w.suffix());
+        assertEquals(64, w.tileM());
+        assertEquals(128, w.tileN());
+        assertEquals("_pf_small", CudaBackend.plan(H200, false, false, true, false, 64, 1024 * 14 * 14, 288, 1, true).suffix());
+        assertEquals("_small", CudaBackend.plan(H200, false, true, true, false, 64, 1024 * 14 * 14, 288, 1, false).suffix());
+        assertEquals("_pf_small", fp32(false, false, 64, 1024 * 14 * 14, 288, 1).suffix(), "not for the distances");
+        // filter gradients with 64 filters: N = 128 * 9 pads neither tile; N = 64 * 9 and 32 * 9 pad 64 x 128 more
+        assertEquals("_pf_w64", fp32(true, false, 64, 128 * 9, 256 * 24 * 24, 64).suffix());
+        assertEquals("_pf_small", fp32(true, false, 64, 64 * 9, 256 * 24 * 24, 64).suffix());
+        assertEquals("_pf_small", fp32(true, false, 64, 32 * 9, 1024 * 14 * 14, 64).suffix());
+        // too few 64 x 128 tiles to fill the GPU without split-K: 64 x 64
+        assertEquals("_pf_small", fp32(true, false, 64, 128 * 100, 288, 1).suffix());
         assertEquals("_pf", fp32(true, false, 128, 1024 * 7 * 7, 576, 1).suffix());
         // plain tiles when not pipelined
         assertEquals("_m32", CudaBackend.plan(H200, false, true, true, false, 32, 256 * 48 * 48, 288, 1, false).suffix());
@@ -51,7 +63,7 @@ class CudaGemmPlanTest {
     void tf32TakesTheSameTilesOnTensorCores() {
         // the three W3 layer kinds: 32, 64 and 256 channels (forward)
         assertEquals("_tf32_m32", tf32(true, 32, 256 * 48 * 48, 288, 1).suffix());
-        assertEquals("_tf32_small", tf32(true, 64, 256 * 24 * 24, 576, 1).suffix());
+        assertEquals("_tf32_small", tf32(true, 64, 256 * 24 * 24, 576, 1).suffix(), "no 64 x 128 TF32 tile");
         CudaBackend.GemmPlan big = tf32(true, 256, 256 * 6 * 6, 2304, 1);
         assertEquals("_tf32", big.suffix());
         assertEquals(128, big.tileM());

@@ -128,6 +128,27 @@ class CudaEmulatedGemmTilesTest {
                 (be, b) -> be.linearBackwardData(n2, in2, out2, b[0], b[1], b[2]));
     }
 
+    /** Convolutions and linear layers with 32 < M <= 64 on the 64 x 128 tiles (pipelined fp32 only), with ragged edges. */
+    @Test
+    void sixtyFourRowTiles() {
+        ConvGeometry g = new ConvGeometry(2, 16, 16, 16, 64, 3, 3, 1, 1);    // K = 64: M of forward and filter; N = 512
+        compare("conv forward K=64", "conv2dForwardTap_pf_w64", new long[]{g.inputSize(), g.weightSize(), 64, g.outputSize()}, 3,
+                (be, b) -> be.conv2dForward(g, b[0], b[1], b[2], b[3]));
+        ConvGeometry f = new ConvGeometry(2, 128, 6, 6, 64, 3, 3, 1, 1);     // filter gradient: M = 64, N = 1152, depth 72
+        compare("conv backward filter K=64", "conv2dBackwardFilter_pf_w64", new long[]{f.inputSize(), f.outputSize(), f.weightSize(), 64}, 2,
+                (be, b) -> be.conv2dBackwardFilter(f, b[0], b[1], b[2], b[3]));
+        ConvGeometry h = new ConvGeometry(2, 48, 16, 16, 12, 3, 3, 1, 1);    // C = 48 (M of backward data), K = 12: channel-major
+        compare("conv backward data C=48", "conv2dBackwardData_pf_w64", new long[]{h.outputSize(), h.weightSize(), h.inputSize()}, 2,
+                (be, b) -> be.conv2dBackwardData(h, b[0], b[1], b[2]));
+        int n = 50, in = 40, out = 512;                                    // linear forward: M = n = 50 rows (ragged)
+        compare("linear forward n=50", "linearForward_pf_w64", new long[]{(long) n * in, (long) out * in, out, (long) n * out}, 3,
+                (be, b) -> be.linearForward(n, in, out, b[0], b[1], b[2], b[3]));
+        int n3 = 70, in3 = 512, out3 = 64;                                 // weight gradient: M = out = 64, N = in, depth 70
+        compare("linear backward weight out=64", "linearBackwardWeight_pf_w64",
+                new long[]{(long) n3 * in3, (long) n3 * out3, (long) out3 * in3, out3}, 2,
+                (be, b) -> be.linearBackwardWeight(n3, in3, out3, b[0], b[1], b[2], b[3]));
+    }
+
     /** Convolutions and linear layers with M <= 32 on the 32 x 256 tiles; {@code v} is "_pf" or "". */
     private static void thirtyTwoRowTiles(String v) {
         ConvGeometry g = new ConvGeometry(2, 16, 16, 16, 32, 3, 3, 1, 1);    // K = 32: M of forward and filter
