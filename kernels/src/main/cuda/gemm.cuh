@@ -200,7 +200,7 @@ template <class P> struct sh_bcol_of<P, true> { using type = typename P::BCol; }
 template <class P, int BM, int BN>
 struct sh_loader {
     static_assert(P::A_MODE != 2, "custom A loaders are not pipelined");
-    static_assert(256 % BN == 0 || BN % 256 == 0, "a thread's n (B_MODE 0) is the same for all its loads");
+    static_assert(256 % BN == 0, "a thread's n (B_MODE 0) is the same for all its loads");
     static constexpr int NA = BM * SH_BK / 256, NB = BN * SH_BK / 256;
     static constexpr bool BCOL = P::B_MODE == 0 && sh_has_bcol<P>::value;
     static constexpr bool BROW = P::B_MODE == 1 && sh_has_brow<P>::value;
@@ -217,13 +217,19 @@ struct sh_loader {
     typename sh_bcol_of<P>::type col;   // BCOL: the state of this thread's n
     bool colOk;
 
+    // Element u of the thread's loads is element i = tid + 256 u of the tile in load order. The tile sizes
+    // divide 256 (or 256 divides them), so i's two indices are the thread's own plus a constant per u: the
+    // compiler folds that constant into addresses instead of keeping a divided index per u in a register.
+    static_assert(256 % BM == 0 && 256 % BN == 0, "tiles of 32, 64, 128 or 256");
     __device__ __forceinline__ static void aIdx(int u, int& mm, int& kk) {
-        int i = threadIdx.x + u * 256;
-        if (P::A_MODE == 0) { kk = i % SH_BK; mm = i / SH_BK; } else { mm = i % BM; kk = i / BM; }
+        const unsigned t = threadIdx.x;
+        if (P::A_MODE == 0) { kk = t % SH_BK; mm = t / SH_BK + u * (256 / SH_BK); }
+        else { mm = t % BM; kk = t / BM + u * (256 / BM); }
     }
     __device__ __forceinline__ static void bIdx(int u, int& nn, int& kk) {
-        int i = threadIdx.x + u * 256;
-        if (P::B_MODE == 0) { nn = i % BN; kk = i / BN; } else { kk = i % SH_BK; nn = i / SH_BK; }
+        const unsigned t = threadIdx.x;
+        if (P::B_MODE == 0) { nn = t % BN; kk = t / BN + u * (256 / BN); }
+        else { kk = t % SH_BK; nn = t / SH_BK + u * (256 / SH_BK); }
     }
     // An operand whose k is this thread's own for the whole slice (A: A_MODE 0, B: B_MODE 1): the state of
     // that k once (rowOf(k)), then one value per u along m (A) or n (B), at(state, m or n), 0 outside.
