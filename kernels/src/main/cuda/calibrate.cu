@@ -26,7 +26,8 @@ extern "C" __global__ void __launch_bounds__(256) calibrateFfma(float* __restric
     out[blockIdx.x * blockDim.x + threadIdx.x] = s;
 }
 
-// The inner loop of sh_gemm_pf_body<P, 128, 128, 8, 8> over resident shared tiles, iters k-slices of 16:
+// The inner loop of sh_gemm_pf_body<P, 128, 128, 8, 8> (sh_tile_slice itself) over resident shared tiles,
+// iters k-slices of 16:
 // per thread and slice 16 x (2 float4 loads of A + 2 of B + 64 FFMAs): 2048 * iters FLOPs per thread.
 // PLACE4X8: thread (tx, ty) from sh_thread_xy; else tx = tid % 16, ty = tid / 16 (warps of 2 x 16).
 // The empty asm with a "memory" clobber ends each slice: the compiler must load the fragments again,
@@ -50,24 +51,7 @@ __device__ __forceinline__ void calibrate_tile_core(float* out, int iters) {
         #pragma unroll
         for (int j = 0; j < TN; j++) acc[i][j] = 0.f;
     for (int it = 0; it < iters; it++) {
-        #pragma unroll
-        for (int kk = 0; kk < SH_BK; kk++) {
-            float av[TM], bv[TN];
-            #pragma unroll
-            for (int i = 0; i < TM; i += 4) {
-                float4 t = *reinterpret_cast<const float4*>(&As[kk][sh_frag<BM, TM>(ty, i)]);
-                av[i] = t.x; av[i + 1] = t.y; av[i + 2] = t.z; av[i + 3] = t.w;
-            }
-            #pragma unroll
-            for (int j = 0; j < TN; j += 4) {
-                float4 t = *reinterpret_cast<const float4*>(&Bs[kk][sh_frag<BN, TN>(tx, j)]);
-                bv[j] = t.x; bv[j + 1] = t.y; bv[j + 2] = t.z; bv[j + 3] = t.w;
-            }
-            #pragma unroll
-            for (int i = 0; i < TM; i++)
-                #pragma unroll
-                for (int j = 0; j < TN; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
-        }
+        sh_tile_slice<BM, BN, TM, TN, false, LD, LD>(As, Bs, tx, ty, acc);
         asm volatile("" ::: "memory");
     }
     float s = 0.f;

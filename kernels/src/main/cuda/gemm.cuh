@@ -102,6 +102,34 @@ __device__ __forceinline__ void sh_thread_xy(int tid, int& tx, int& ty) {
     ty = (warp / WX) * 4 + ((lane >> 1) & 3);
 }
 
+// One k-slice of the fp32 tiles from shared memory: per kk, the thread's TM values of A and TN of B as
+// float4 runs (sh_frag), then TM x TN FFMAs (DIFF: (a - b)^2 instead of a * b). As[kk][m], Bs[kk][n].
+template <int BM, int BN, int TM, int TN, bool DIFF, int LDA, int LDB>
+__device__ __forceinline__ void sh_tile_slice(const float (*As)[LDA], const float (*Bs)[LDB], int tx, int ty,
+                                              float (&acc)[TM][TN]) {
+    #pragma unroll
+    for (int kk = 0; kk < SH_BK; kk++) {
+        float av[TM], bv[TN];
+        #pragma unroll
+        for (int i = 0; i < TM; i += 4) {
+            float4 t = *reinterpret_cast<const float4*>(&As[kk][sh_frag<BM, TM>(ty, i)]);
+            av[i] = t.x; av[i + 1] = t.y; av[i + 2] = t.z; av[i + 3] = t.w;
+        }
+        #pragma unroll
+        for (int j = 0; j < TN; j += 4) {
+            float4 t = *reinterpret_cast<const float4*>(&Bs[kk][sh_frag<BN, TN>(tx, j)]);
+            bv[j] = t.x; bv[j + 1] = t.y; bv[j + 2] = t.z; bv[j + 3] = t.w;
+        }
+        #pragma unroll
+        for (int i = 0; i < TM; i++)
+            #pragma unroll
+            for (int j = 0; j < TN; j++) {
+                if (DIFF) { float t = av[i] - bv[j]; acc[i][j] = fmaf(t, t, acc[i][j]); }
+                else acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+            }
+    }
+}
+
 // grid: (ceil(N/BN), ceil(M/BM), splits), block 256
 template <class P, int BM, int BN, int TM, int TN, bool DIFF>
 __device__ __forceinline__ void sh_gemm_body(const P& p) {
@@ -125,27 +153,7 @@ __device__ __forceinline__ void sh_gemm_body(const P& p) {
         sh_load_a<P, BM, LDA>(p, As, m0, k0, kEnd);
         sh_load_b<P, BN, LDB>(p, Bs, n0, k0, kEnd);
         __syncthreads();
-        #pragma unroll
-        for (int kk = 0; kk < SH_BK; kk++) {
-            float av[TM], bv[TN];
-            #pragma unroll
-            for (int i = 0; i < TM; i += 4) {
-                float4 t = *reinterpret_cast<const float4*>(&As[kk][sh_frag<BM, TM>(ty, i)]);
-                av[i] = t.x; av[i + 1] = t.y; av[i + 2] = t.z; av[i + 3] = t.w;
-            }
-            #pragma unroll
-            for (int j = 0; j < TN; j += 4) {
-                float4 t = *reinterpret_cast<const float4*>(&Bs[kk][sh_frag<BN, TN>(tx, j)]);
-                bv[j] = t.x; bv[j + 1] = t.y; bv[j + 2] = t.z; bv[j + 3] = t.w;
-            }
-            #pragma unroll
-            for (int i = 0; i < TM; i++)
-                #pragma unroll
-                for (int j = 0; j < TN; j++) {
-                    if (DIFF) { float t = av[i] - bv[j]; acc[i][j] = fmaf(t, t, acc[i][j]); }
-                    else acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
-                }
-        }
+        sh_tile_slice<BM, BN, TM, TN, DIFF, LDA, LDB>(As, Bs, tx, ty, acc);
         __syncthreads();
     }
     #pragma unroll
@@ -347,27 +355,7 @@ __device__ __forceinline__ void sh_gemm_pf_body(const P& p) {
     for (int k0 = kBeg; k0 < kEnd; k0 += SH_BK) {
         const bool more = k0 + SH_BK < kEnd;
         if (more) fetch(k0 + SH_BK);
-        #pragma unroll
-        for (int kk = 0; kk < SH_BK; kk++) {
-            float av[TM], bv[TN];
-            #pragma unroll
-            for (int i = 0; i < TM; i += 4) {
-                float4 t = *reinterpret_cast<const float4*>(&As[cur][kk][sh_frag<BM, TM>(ty, i)]);
-                av[i] = t.x; av[i + 1] = t.y; av[i + 2] = t.z; av[i + 3] = t.w;
-            }
-            #pragma unroll
-            for (int j = 0; j < TN; j += 4) {
-                float4 t = *reinterpret_cast<const float4*>(&Bs[cur][kk][sh_frag<BN, TN>(tx, j)]);
-                bv[j] = t.x; bv[j + 1] = t.y; bv[j + 2] = t.z; bv[j + 3] = t.w;
-            }
-            #pragma unroll
-            for (int i = 0; i < TM; i++)
-                #pragma unroll
-                for (int j = 0; j < TN; j++) {
-                    if (DIFF) { float t = av[i] - bv[j]; acc[i][j] = fmaf(t, t, acc[i][j]); }
-                    else acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
-                }
-        }
+        sh_tile_slice<BM, BN, TM, TN, DIFF, LDA, LDB>(As[cur], Bs[cur], tx, ty, acc);
         if (more) put(cur ^ 1);   // the other buffer was last read before the previous barrier
         __syncthreads();
         cur ^= 1;
