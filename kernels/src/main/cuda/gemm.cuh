@@ -13,8 +13,9 @@
 //   float a(int m, int k) const; float b(int k, int n) const;   (called only inside [0,M)x[0,K) etc.)
 //   void store(int m, int n, float v, int split) const;
 // The load order (which index runs fastest across threads) follows the memory layout so that
-// global loads are coalesced. Optional: split loaders (BCol / BRow / ARow, see sh_loader), which
-// the pipelined tiles use to compute what depends only on a thread's fixed index once.
+// global loads are coalesced. Optional: split loaders (BCol / BRow / ARow, per-slice BTap, per-block
+// BEnt tables; see sh_loader), which the pipelined tiles use to compute what depends only on a thread's
+// fixed index once.
 //
 // Three versions (the pipelined two share sh_loader):
 //  * sh_gemm_body<P, BM, BN, TM, TN, DIFF>: fp32 FFMA, BM x BN tile per 256-thread block, BK = 16,
