@@ -241,8 +241,9 @@ struct sh_loader {
         else { kk = t % SH_BK; nn = t / SH_BK + u * (256 / SH_BK); }
     }
     // An operand whose k is this thread's own for the whole slice (A: A_MODE 0, B: B_MODE 1): the state of
-    // that k once (rowOf(k)), then one value per u along m (A) or n (B), at(state, m or n), 0 outside.
-    template <bool IS_A, int NU, class RowOf, class At>
+    // that k once (rowOf(k)), then one value per u along m (A) or n (B), at(state, m or n), 0 outside
+    // (CHECK_LIM false: at() itself gives 0 beyond lim, as BEnt tables do).
+    template <bool IS_A, bool CHECK_LIM = true, int NU, class RowOf, class At>
     __device__ __forceinline__ static void sliceRow(float (&r)[NU], int k0, int kEnd, int base, int lim, RowOf rowOf, At at) {
         int x, kk;
         if (IS_A) aIdx(0, x, kk); else bIdx(0, x, kk);
@@ -252,7 +253,7 @@ struct sh_loader {
         #pragma unroll
         for (int u = 0; u < NU; u++) {
             if (IS_A) aIdx(u, x, kk); else bIdx(u, x, kk);
-            r[u] = (kOk && base + x < lim) ? at(row, base + x) : 0.f;
+            r[u] = (kOk && (!CHECK_LIM || base + x < lim)) ? at(row, base + x) : 0.f;
         }
     }
     // before the first fetch, by every thread of the block (BTAB ends with a barrier)
@@ -294,15 +295,8 @@ struct sh_loader {
                 rb[u] = (colOk && k < kEnd) ? p.bc(k, col) : 0.f;
             }
         } else if constexpr (BTAB) {
-            int nn, kk;
-            bIdx(0, nn, kk);
-            const bool kOk = k0 + kk < kEnd;
-            const auto row = p.brow(k0 + kk);
-            #pragma unroll
-            for (int u = 0; u < NB; u++) {
-                bIdx(u, nn, kk);
-                rb[u] = kOk ? p.bre(row, tab()[nn]) : 0.f;
-            }
+            sliceRow<false, false>(rb, k0, kEnd, n0, p.N, [&](int k) { return p.brow(k); },
+                                   [&](const auto& row, int n) { return p.bre(row, tab()[n - n0]); });
         } else if constexpr (BROW) {
             sliceRow<false>(rb, k0, kEnd, n0, p.N, [&](int k) { return p.brow(k); },
                             [&](const auto& row, int n) { return p.br(row, n); });

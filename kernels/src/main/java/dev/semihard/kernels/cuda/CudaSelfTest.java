@@ -243,6 +243,16 @@ public final class CudaSelfTest {
         return ms[reps / 2];
     }
 
+    /** A CUDA backend in {@code precision} created with the switch {@code property} (read at creation) set to false. */
+    private static CudaBackend backendWithout(String property, String precision) {
+        System.setProperty(property, "false");
+        try {
+            return new CudaBackend(new BackendOptions(null, precision, 0, Map.of()));
+        } finally {
+            System.clearProperty(property);
+        }
+    }
+
     static List<String> benchmarks(Backend cand, boolean quick, java.util.Set<String> workloads) {
         List<String> rows = new ArrayList<>();
         int[][] w1 = !workloads.contains("W1") ? new int[0][]
@@ -300,23 +310,13 @@ public final class CudaSelfTest {
             variants.add(new CudaBackend(new BackendOptions(null, "tf32", 0, Map.of())));
             names.add("tf32");
             // the 32- and 64-channel layers once more without the 32 x 256 and 64 x 128 tiles: both shapes in one run
-            System.setProperty(CudaBackend.THIN_TILES_PROPERTY, "false");
-            try {
-                variants.add(new CudaBackend(new BackendOptions(null, "fp32", 0, Map.of())));
-                names.add("fp32 [64x64 only]");
-            } finally {
-                System.clearProperty(CudaBackend.THIN_TILES_PROPERTY);
-            }
+            variants.add(backendWithout(CudaBackend.THIN_TILES_PROPERTY, "fp32"));
+            names.add("fp32 [64x64 only]");
             // and with the channel-major convolution kernels (each element finds its filter tap by division)
-            System.setProperty(CudaBackend.CONV_TAPS_PROPERTY, "false");
-            try {
-                variants.add(new CudaBackend(new BackendOptions(null, "fp32", 0, Map.of())));
-                names.add("fp32 [channel-major]");
-                variants.add(new CudaBackend(new BackendOptions(null, "tf32", 0, Map.of())));
-                names.add("tf32 [channel-major]");
-            } finally {
-                System.clearProperty(CudaBackend.CONV_TAPS_PROPERTY);
-            }
+            variants.add(backendWithout(CudaBackend.CONV_TAPS_PROPERTY, "fp32"));
+            names.add("fp32 [channel-major]");
+            variants.add(backendWithout(CudaBackend.CONV_TAPS_PROPERTY, "tf32"));
+            names.add("tf32 [channel-major]");
         }
         if (cand instanceof CudaBackend cu && w3.length > 0) {
             // the FMA units, the tile's inner loop, then a plain GEMM (no im2col) in both precisions: the
