@@ -3,9 +3,9 @@
 //
 // The fused triplet loss (semantics: shared/BENCHMARKS.md and ReferenceTriplet, ties included)
 // runs as a short pipeline of kernels on one stream, O(B^2) memory, never B^3:
-//   1. tripletRowStats   one warp per row: squared norms (double), norms, clamped norms, and for the
-//                        cosine distance the unit rows Ehat = E / max(|e|, 1e-12).
-//   2. tripletColPartial column sums of E in chunks (for the SPREAD statistic).
+//   1, 2. tripletStats   (one launch) one warp per row: squared norms (double), norms, clamped norms, and
+//                        for the cosine distance the unit rows Ehat = E / max(|e|, 1e-12); and column
+//                        sums of E in chunks (for the SPREAD statistic).
 //   3. pairwiseDistanceForward_*  D [A, B] (A = anchorRows) as a GEMM: from differences
 //                        (sum (e_i - e_j)^2, exact 0 for duplicates) for B <= 4096, from norms and dot
 //                        products beyond (half the arithmetic; the dot products on tensor cores in 3xTF32,
@@ -17,7 +17,9 @@
 //                        search) and keeps the per-bucket minimum of the key (d(a,n), n) with a 64-bit
 //                        shared atomicMin (order-independent, so deterministic); a suffix minimum
 //                        over buckets then gives every positive its n*: O(B log K) per anchor instead
-//                        of O(B K). No n*: the farthest negative (fallback).
+//                        of O(B K). No n*: the farthest negative (fallback). Its first pass reads the
+//                        labels and D only at the positives, so the row of D is read once.
+//                        Positives sorted by one warp in registers when there are at most 64.
 //                        batch-hard: one scan (max positive / min negative keys).
 //                        batch-all: every (p, n) of the anchor, per-negative and per-positive sums.
 //                        Output, G = dLoss/dD before the 1/units scale (divided by d for l2), in one of
@@ -29,8 +31,10 @@
 //                        And the anchor's partial statistics.
 //   5. tripletFinish     one block: sums the partials in anchor order, writes the statistics and the
 //                        scale 1/units (batch-all: 1/active; 0 when degenerate) to device memory.
+//                        Run by tripletMine's last block to finish (a counter), not launched.
 //   6. T = S X and the row sums of S, X = E (Ehat for cosine):
-//      sym:   tripletSymGather, one warp per row of S: only its ~4K nonzeros, accumulated in registers.
+//      sym:   tripletSymGather, one warp per row of S: only its ~4K nonzeros, accumulated in registers;
+//             for d <= 256 the same warp then does step 7 for its row (no T, no tripletGrad launch).
 //      split: tripletRowGather (one warp per row of G) and tripletColGather (8 warps per 32 columns,
 //             each over a slice of the rows) add up the nonzeros of G and of G^T (the previous version).
 //      dense (batch-all: S is dense): tripletColSum (column sums of G), then tripletBackward_*
@@ -133,10 +137,10 @@ extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_dot_x3
 
 // Row statistics, one warp per row: sqd[i] = |e_i|^2 (double), nrm[i] = |e_i|, nc[i] = max(|e_i|, 1e-12);
 // ehat (when not null) = e_i / nc[i].
-extern "C" __global__ void tripletRowStats(const float* __restrict__ e, int B, int d, double* __restrict__ sqd,
-                                           float* __restrict__ nrm, float* __restrict__ nc, float* __restrict__ ehat) {
-    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
-    if (row >= B) return;
+// Row i's squared norm (double), norm, clamped norm and, with ehat, its unit row; one warp.
+__device__ __forceinline__ void sh_row_stats(const float* __restrict__ e, int row, int d, double* __restrict__ sqd,
+                                             float* __restrict__ nrm, float* __restrict__ nc, float* __restrict__ ehat) {
+    const int lane = threadIdx.x & 31;
     const float* er = e + (size_t)row * d;
     double s = 0.0;
     for (int j = lane; j < d; j += 32) s += (double)er[j] * er[j];
@@ -145,6 +149,37 @@ extern "C" __global__ void tripletRowStats(const float* __restrict__ e, int B, i
     float n = (float)sqrt(s), c = fmaxf(n, COSINE_EPS);
     if (lane == 0) { sqd[row] = s; nrm[row] = n; nc[row] = c; }
     if (ehat) for (int j = lane; j < d; j += 32) ehat[(size_t)row * d + j] = er[j] / c;
+}
+
+// colp[z * d + c] = sum of e[i, c] over the rows i of chunk z (rowsPerChunk rows each), in row order; one block.
+__device__ __forceinline__ void sh_col_partial(const float* __restrict__ e, int B, int d, int rowsPerChunk, int z,
+                                               double* __restrict__ colp) {
+    int beg = z * rowsPerChunk, end = min(B, beg + rowsPerChunk);
+    for (int c = threadIdx.x; c < d; c += blockDim.x) {
+        double s = 0.0;
+        for (int i = beg; i < end; i++) s += e[(size_t)i * d + c];
+        colp[(size_t)z * d + c] = s;
+    }
+}
+
+// sh_row_stats, one warp per row (the cosine distances need the norms).
+extern "C" __global__ void tripletRowStats(const float* __restrict__ e, int B, int d, double* __restrict__ sqd,
+                                           float* __restrict__ nrm, float* __restrict__ nc, float* __restrict__ ehat) {
+    int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    if (row < B) sh_row_stats(e, row, d, sqd, nrm, nc, ehat);
+}
+
+// Steps 1 and 2 of the fused loss in one launch (they only read E): blocks [0, rowBlocks) do the row
+// statistics, one warp per row; the next colChunks blocks the column sums of chunk z = blockIdx.x - rowBlocks.
+extern "C" __global__ void tripletStats(const float* __restrict__ e, int B, int d, double* __restrict__ sqd,
+                                        float* __restrict__ nrm, float* __restrict__ nc, float* __restrict__ ehat,
+                                        int rowBlocks, int rowsPerChunk, double* __restrict__ colp) {
+    if ((int)blockIdx.x < rowBlocks) {
+        int row = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+        if (row < B) sh_row_stats(e, row, d, sqd, nrm, nc, ehat);
+    } else {
+        sh_col_partial(e, B, d, rowsPerChunk, blockIdx.x - rowBlocks, colp);
+    }
 }
 
 // Non-fused backward of pairwiseDistance (the reference's formula, one block per row i, threads over
@@ -220,6 +255,76 @@ __device__ void sh_bitonic(u64* a, int n) {
         }
 }
 
+// The same sorting network for n <= 64, run by one warp in registers: element i is lane (i & 31)'s
+// v[i >> 5]; a partner at distance j < 32 is one shuffle away, at 32 in the same lane. The sorted
+// order is the same as sh_bitonic's (the keys are distinct, or equal only where equal keys are
+// interchangeable). 21 compare-exchange steps for n = 64 without a block barrier between them: with
+// sh_bitonic each was a __syncthreads of the whole block.
+__device__ void sh_warp_bitonic64(u64* a, int n) {
+    const int lane = threadIdx.x & 31;
+    u64 v0 = lane < n ? a[lane] : ~0ull, v1 = lane + 32 < n ? a[lane + 32] : ~0ull;
+    for (int k = 2; k <= n; k <<= 1)
+        for (int j = k >> 1; j > 0; j >>= 1) {
+            if (j == 32) {                          // k = 64: i = lane against i + 32, ascending
+                u64 lo = min(v0, v1), hi = max(v0, v1);
+                v0 = lo;
+                v1 = hi;
+            } else {
+                u64 p0 = __shfl_xor_sync(0xffffffffu, v0, j), p1 = __shfl_xor_sync(0xffffffffu, v1, j);
+                const bool lower = (lane & j) == 0;                 // i < its partner
+                const bool up0 = (lane & k) == 0, up1 = ((lane + 32) & k) == 0;
+                v0 = lower == up0 ? min(v0, p0) : max(v0, p0);      // the lower index of an ascending
+                v1 = lower == up1 ? min(v1, p1) : max(v1, p1);      // pair keeps the minimum
+            }
+        }
+    if (lane < n) a[lane] = v0;
+    if (lane + 32 < n) a[lane + 32] = v1;
+}
+
+// Sorts a[0..n) ascending (n a power of two) with the block; ends with __syncthreads.
+__device__ void sh_sort(u64* a, int n) {
+    if (n <= 64) {
+        if (threadIdx.x < 32) sh_warp_bitonic64(a, n);
+        __syncthreads();
+    } else {
+        sh_bitonic(a, n);
+    }
+}
+
+// m[r] = min(m[r], m[r + 1], ..., m[n]) for 1 <= r < n (m[n] unchanged), by warp 0 in chunks of 32 from the
+// top (a shuffle scan each, carrying the minimum so far), instead of one thread walking down the n
+// entries; min is exact, so the result is the walk's. Ends with __syncthreads.
+__device__ void sh_suffix_min(u64* m, int n) {
+    if (threadIdx.x < 32) {
+        const int lane = threadIdx.x;
+        u64 carry = m[n];
+        for (int top = n - 1; top >= 1; top -= 32) {
+            const int r = top - lane;
+            u64 v = r >= 1 ? m[r] : ~0ull;
+            #pragma unroll
+            for (int o = 1; o < 32; o <<= 1) {
+                u64 t = __shfl_up_sync(0xffffffffu, v, o);
+                if (lane >= o) v = min(v, t);
+            }
+            v = min(v, carry);
+            if (r >= 1) m[r] = v;
+            carry = __shfl_sync(0xffffffffu, v, 31);
+        }
+    }
+    __syncthreads();
+}
+
+__device__ __forceinline__ u64 sh_warp_max64(u64 v) {
+    #pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = max(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+__device__ __forceinline__ u64 sh_warp_min64(u64 v) {
+    #pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = min(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
 // Stores the keys (fkey(d(a,j)) << 32 | j) of a's positives whose rank (in index order) lies in
 // [base, base + CAP) into out[rank - base]. Uses warp ballots, so the order is the index order.
 __device__ void sh_collect_positives(const float* drow, const int* labels, int a, int ya, int A, int base, u64* out,
@@ -280,17 +385,96 @@ __device__ __forceinline__ void sh_mine_scan(const float* __restrict__ drow, con
     }
 }
 
+// f(j, labels[j]) for this thread's share of the labels, in j order, MINE_BATCH loads at a time (as
+// sh_mine_scan, without reading D).
+template <class F>
+__device__ __forceinline__ void sh_label_scan(const int* __restrict__ labels, int B, F f) {
+    for (int j0 = threadIdx.x; j0 < B; j0 += MINE_BATCH * blockDim.x) {
+        int yv[MINE_BATCH];
+        #pragma unroll
+        for (int z = 0; z < MINE_BATCH; z++) {
+            const int j = j0 + z * blockDim.x;
+            yv[z] = j < B ? labels[j] : 0;
+        }
+        #pragma unroll
+        for (int z = 0; z < MINE_BATCH; z++) {
+            const int j = j0 + z * blockDim.x;
+            if (j < B) f(j, yv[z]);
+        }
+    }
+}
+
+// The statistics (TripletStats layout) and ws[0] = the gradient scale, from the anchors' partials, by one
+// block: the body of tripletFinish, and what tripletMine's last block runs when it is given a counter.
+// scratch: 33 doubles, scratchN: 33 * P_N. part is read through L2 (__ldcg): in tripletMine the other
+// blocks wrote it during the same launch.
+__device__ void sh_triplet_finish(const double* part, int A, int B, int d, const double* __restrict__ sqd,
+                                  const float* __restrict__ nrm, const double* __restrict__ colp, int colChunks,
+                                  int strategy, float* __restrict__ stats, float* __restrict__ ws,
+                                  double* scratch, double* scratchN) {
+    // one pass over the partials (each thread's anchors in order, all fields at once: the loads of a
+    // field no longer wait for the previous field's block sum), then the P_N block sums
+    double acc[P_N];
+    #pragma unroll
+    for (int f = 0; f < P_N; f++) acc[f] = 0.0;
+    for (int a = threadIdx.x; a < A; a += blockDim.x) {
+        #pragma unroll
+        for (int f = 0; f < P_N; f++) acc[f] += __ldcg(part + (size_t)a * P_N + f);
+    }
+    sh_block_sum_n<P_N>(acc, scratchN);
+    double normSum = 0.0, sqSum = 0.0, meanSq = 0.0;
+    for (int i = threadIdx.x; i < B; i += blockDim.x) { normSum += nrm[i]; sqSum += sqd[i]; }
+    for (int c = threadIdx.x; c < d; c += blockDim.x) {
+        double s = 0.0;
+        for (int z = 0; z < colChunks; z++) s += colp[(size_t)z * d + c];
+        double mc = s / B;
+        meanSq += mc * mc;
+    }
+    normSum = sh_block_sum(normSum, scratch);
+    sqSum = sh_block_sum(sqSum, scratch);
+    meanSq = sh_block_sum(meanSq, scratch);
+    if (threadIdx.x == 0) {
+        for (int i = 0; i < 16; i++) stats[i] = 0.f;
+        stats[9] = B > 0 ? (float)(normSum / B) : 0.f;                          // MEAN_NORM
+        stats[10] = B > 0 ? (float)sqrt(fmax(sqSum / B - meanSq, 0.0)) : 0.f;    // SPREAD
+        stats[2] = (float)acc[P_PAIRS];                                          // POSITIVE_PAIRS
+        double units = acc[P_UNITS], active = acc[P_ACTIVE];
+        float scale = 0.f;
+        if (units == 0) {
+            stats[11] = 1.f;                                                     // DEGENERATE
+        } else {
+            double denom = strategy == STRAT_BATCH_ALL ? active : units;
+            stats[0] = denom > 0 ? (float)(acc[P_LOSS] / denom) : 0.f;           // LOSS
+            stats[1] = (float)units;
+            stats[3] = (float)acc[P_FOUND];
+            stats[4] = (float)acc[P_FALLBACK];
+            stats[5] = (float)active;
+            stats[6] = (float)(active / units);
+            stats[7] = (float)(acc[P_DAP] / units);
+            stats[8] = (float)(acc[P_DAN] / units);
+            scale = denom > 0 ? (float)(1.0 / denom) : 0.f;
+        }
+        ws[0] = scale;
+    }
+}
+
 // One block (256 threads) per anchor a < A. D: [A, B]; part: [A, P_N] doubles.
 // Without S (batch-all, or the "split" backward): G: [A, B], row a fully overwritten, and
 // grow[a] = sum of G row a (after the l2 division).
 // With S (semihard and batch-hard, at most CAP positives per anchor: the "sym" backward): G and grow
 // are not touched; S: [B, B], all zero before the launch, receives S = G + G^T through sh_emit_sym, and
 // smask: [B], zero before, the chunk bits of each row's nonzeros.
-extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __restrict__ D, const int* __restrict__ labels,
+// done: null, or a counter that is 0 before the launch (and after it): then the last block to finish
+// also does tripletFinish's work (sqd, nrm, colp, colChunks, d, stats, ws are its inputs and outputs).
+extern "C" __global__ void __launch_bounds__(256, 4) tripletMine(const float* __restrict__ D, const int* __restrict__ labels,
                                                               float* __restrict__ G, double* __restrict__ part,
                                                               double* __restrict__ grow, int A, int B, int strategy,
                                                               int l2, float margin, int soft, float* __restrict__ S,
-                                                              u64* __restrict__ smask, int chunkCols) {
+                                                              u64* __restrict__ smask, int chunkCols,
+                                                              const double* __restrict__ sqd, const float* __restrict__ nrm,
+                                                              const double* __restrict__ colp, int colChunks, int d,
+                                                              float* __restrict__ stats, float* __restrict__ ws,
+                                                              unsigned* __restrict__ done) {
     __shared__ u64 sk[CAP];
     __shared__ u64 sn[CAP];
     __shared__ u64 bmin[CAP + 1];
@@ -308,31 +492,57 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
     if (tid == 0) { s_neg = 0; s_pos = 0; s_far = 0ull; s_near = ~0ull; s_hp = 0ull; }
     __syncthreads();
 
-    // pass 1: zero the G row; count negatives and positives; farthest / nearest negative, farthest positive
+    // pass 1: zero the G row; count negatives and positives; farthest / nearest negative, farthest positive.
+    // semihard needs D here only at the positives (its fallback, the farthest negative, comes out of the
+    // bucket pass): it scans the labels, which every block shares, and reads the row of D once in all.
     int negC = 0;
     u64 far = 0ull, near = ~0ull, hp = 0ull;
     double negSum = 0.0, posSum = 0.0;
-    sh_mine_scan(drow, labels, B, [&](int j, int yj, float dj) {
-        if (!sym) g[j] = 0.f;
-        u64 fk = (u64)sh_fkey(dj) << 32;
-        if (yj != ya) {
-            negC++; negSum += dj;
-            far = max(far, fk | (0xffffffffu - (unsigned)j));
-            near = min(near, fk | (unsigned)j);
-        } else if (j < A && j != a) {
-            // positives land in sk in arbitrary order; they are sorted by (d, index) before use
-            int slot = atomicAdd(&s_pos, 1);
-            if (slot < CAP) sk[slot] = fk | (unsigned)j;
-            posSum += dj;
-            hp = max(hp, fk | (0xffffffffu - (unsigned)j));
-        }
-    });
-    atomicAdd(&s_neg, negC);
-    atomicMax(&s_far, far);
-    atomicMin(&s_near, near);
-    atomicMax(&s_hp, hp);
-    negSum = sh_block_sum(negSum, scratch);   // contains __syncthreads
-    posSum = sh_block_sum(posSum, scratch);
+    if (strategy == STRAT_SEMIHARD) {
+        sh_label_scan(labels, B, [&](int j, int yj) {
+            if (!sym) g[j] = 0.f;
+            if (yj != ya) {
+                negC++;
+            } else if (j < A && j != a) {
+                // positives land in sk in arbitrary order; they are sorted by (d, index) before use
+                int slot = atomicAdd(&s_pos, 1);
+                if (slot < CAP) sk[slot] = ((u64)sh_fkey(drow[j]) << 32) | (unsigned)j;
+            }
+        });
+    } else {
+        sh_mine_scan(drow, labels, B, [&](int j, int yj, float dj) {
+            if (!sym) g[j] = 0.f;
+            u64 fk = (u64)sh_fkey(dj) << 32;
+            if (yj != ya) {
+                negC++; negSum += dj;
+                far = max(far, fk | (0xffffffffu - (unsigned)j));
+                near = min(near, fk | (unsigned)j);
+            } else if (j < A && j != a) {
+                int slot = atomicAdd(&s_pos, 1);
+                if (slot < CAP) sk[slot] = fk | (unsigned)j;
+                posSum += dj;
+                hp = max(hp, fk | (0xffffffffu - (unsigned)j));
+            }
+        });
+    }
+    // one shared atomic per warp and value: the 64-bit ones are compare-and-swap loops on shared memory,
+    // where 256 threads on one address retried each other
+    #pragma unroll
+    for (int o = 16; o > 0; o >>= 1) negC += __shfl_down_sync(0xffffffffu, negC, o);
+    far = sh_warp_max64(far);
+    near = sh_warp_min64(near);
+    hp = sh_warp_max64(hp);
+    if ((tid & 31) == 0) {
+        atomicAdd(&s_neg, negC);
+        atomicMax(&s_far, far);
+        atomicMin(&s_near, near);
+        atomicMax(&s_hp, hp);
+    }
+    __syncthreads();
+    if (strategy == STRAT_BATCH_ALL) {            // its statistics need the sums of d(a, p) and d(a, n)
+        negSum = sh_block_sum(negSum, scratch);
+        posSum = sh_block_sum(posSum, scratch);
+    }
     const int k = s_pos, m = s_neg;
 
     double units = 0, loss = 0, active = 0, found = 0, fallback = 0, dap = 0, dan = 0;
@@ -353,7 +563,7 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
                 }
             }
         } else if (strategy == STRAT_SEMIHARD) {
-            const int farIdx = (int)(0xffffffffu - (unsigned)(s_far & 0xffffffffu));
+            int farIdx = 0;                         // the farthest negative (fallback), from the first round
             for (int base = 0; base < k; base += CAP) {
                 const int cnt = min(CAP, k - base);
                 int p2 = 1;
@@ -362,7 +572,7 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
                 for (int i = cnt + tid; i < p2; i += blockDim.x) sk[i] = ~0ull;
                 for (int i = tid; i <= cnt; i += blockDim.x) bmin[i] = ~0ull;
                 __syncthreads();
-                sh_bitonic(sk, p2);
+                sh_sort(sk, p2);
                 // bucket minimum of (d(a,n), n) by the number of positives strictly closer than n. The last
                 // bucket (farther than every positive) is where most negatives fall once the embedding has
                 // learned something: all of them contending for one shared address would serialize, so each
@@ -375,16 +585,20 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
                         int mid = (lo + hi) >> 1;
                         if (sh_funkey((unsigned)(sk[mid] >> 32)) < dj) lo = mid + 1; else hi = mid;
                     }
-                    const u64 key = ((u64)sh_fkey(dj) << 32) | (unsigned)j;
+                    const u64 fk = (u64)sh_fkey(dj) << 32, key = fk | (unsigned)j;
+                    far = max(far, fk | (0xffffffffu - (unsigned)j));
                     if (lo == cnt) lastMin = min(lastMin, key);
                     else if (lo > 0) atomicMin(&bmin[lo], key);
                 });
-                #pragma unroll
-                for (int o = 16; o > 0; o >>= 1) lastMin = min(lastMin, __shfl_xor_sync(0xffffffffu, lastMin, o));
+                lastMin = sh_warp_min64(lastMin);
                 if ((tid & 31) == 0 && lastMin != ~0ull) atomicMin(&bmin[cnt], lastMin);
+                if (base == 0) {
+                    far = sh_warp_max64(far);
+                    if ((tid & 31) == 0) atomicMax(&s_far, far);
+                }
                 __syncthreads();
-                if (tid == 0) for (int r = cnt - 1; r >= 1; r--) bmin[r] = min(bmin[r], bmin[r + 1]);
-                __syncthreads();
+                if (base == 0) farIdx = (int)(0xffffffffu - (unsigned)(s_far & 0xffffffffu));
+                sh_suffix_min(bmin, cnt);
                 for (int r = tid; r < p2; r += blockDim.x) {
                     if (r < cnt) {
                         int p = (int)(unsigned)(sk[r] & 0xffffffffu);
@@ -406,7 +620,7 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
                     }
                 }
                 __syncthreads();
-                sh_bitonic(sn, p2);
+                sh_sort(sn, p2);
                 // each n* gets minus the sum of the slopes of its pairs, in rank order
                 for (int r = tid; r < cnt; r += blockDim.x) {
                     unsigned n = (unsigned)(sn[r] >> 32);
@@ -428,7 +642,7 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
                 if (k > CAP) sh_collect_positives(drow, labels, a, ya, A, base, sk, warpCnt, &run);
                 for (int i = cnt + tid; i < p2; i += blockDim.x) sk[i] = ~0ull;
                 __syncthreads();
-                sh_bitonic(sk, p2);      // a fixed order, so the float sums below are reproducible
+                sh_sort(sk, p2);         // a fixed order, so the float sums below are reproducible
                 for (int r = tid; r < cnt; r += blockDim.x) sl[r] = sh_funkey((unsigned)(sk[r] >> 32));
                 __syncthreads();
                 // per negative: minus the sum of slopes over the positives; loss and active count
@@ -481,73 +695,30 @@ extern "C" __global__ void __launch_bounds__(256) tripletMine(const float* __res
         q[P_ACTIVE] = active; q[P_LOSS] = loss; q[P_DAP] = dap; q[P_DAN] = dan;
         if (!sym) grow[a] = rs;
     }
-}
-
-// colp[z * d + c] = sum of e[i, c] over rows i of chunk z (rowsPerChunk rows each)
-extern "C" __global__ void tripletColPartial(const float* __restrict__ e, int B, int d, int rowsPerChunk,
-                                             double* __restrict__ colp) {
-    int z = blockIdx.x, beg = z * rowsPerChunk, end = min(B, beg + rowsPerChunk);
-    for (int c = threadIdx.x; c < d; c += blockDim.x) {
-        double s = 0.0;
-        for (int i = beg; i < end; i++) s += e[(size_t)i * d + c];
-        colp[(size_t)z * d + c] = s;
+    if (done == nullptr) return;            // the backend launches tripletFinish
+    // the block that finishes last sums every anchor's partials (tripletFinish without its own launch):
+    // each block publishes its partials (fence), then counts itself; the last one sees all of them.
+    // It sets the counter back to 0 for the next launch.
+    __shared__ bool s_last;
+    if (tid == 0) {
+        __threadfence();
+        s_last = atomicAdd(done, 1u) == gridDim.x - 1;
     }
+    __syncthreads();
+    if (!s_last) return;
+    __threadfence();
+    sh_triplet_finish(part, A, B, d, sqd, nrm, colp, colChunks, strategy, stats, ws, scratch, scratch8);
+    if (tid == 0) *done = 0u;
 }
 
-// One block: statistics (TripletStats layout) and ws[0] = the gradient scale.
+// One block: statistics (TripletStats layout) and ws[0] = the gradient scale (when no tripletMine ran).
 extern "C" __global__ void tripletFinish(const double* __restrict__ part, int A, int B, int d,
                                          const double* __restrict__ sqd, const float* __restrict__ nrm,
                                          const double* __restrict__ colp, int colChunks, int strategy,
                                          float* __restrict__ stats, float* __restrict__ ws) {
     __shared__ double scratch[33];
-    __shared__ double tot[P_N];
-    // one pass over the partials (each thread's anchors in order, all fields at once: the loads of a
-    // field no longer wait for the previous field's block sum), then the P_N block sums
-    double acc[P_N];
-    #pragma unroll
-    for (int f = 0; f < P_N; f++) acc[f] = 0.0;
-    for (int a = threadIdx.x; a < A; a += blockDim.x) {
-        #pragma unroll
-        for (int f = 0; f < P_N; f++) acc[f] += part[(size_t)a * P_N + f];
-    }
     __shared__ double scratchN[33 * P_N];
-    sh_block_sum_n<P_N>(acc, scratchN);
-    if (threadIdx.x == 0)
-        for (int f = 0; f < P_N; f++) tot[f] = acc[f];
-    double normSum = 0.0, sqSum = 0.0, meanSq = 0.0;
-    for (int i = threadIdx.x; i < B; i += blockDim.x) { normSum += nrm[i]; sqSum += sqd[i]; }
-    for (int c = threadIdx.x; c < d; c += blockDim.x) {
-        double s = 0.0;
-        for (int z = 0; z < colChunks; z++) s += colp[(size_t)z * d + c];
-        double mc = s / B;
-        meanSq += mc * mc;
-    }
-    normSum = sh_block_sum(normSum, scratch);
-    sqSum = sh_block_sum(sqSum, scratch);
-    meanSq = sh_block_sum(meanSq, scratch);
-    if (threadIdx.x == 0) {
-        for (int i = 0; i < 16; i++) stats[i] = 0.f;
-        stats[9] = B > 0 ? (float)(normSum / B) : 0.f;                          // MEAN_NORM
-        stats[10] = B > 0 ? (float)sqrt(fmax(sqSum / B - meanSq, 0.0)) : 0.f;    // SPREAD
-        stats[2] = (float)tot[P_PAIRS];                                          // POSITIVE_PAIRS
-        double units = tot[P_UNITS], active = tot[P_ACTIVE];
-        float scale = 0.f;
-        if (units == 0) {
-            stats[11] = 1.f;                                                     // DEGENERATE
-        } else {
-            double denom = strategy == STRAT_BATCH_ALL ? active : units;
-            stats[0] = denom > 0 ? (float)(tot[P_LOSS] / denom) : 0.f;           // LOSS
-            stats[1] = (float)units;
-            stats[3] = (float)tot[P_FOUND];
-            stats[4] = (float)tot[P_FALLBACK];
-            stats[5] = (float)active;
-            stats[6] = (float)(active / units);
-            stats[7] = (float)(tot[P_DAP] / units);
-            stats[8] = (float)(tot[P_DAN] / units);
-            scale = denom > 0 ? (float)(1.0 / denom) : 0.f;
-        }
-        ws[0] = scale;
-    }
+    sh_triplet_finish(part, A, B, d, sqd, nrm, colp, colChunks, strategy, stats, ws, scratch, scratchN);
 }
 
 // gcol[z * B + i] = sum over anchor rows a of chunk z of G[a, i]; grid (ceil(B/256), chunks)
@@ -667,9 +838,16 @@ extern "C" __global__ void tripletColGather(const float* __restrict__ G, const f
 // changes no sum. d > SYM_CHUNK takes several passes over the row. The last pass writes 0 over every
 // nonzero it read and clears smask[i], so both are zero again for the next call (CudaBackend keeps
 // them: no B x B memset per call). batch-hard touches ~4 chunks of 64 per row: 1/16 of the row is read.
+//
+// With dE (d <= SYM_CHUNK: one pass), the row's gradient is computed from the registers, as tripletGrad
+// would from T and rs (the same operations in the same order, so the same bits), and T and rs are not
+// written: one launch and a B x d round trip less. e, ehat, nrm, nc, ws and metric are tripletGrad's.
 extern "C" __global__ void tripletSymGather(float* __restrict__ S, u64* __restrict__ smask, int chunkCols,
                                            const float* __restrict__ X, float* __restrict__ T,
-                                           double* __restrict__ rs, int B, int d) {
+                                           double* __restrict__ rs, int B, int d,
+                                           const float* __restrict__ e, const float* __restrict__ ehat,
+                                           const float* __restrict__ nrm, const float* __restrict__ nc,
+                                           const float* __restrict__ ws, float* __restrict__ dE, int metric) {
     int i = blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5), lane = threadIdx.x & 31;
     if (i >= B) return;
     float* srow = S + (size_t)i * B;
@@ -723,6 +901,35 @@ extern "C" __global__ void tripletSymGather(float* __restrict__ S, u64* __restri
                     }
                 }
             }
+        }
+        if (dE != nullptr) {                       // c0 == 0 and last: dE from registers (see tripletGrad)
+            const size_t o = (size_t)i * d;
+            const float scale = ws[0];
+            if (metric == 2) {
+                double dsum = 0.0;
+                #pragma unroll
+                for (int u = 0; u < SYM_CHUNK / 32; u++) {
+                    int c = lane + 32 * u;
+                    if (c < d) dsum += (double)ehat[o + c] * acc[u];
+                }
+                dsum = sh_warp_sum(dsum);
+                const float dot = (float)__shfl_sync(0xffffffffu, dsum, 0);
+                const float self = nrm[i] > COSINE_EPS ? dot : 0.f, f = scale / nc[i];
+                #pragma unroll
+                for (int u = 0; u < SYM_CHUNK / 32; u++) {
+                    int c = lane + 32 * u;
+                    if (c < d) dE[o + c] = f * (self * ehat[o + c] - acc[u]);
+                }
+            } else {
+                sum = sh_warp_sum(sum);
+                const float r = (float)__shfl_sync(0xffffffffu, sum, 0), f = scale * (metric == 0 ? 2.f : 1.f);
+                #pragma unroll
+                for (int u = 0; u < SYM_CHUNK / 32; u++) {
+                    int c = lane + 32 * u;
+                    if (c < d) dE[o + c] = f * (r * e[o + c] - acc[u]);
+                }
+            }
+            break;
         }
         #pragma unroll
         for (int u = 0; u < SYM_CHUNK / 32; u++) {

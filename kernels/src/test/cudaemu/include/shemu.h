@@ -140,6 +140,7 @@ template <class T> inline T atomicCAS(T* p, T cmp, T v) { T o = *p; if (o == cmp
 template <class T> inline T atomicOr(T* p, T v) { T o = *p; *p = o | v; return o; }
 template <class T> inline T atomicAnd(T* p, T v) { T o = *p; *p = o & v; return o; }
 template <class T> inline T __ldg(const T* p) { return *p; }
+template <class T> inline T __ldcg(const T* p) { return *p; }
 
 // Tensor cores (TF32): what gemm.cuh's sh_tf32 / sh_mma_tf32 do on the GPU.
 namespace shemu {

@@ -401,6 +401,7 @@ public final class CudaBackend implements Backend, KernelProfile {
         try {
             cuStreamSynchronize(stream);
             releaseSymScratch();
+            if (mineCounter != null) { mineCounter.close(); mineCounter = null; }
             trimCache();
             if (profile != null) profile.close();
             for (int i = 0; i < STAGE_SLOTS; i++) if (stage[i] != null) { cuMemFreeHost(stage[i]); cuEventDestroy(stageEvent[i]); }
@@ -937,8 +938,8 @@ public final class CudaBackend implements Backend, KernelProfile {
             CudaBuffer ehat = metric == Distance.COSINE ? take(scratch, (long) b * d) : null;
             CudaBuffer colp = take(scratch, 2L * colChunks * Math.max(d, 1));
             CudaBuffer ws = take(scratch, 1);
-            launch("tripletRowStats", ceil(b, T / 32), 1, 1, T, e, b, d, sqd, nrm, nc, ehat);
-            launch("tripletColPartial", colChunks, 1, 1, T, e, b, d, rowsPerChunk, colp);
+            int rowBlocks = ceil(b, T / 32);       // one launch: row statistics, then column sums
+            launch("tripletStats", rowBlocks + colChunks, 1, 1, T, e, b, d, sqd, nrm, nc, ehat, rowBlocks, rowsPerChunk, colp);
             CudaBuffer part = take(scratch, 2L * P_N * Math.max(a, 1));
             CudaBuffer dist = null, g = null, grow = null, sym = null;
             final TripletBackward backward = tripletBackward(o.strategy(), labels, a);
@@ -954,20 +955,31 @@ public final class CudaBackend implements Backend, KernelProfile {
                 int mode = metric == Distance.COSINE ? 2
                         : b <= diffDistanceMaxRows() ? (metric == Distance.L2 ? 1 : 0) : (metric == Distance.L2 ? 4 : 3);
                 distances(a, b, d, e, dist, sqd, nc, b, mode);
+                // its last block also does tripletFinish's work (one launch less)
                 launch("tripletMine", a, 1, 1, T, dist, lab, g, part, grow, a, b, strategy,
                         metric == Distance.L2 ? 1 : 0, o.margin(), o.softMargin() ? 1 : 0, sym,
-                        sym == null ? null : symMask, symChunkCols(b));
+                        sym == null ? null : symMask, symChunkCols(b),
+                        sqd, nrm, colp, colChunks, d, stats, ws, mineCounter());
+            } else {
+                launch("tripletFinish", 1, 1, 1, T, part, a, b, d, sqd, nrm, colp, colChunks, strategy, stats, ws);
             }
-            launch("tripletFinish", 1, 1, 1, T, part, a, b, d, sqd, nrm, colp, colChunks, strategy, stats, ws);
             if (a == 0 || d == 0) {         // (d == 0 leaves S dirty: no gather zeroes it, the next call does)
                 fill(dE, 0, (long) b * d, 0f);
                 return;
             }
             CudaBuffer x = metric == Distance.COSINE ? ehat : buf(e);
             if (backward == TripletBackward.SYM) {
-                // sym: S = G + G^T is sparse (about 4K nonzeros per row): one pass over the marked chunks of its rows
+                // sym: S = G + G^T is sparse (about 4K nonzeros per row): one pass over the marked chunks of its rows;
+                // for d <= SYM_CHUNK the same warp then writes the row's gradient (no T, no tripletGrad)
+                if (d <= SYM_CHUNK) {
+                    launch("tripletSymGather", ceil(b, T / 32), 1, 1, T, sym, symMask, symChunkCols(b), x, null, null, b, d,
+                            e, ehat, nrm, nc, ws, dE, metricCode);
+                    symDirty = false;
+                    return;
+                }
                 CudaBuffer t = take(scratch, (long) b * d), rs = take(scratch, 2L * b);
-                launch("tripletSymGather", ceil(b, T / 32), 1, 1, T, sym, symMask, symChunkCols(b), x, t, rs, b, d);
+                launch("tripletSymGather", ceil(b, T / 32), 1, 1, T, sym, symMask, symChunkCols(b), x, t, rs, b, d,
+                        null, null, null, null, null, null, 0);
                 symDirty = false;
                 launch("tripletGrad", ceil(b, T / 32), 1, 1, T, t, e, ehat, rs, null, 0, nrm, nc, ws, dE,
                         b, b, d, metricCode, null, 0);
@@ -1005,6 +1017,22 @@ public final class CudaBackend implements Backend, KernelProfile {
     }
 
     private static final int P_N = 8;
+    /** Columns of X one pass of tripletSymGather holds in registers; must match SYM_CHUNK in embedding.cu. */
+    private static final int SYM_CHUNK = 256;
+
+    /**
+     * tripletMine's counter of finished blocks (one word, 0 between launches: its last block sets it back),
+     * with which that block knows it is last and does tripletFinish's work. Made on first use.
+     */
+    private CudaBuffer mineCounter;
+
+    private CudaBuffer mineCounter() {
+        if (mineCounter == null) {
+            mineCounter = alloc(1);
+            fill(mineCounter, 0, 1, 0f);
+        }
+        return mineCounter;
+    }
     /** Warps (column slices) of tripletColGather; must match COL_WARPS in embedding.cu. */
     private static final int COL_WARPS = 8;
     /**

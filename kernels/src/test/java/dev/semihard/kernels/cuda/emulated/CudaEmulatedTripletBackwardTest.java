@@ -117,6 +117,21 @@ class CudaEmulatedTripletBackwardTest {
     }
 
     /**
+     * tripletMine sorts an anchor's positives in one warp when they fit in 64 slots (every other test here)
+     * and with the whole block beyond: 99 positives per anchor are a 128-slot sort and a suffix minimum over
+     * 4 warp-sized chunks. (More than CAP = 512 positives take rounds, sorted by the same block network;
+     * B = 1200, K = 600 passes here too but takes over a minute on the emulator, so it is not kept.)
+     */
+    @org.junit.jupiter.api.Test
+    void manyPositivesPerAnchor() {
+        System.clearProperty(PROPERTY);
+        for (Strategy st : new Strategy[]{Strategy.SEMIHARD, Strategy.BATCH_HARD}) {
+            String verdict = dev.semihard.kernels.cuda.CudaSelfTest.compareLoss(reference, cuda, 200, 100, st);
+            assertTrue(verdict.startsWith("PASS"), "K = 100: " + verdict);
+        }
+    }
+
+    /**
      * The backend keeps S between calls and relies on tripletSymGather leaving it zero: calls of other
      * sizes in between, and a call with d = 0 (which adds to S and returns before any gather), must not
      * leak into the next call's gradient.
