@@ -20,7 +20,10 @@
 //                        of O(B K). No n*: the farthest negative (fallback). Its first pass reads the
 //                        labels and D only at the positives, so the row of D is read once.
 //                        Positives sorted by one warp in registers when there are at most 64.
-//                        batch-hard: one scan (max positive / min negative keys).
+//                        batch-hard: one scan (max positive / min negative keys). On the 3xTF32
+//                        distances (cosine; squared-l2 and l2 beyond 4096 rows) steps 3 and 4 are
+//                        instead tripletHardMine_x3, the distance tiles reducing those keys per row
+//                        without storing D, and tripletHardFinish, one thread per anchor.
 //                        batch-all: every (p, n) of the anchor, per-negative and per-positive sums.
 //                        Output, G = dLoss/dD before the 1/units scale (divided by d for l2), in one of
 //                        two forms (CudaBackend.TripletBackward):
@@ -47,6 +50,8 @@
 #include "gemm.cuh"
 
 #define COSINE_EPS 1e-12f
+
+typedef unsigned long long u64;
 
 // ------------------------------------------------------------------ L2 normalization
 
@@ -95,16 +100,17 @@ struct DistP {
     static constexpr int A_MODE = 0, B_MODE = 1;
     __device__ float a(int m, int k) const { return e[(size_t)m * K + k]; }
     __device__ float b(int k, int n) const { return e[(size_t)n * K + k]; }
+    // the distance from the tile's accumulated value v (a sum of squared differences, or a dot product)
+    __device__ float value(int m, int n, float v) const {
+        if (m == n) return 0.f;
+        if (mode == 0) return v;
+        if (mode == 1) return sqrtf(v);
+        if (mode == 2) return 1.f - v / (nc[m] * nc[n]);
+        float s = fmaxf((float)(sq[m] + sq[n]) - 2.f * v, 0.f);
+        return mode == 3 ? s : sqrtf(s);
+    }
     __device__ void store(int m, int n, float v, int) const {
-        float r;
-        if (m == n) r = 0.f;
-        else if (mode == 0) r = v;
-        else if (mode == 1) r = sqrtf(v);
-        else if (mode == 2) r = 1.f - v / (nc[m] * nc[n]);
-        else {
-            float s = fmaxf((float)(sq[m] + sq[n]) - 2.f * v, 0.f);
-            r = mode == 3 ? s : sqrtf(s);
-        }
+        const float r = value(m, n, v);
         if (sym && m < n) dist[(size_t)n * ld + m] = r;   // the mirror of an upper-triangle value
         if (!sym || m <= n) dist[(size_t)m * ld + n] = r;
     }
@@ -135,9 +141,111 @@ extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_dot_x3
 extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_dot_x3_small DIST_PARAMS {
     if (sym && blockIdx.y > blockIdx.x) return; DistP p{M, N, K, kChunk, e, dist, sq, nc, ld, mode, sym}; sh_gemm_tf32_body<DistP, 64, 64, 2, 4, 3>(p); }
 
-// Row statistics, one warp per row: sqd[i] = |e_i|^2 (double), nrm[i] = |e_i|, nc[i] = max(|e_i|, 1e-12);
-// ehat (when not null) = e_i / nc[i].
-// Row i's squared norm (double), norm, clamped norm and, with ehat, its unit row; one warp.
+// ------------------------------------------------------------------ batch-hard mined in the distance tiles
+
+// Batch-hard needs, per anchor a, only the farthest positive and the nearest negative of row a of D:
+// key maxima that a distance tile can reduce in its registers. So beyond DIFF_DISTANCE_MAX_ROWS (and for
+// cosine) the 3xTF32 distance tiles reduce instead of storing: D [A, B] is never written nor read again
+// (2 GiB of memory traffic less at B = 16384, and 1 GiB less memory). Per anchor row m (keys as tripletMine's):
+//   hp[m]   = max over positives n (n < A, n != m, same label) of fkey(d) << 32 | (0xffffffff - n)
+//   near[m] = min over negatives n (another label) of fkey(d) << 32 | n
+//   cnt[m]  = the number of positives
+// hp, cnt zero and near all ones before the launch (tripletHardFinish leaves them so). The distances are
+// DistP::value's, so the keys, hence the triplets, are those tripletMine finds in the stored D.
+struct DistMineP : DistP {
+    const int* labels; int A; u64* hp; u64* near; unsigned* cnt;
+    static constexpr bool FRAGMENT_EPILOGUE = true;
+    // sh_gemm_tf32_body's fragment: acc[i][j][q] is the value at row rb + 16 i + g + 8 (q >> 1), column
+    // cb + 8 j + 2 t + (q & 1). Rows reduce over their columns in registers, then over the quad's 4 lanes
+    // (same g); with sym, each value is also element (n, m) of the mirror, and columns reduce over the 8
+    // lanes with the same t. Then one 64-bit red per row and warp.
+    template <int MI, int NI>
+    __device__ void fragment(float (&acc)[MI][NI][4], int rb, int cb, int g, int t) const {
+        rows<MI, NI>(acc, rb, cb, g, t);
+        if (sym) cols<MI, NI>(acc, rb, cb, g, t);
+    }
+    // the keys of (m, n) for row m (mirror = false) or of (n, m) for row n (mirror = true), reduced into hp / near / c
+    __device__ __forceinline__ void take(int m, int n, float v, bool same, bool mirror, u64& hpv, u64& nv,
+                                         unsigned& c) const {
+        if (m >= M || n >= N || (sym && m >= n) || m == n) return;     // sym: the upper triangle only
+        const u64 fk = (u64)sh_fkey(value(m, n, v)) << 32;
+        const int other = mirror ? m : n, self = mirror ? n : m;
+        if (!same) nv = min(nv, fk | (unsigned)other);
+        else if (other < A && self < M) { hpv = max(hpv, fk | (0xffffffffu - (unsigned)other)); c++; }
+    }
+    __device__ __forceinline__ void emit(int row, u64 hpv, u64 nv, unsigned c) const {
+        if (hpv) atomicMax(&hp[row], hpv);
+        if (nv != ~0ull) atomicMin(&near[row], nv);
+        if (c) atomicAdd(&cnt[row], c);
+    }
+    template <int MI, int NI>
+    __device__ void rows(float (&acc)[MI][NI][4], int rb, int cb, int g, int t) const {
+        int yn[NI][2];
+        #pragma unroll
+        for (int j = 0; j < NI; j++)
+            #pragma unroll
+            for (int e = 0; e < 2; e++) { int n = cb + 8 * j + 2 * t + e; yn[j][e] = n < N ? labels[n] : 0; }
+        #pragma unroll
+        for (int i = 0; i < MI; i++)
+            #pragma unroll
+            for (int h = 0; h < 2; h++) {
+                const int m = rb + 16 * i + g + 8 * h, ym = m < M ? labels[m] : 0;
+                u64 hpv = 0ull, nv = ~0ull;
+                unsigned c = 0u;
+                #pragma unroll
+                for (int j = 0; j < NI; j++)
+                    #pragma unroll
+                    for (int e = 0; e < 2; e++)
+                        take(m, cb + 8 * j + 2 * t + e, acc[i][j][2 * h + e], ym == yn[j][e], false, hpv, nv, c);
+                #pragma unroll
+                for (int o = 1; o < 4; o <<= 1) {          // the quad: lanes 4 g + t, t = 0..3
+                    hpv = max(hpv, __shfl_xor_sync(0xffffffffu, hpv, o));
+                    nv = min(nv, __shfl_xor_sync(0xffffffffu, nv, o));
+                    c += __shfl_xor_sync(0xffffffffu, c, o);
+                }
+                if (t == 0 && m < M) emit(m, hpv, nv, c);
+            }
+    }
+    template <int MI, int NI>
+    __device__ void cols(float (&acc)[MI][NI][4], int rb, int cb, int g, int t) const {
+        int ym[MI][2];
+        #pragma unroll
+        for (int i = 0; i < MI; i++)
+            #pragma unroll
+            for (int h = 0; h < 2; h++) { int m = rb + 16 * i + g + 8 * h; ym[i][h] = m < M ? labels[m] : 0; }
+        #pragma unroll
+        for (int j = 0; j < NI; j++)
+            #pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int n = cb + 8 * j + 2 * t + e, yn = n < N ? labels[n] : 0;
+                u64 hpv = 0ull, nv = ~0ull;
+                unsigned c = 0u;
+                #pragma unroll
+                for (int i = 0; i < MI; i++)
+                    #pragma unroll
+                    for (int h = 0; h < 2; h++)
+                        take(rb + 16 * i + g + 8 * h, n, acc[i][j][2 * h + e], ym[i][h] == yn, true, hpv, nv, c);
+                #pragma unroll
+                for (int o = 4; o < 32; o <<= 1) {         // lanes with the same t: g = 0..7
+                    hpv = max(hpv, __shfl_xor_sync(0xffffffffu, hpv, o));
+                    nv = min(nv, __shfl_xor_sync(0xffffffffu, nv, o));
+                    c += __shfl_xor_sync(0xffffffffu, c, o);
+                }
+                if (g == 0 && n < N) emit(n, hpv, nv, c);
+            }
+    }
+};
+#define MINE_PARAMS (int M, int N, int K, int kChunk, const float* e, const double* sq, const float* nc, int mode, int sym, \
+                     const int* labels, int A, u64* hp, u64* near, unsigned* cnt)
+#define MINE_P DistMineP p; p.M = M; p.N = N; p.K = K; p.kChunk = kChunk; p.e = e; p.dist = nullptr; p.sq = sq; p.nc = nc; \
+               p.ld = N; p.mode = mode; p.sym = sym; p.labels = labels; p.A = A; p.hp = hp; p.near = near; p.cnt = cnt
+extern "C" __global__ void __launch_bounds__(256) tripletHardMine_x3 MINE_PARAMS {
+    if (sym && blockIdx.y > blockIdx.x) return; MINE_P; sh_gemm_tf32_body<DistMineP, 128, 128, 2, 4, 3>(p); }
+extern "C" __global__ void __launch_bounds__(256) tripletHardMine_x3_small MINE_PARAMS {
+    if (sym && blockIdx.y > blockIdx.x) return; MINE_P; sh_gemm_tf32_body<DistMineP, 64, 64, 2, 4, 3>(p); }
+
+// Row statistics of row i, by one warp: sqd[i] = |e_i|^2 (double), nrm[i] = |e_i|, nc[i] = max(|e_i|, 1e-12),
+// and ehat (when not null) = e_i / nc[i].
 __device__ __forceinline__ void sh_row_stats(const float* __restrict__ e, int row, int d, double* __restrict__ sqd,
                                              float* __restrict__ nrm, float* __restrict__ nc, float* __restrict__ ehat) {
     const int lane = threadIdx.x & 31;
@@ -229,8 +337,6 @@ extern "C" __global__ void pairwiseDistanceBackward(const float* __restrict__ e,
 #define STRAT_SEMIHARD 0
 #define STRAT_BATCH_HARD 1
 #define STRAT_BATCH_ALL 2
-
-typedef unsigned long long u64;
 
 __device__ __forceinline__ float sh_softplus(float x) { return fmaxf(x, 0.f) + log1pf(expf(-fabsf(x))); }
 __device__ __forceinline__ float sh_sigmoid(float x) {
@@ -719,6 +825,58 @@ extern "C" __global__ void tripletFinish(const double* __restrict__ part, int A,
     __shared__ double scratch[33];
     __shared__ double scratchN[33 * P_N];
     sh_triplet_finish(part, A, B, d, sqd, nrm, colp, colChunks, strategy, stats, ws, scratch, scratchN);
+}
+
+// After tripletHardMine: one thread per anchor a < A turns its keys into the batch-hard unit, exactly as
+// tripletMine's batch-hard branch does from the stored row (the keys hold the distances: sh_funkey inverts
+// sh_fkey), adds it to S (sym) and writes the anchor's partials; then sets the keys back (hp, cnt 0, near
+// all ones) for the next call. The last block to finish does tripletFinish's work (done: a counter, 0
+// before and after).
+extern "C" __global__ void __launch_bounds__(256) tripletHardFinish(u64* __restrict__ hp, u64* __restrict__ near,
+                                                                    unsigned* __restrict__ cnt, int A, int B, int l2,
+                                                                    float margin, int soft, float* __restrict__ S,
+                                                                    u64* __restrict__ smask, int chunkCols,
+                                                                    double* __restrict__ part,
+                                                                    const double* __restrict__ sqd, const float* __restrict__ nrm,
+                                                                    const double* __restrict__ colp, int colChunks, int d,
+                                                                    float* __restrict__ stats, float* __restrict__ ws,
+                                                                    unsigned* __restrict__ done) {
+    __shared__ double scratch[33];
+    __shared__ double scratchN[33 * P_N];
+    __shared__ bool s_last;
+    const int a = blockIdx.x * blockDim.x + threadIdx.x;
+    if (a < A) {
+        const u64 h = hp[a], nr = near[a];
+        const unsigned k = cnt[a];
+        hp[a] = 0ull;
+        near[a] = ~0ull;
+        cnt[a] = 0u;
+        double q[P_N];
+        #pragma unroll
+        for (int f = 0; f < P_N; f++) q[f] = 0.0;
+        q[P_PAIRS] = k;
+        if (k > 0 && nr != ~0ull) {               // a positive and a negative
+            const int p = (int)(0xffffffffu - (unsigned)(h & 0xffffffffu)), n = (int)(unsigned)(nr & 0xffffffffu);
+            const float dp = sh_funkey((unsigned)(h >> 32)), dn = sh_funkey((unsigned)(nr >> 32)), x = dp - dn;
+            const float loss = soft ? sh_softplus(x) : fmaxf(x + margin, 0.f);
+            const float slope = soft ? sh_sigmoid(x) : (x + margin > 0.f ? 1.f : 0.f);
+            q[P_UNITS] = 1; q[P_LOSS] = loss; q[P_ACTIVE] = loss > 0.f; q[P_DAP] = dp; q[P_DAN] = dn;
+            sh_emit_sym(S, smask, chunkCols, B, a, p, slope, dp, l2);
+            sh_emit_sym(S, smask, chunkCols, B, a, n, -slope, dn, l2);
+        }
+        #pragma unroll
+        for (int f = 0; f < P_N; f++) part[(size_t)a * P_N + f] = q[f];
+    }
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        __threadfence();
+        s_last = atomicAdd(done, 1u) == gridDim.x - 1;
+    }
+    __syncthreads();
+    if (!s_last) return;
+    __threadfence();
+    sh_triplet_finish(part, A, B, d, sqd, nrm, colp, colChunks, STRAT_BATCH_HARD, stats, ws, scratch, scratchN);
+    if (threadIdx.x == 0) *done = 0u;
 }
 
 // gcol[z * B + i] = sum over anchor rows a of chunk z of G[a, i]; grid (ceil(B/256), chunks)

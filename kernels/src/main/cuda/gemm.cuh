@@ -417,6 +417,14 @@ __device__ __forceinline__ void sh_split_tf32(unsigned x, unsigned& hi, unsigned
 //   128 x 128, warps 2 x 4 of 64 x 32 (MI = 4, NI = 4: 16 mma per 24 shared loads per k-step of 8)
 //    64 x  64, warps 2 x 4 of 32 x 16 (MI = 2, NI = 2)
 //    32 x 256, warps 1 x 8 of 32 x 32 (MI = 2, NI = 4), for M <= 32
+// Whether P takes the TF32 tile's accumulators whole (P::FRAGMENT_EPILOGUE, a template member
+// fragment<MI, NI>(acc, rowBase, colBase, g, t)) instead of one store() per value: for epilogues that
+// reduce, such as tripletHardMine's.
+template <class P, class = void> struct sh_fragment_epilogue { static constexpr bool value = false; };
+template <class P> struct sh_fragment_epilogue<P, decltype((void)P::FRAGMENT_EPILOGUE)> {
+    static constexpr bool value = P::FRAGMENT_EPILOGUE;
+};
+
 template <class P, int BM, int BN, int WM, int WN, int PASSES = 1>
 __device__ __forceinline__ void sh_gemm_tf32_body(const P& p) {
     static_assert(PASSES == 1 || PASSES == 3, "TF32 (1 pass) or 3xTF32 (3)");
@@ -514,18 +522,22 @@ __device__ __forceinline__ void sh_gemm_tf32_body(const P& p) {
         __syncthreads();
         cur ^= 1;
     }
-    #pragma unroll
-    for (int i = 0; i < MI; i++)
+    if constexpr (sh_fragment_epilogue<P>::value) {
+        p.template fragment<MI, NI>(acc, m0 + wm * WTM, n0 + wn * WTN, g, t);
+    } else {
         #pragma unroll
-        for (int j = 0; j < NI; j++) {
-            const int m = m0 + wm * WTM + i * 16 + g, n = n0 + wn * WTN + j * 8 + 2 * t;
-            // written out, not a loop over the 4 values: with a large store() (the distances') nvcc left a
-            // third loop level rolled and kept acc in local memory
-            if (m < p.M && n < p.N) p.store(m, n, acc[i][j][0], blockIdx.z);
-            if (m < p.M && n + 1 < p.N) p.store(m, n + 1, acc[i][j][1], blockIdx.z);
-            if (m + 8 < p.M && n < p.N) p.store(m + 8, n, acc[i][j][2], blockIdx.z);
-            if (m + 8 < p.M && n + 1 < p.N) p.store(m + 8, n + 1, acc[i][j][3], blockIdx.z);
-        }
+        for (int i = 0; i < MI; i++)
+            #pragma unroll
+            for (int j = 0; j < NI; j++) {
+                const int m = m0 + wm * WTM + i * 16 + g, n = n0 + wn * WTN + j * 8 + 2 * t;
+                // written out, not a loop over the 4 values: with a large store() (the distances') nvcc left a
+                // third loop level rolled and kept acc in local memory
+                if (m < p.M && n < p.N) p.store(m, n, acc[i][j][0], blockIdx.z);
+                if (m < p.M && n + 1 < p.N) p.store(m, n + 1, acc[i][j][1], blockIdx.z);
+                if (m + 8 < p.M && n < p.N) p.store(m + 8, n, acc[i][j][2], blockIdx.z);
+                if (m + 8 < p.M && n + 1 < p.N) p.store(m + 8, n + 1, acc[i][j][3], blockIdx.z);
+            }
+    }
 }
 
 // Split-K partials: out[i] = sum over s < splits of part[s * count + i], in s order (deterministic).

@@ -276,6 +276,11 @@ public final class CudaBackend implements Backend, KernelProfile {
         return offFloats == 0 ? cb.ptr : cb.ptr.withByteOffset(offFloats * 4);
     }
 
+    /** The device address offFloats floats into b, as a kernel argument (a Long is passed as a 64-bit value). */
+    private Long address(Buffer b, long offFloats) {
+        return buf(b).ptr.address() + 4 * offFloats;
+    }
+
     private static void range(String op, Buffer b, long off, long n) {
         if (off < 0 || n < 0 || off + n > b.size())
             throw new IllegalArgumentException("cuda " + op + ": range [" + off + ", " + (off + n) + ") outside a buffer of "
@@ -402,6 +407,7 @@ public final class CudaBackend implements Backend, KernelProfile {
             cuStreamSynchronize(stream);
             releaseSymScratch();
             if (mineCounter != null) { mineCounter.close(); mineCounter = null; }
+            if (hardKeys != null) { hardKeys.close(); hardKeys = null; }
             trimCache();
             if (profile != null) profile.close();
             for (int i = 0; i < STAGE_SLOTS; i++) if (stage[i] != null) { cuMemFreeHost(stage[i]); cuEventDestroy(stageEvent[i]); }
@@ -944,7 +950,11 @@ public final class CudaBackend implements Backend, KernelProfile {
             CudaBuffer dist = null, g = null, grow = null, sym = null;
             final TripletBackward backward = tripletBackward(o.strategy(), labels, a);
             if (a > 0) {
-                dist = take(scratch, (long) a * b);
+                int mode = metric == Distance.COSINE ? 2
+                        : b <= diffDistanceMaxRows() ? (metric == Distance.L2 ? 1 : 0) : (metric == Distance.L2 ? 4 : 3);
+                boolean fusedHard = o.strategy() == Strategy.BATCH_HARD && backward == TripletBackward.SYM && mode >= 2
+                        && distanceTensorCores() && fusedHardMining();
+                if (!fusedHard) dist = take(scratch, (long) a * b);
                 if (backward == TripletBackward.SYM) {
                     sym = symScratch(b);
                     symDirty = true;          // until tripletSymGather has zeroed it again
@@ -952,14 +962,26 @@ public final class CudaBackend implements Backend, KernelProfile {
                     g = take(scratch, (long) a * b);
                     grow = take(scratch, 2L * a);
                 }
-                int mode = metric == Distance.COSINE ? 2
-                        : b <= diffDistanceMaxRows() ? (metric == Distance.L2 ? 1 : 0) : (metric == Distance.L2 ? 4 : 3);
-                distances(a, b, d, e, dist, sqd, nc, b, mode);
+                if (fusedHard) {
+                    // batch-hard mined in the 3xTF32 distance tiles: no D; then one thread per anchor (and the finish)
+                    CudaBuffer keys = hardKeys(b);
+                    long n = keys.size() / 5;
+                    Long hp = address(keys, 0), near = address(keys, 2 * n), cnt = address(keys, 4 * n);
+                    int upper = a == b && SYMMETRIC_DISTANCES ? 1 : 0;
+                    hardDirty = true;         // until tripletHardFinish has reset the keys
+                    gemm("tripletHardMine_x3", false, upper == 1, a, b, d, 1, e, sqd, nc, mode, upper, lab, a, hp, near, cnt);
+                    launch("tripletHardFinish", ceil(a, T), 1, 1, T, hp, near, cnt,
+                            a, b, metric == Distance.L2 ? 1 : 0, o.margin(), o.softMargin() ? 1 : 0, sym, symMask,
+                            symChunkCols(b), part, sqd, nrm, colp, colChunks, d, stats, ws, mineCounter());
+                    hardDirty = false;
+                } else {
+                    distances(a, b, d, e, dist, sqd, nc, b, mode);
                 // its last block also does tripletFinish's work (one launch less)
-                launch("tripletMine", a, 1, 1, T, dist, lab, g, part, grow, a, b, strategy,
-                        metric == Distance.L2 ? 1 : 0, o.margin(), o.softMargin() ? 1 : 0, sym,
-                        sym == null ? null : symMask, symChunkCols(b),
-                        sqd, nrm, colp, colChunks, d, stats, ws, mineCounter());
+                    launch("tripletMine", a, 1, 1, T, dist, lab, g, part, grow, a, b, strategy,
+                            metric == Distance.L2 ? 1 : 0, o.margin(), o.softMargin() ? 1 : 0, sym,
+                            sym == null ? null : symMask, symChunkCols(b),
+                            sqd, nrm, colp, colChunks, d, stats, ws, mineCounter());
+                }
             } else {
                 launch("tripletFinish", 1, 1, 1, T, part, a, b, d, sqd, nrm, colp, colChunks, strategy, stats, ws);
             }
@@ -1033,6 +1055,47 @@ public final class CudaBackend implements Backend, KernelProfile {
         }
         return mineCounter;
     }
+
+    /** -Dsemihard.cuda.fusedHardMining=false: batch-hard through a stored D and tripletMine everywhere (read per call). */
+    public static final String FUSED_HARD_MINING_PROPERTY = "semihard.cuda.fusedHardMining";
+
+    /**
+     * Whether batch-hard on the 3xTF32 distances (cosine, and squared-l2 / l2 beyond {@link #DIFF_DISTANCE_MAX_ROWS}
+     * rows) is mined in the distance tiles (tripletHardMine_x3: the keys of each row's farthest positive and nearest
+     * negative, no D) instead of from a stored D by tripletMine. Both find the same triplets.
+     */
+    static boolean fusedHardMining() {
+        return !"false".equals(System.getProperty(FUSED_HARD_MINING_PROPERTY));
+    }
+
+    /**
+     * tripletHardMine's keys for a batch of up to b anchors, in one buffer: hp (b 64-bit words, 0), near (b words,
+     * all ones), cnt (b 32-bit words, 0); tripletHardFinish sets them back after reading, so they are ready between
+     * calls. Grown when a larger batch comes; reset when a call stopped between the two (hardDirty).
+     */
+    private CudaBuffer hardKeys;
+    private boolean hardDirty;
+
+    private CudaBuffer hardKeys(int b) {
+        long words = 5L * b;
+        if (hardKeys != null && hardKeys.size() < words) {
+            hardKeys.close();
+            hardKeys = null;
+        }
+        if (hardKeys == null) {
+            hardKeys = alloc(words);
+            hardDirty = true;
+        }
+        if (hardDirty) {
+            long n = hardKeys.size() / 5;
+            cuMemsetD32Async(ptr(hardKeys, 0), 0, 2 * n, stream);
+            cuMemsetD32Async(ptr(hardKeys, 2 * n), -1, 2 * n, stream);
+            cuMemsetD32Async(ptr(hardKeys, 4 * n), 0, n, stream);
+            hardDirty = false;
+        }
+        return hardKeys;
+    }
+
     /** Warps (column slices) of tripletColGather; must match COL_WARPS in embedding.cu. */
     private static final int COL_WARPS = 8;
     /**

@@ -276,10 +276,14 @@ public final class CudaSelfTest {
                     List<String> vs = new ArrayList<>(cand instanceof CudaBackend && st != Strategy.BATCH_ALL
                             ? List.of("sym", "split", "dense") : java.util.Collections.singletonList((String) null));
                     if (cand instanceof CudaBackend && b > CudaBackend.DIFF_DISTANCE_MAX_ROWS) vs.add("fp32-dist");
+                    // batch-hard beyond 4096 rows is mined in the distance tiles; "stored-D": through D and tripletMine
+                    if (cand instanceof CudaBackend && st == Strategy.BATCH_HARD && b > CudaBackend.DIFF_DISTANCE_MAX_ROWS)
+                        vs.add("stored-D");
                     String[] versions = vs.toArray(new String[0]);
                     float[] first = null;
                     for (String v : versions) {
                         if ("fp32-dist".equals(v)) System.setProperty(CudaBackend.DISTANCE_TENSOR_CORES_PROPERTY, "false");
+                        else if ("stored-D".equals(v)) System.setProperty(CudaBackend.FUSED_HARD_MINING_PROPERTY, "false");
                         else if (v != null) System.setProperty(CudaBackend.BACKWARD_PROPERTY, v);
                         try {
                             double ms = time(cand, 3, reps, () -> cand.tripletLoss(b, d, y, o, eb, dE, s));
@@ -297,6 +301,7 @@ public final class CudaSelfTest {
                         } finally {
                             System.clearProperty(CudaBackend.BACKWARD_PROPERTY);
                             System.clearProperty(CudaBackend.DISTANCE_TENSOR_CORES_PROPERTY);
+                            System.clearProperty(CudaBackend.FUSED_HARD_MINING_PROPERTY);
                         }
                     }
                 }

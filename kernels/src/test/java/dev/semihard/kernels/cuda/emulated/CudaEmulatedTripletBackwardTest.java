@@ -159,6 +159,65 @@ class CudaEmulatedTripletBackwardTest {
         for (int i = 0; i < ref[0].length; i++) assertEquals(ref[0][i], again[0][i], 1e-6 + 1e-4 * scale, "dE[" + i + "]");
     }
 
+    /**
+     * Batch-hard mined in the 3xTF32 distance tiles (tripletHardMine_x3: D never stored) against the stored D
+     * and tripletMine (-Dsemihard.cuda.fusedHardMining=false): the same bits of dE and of every statistic.
+     * Distances from norms at every size (diffDistanceMaxRows=0), so squared-l2 and l2 take that path as they
+     * do beyond 4096 rows; cosine always does. Layouts: square (upper-triangle tiles, mirrored keys), extra
+     * negatives (A < B: no mirror; a same-label extra is neither positive nor negative), duplicate rows (ties:
+     * the smallest index wins), one class and all-distinct (no unit), several tiles of 64 and of 128.
+     */
+    @org.junit.jupiter.api.Test
+    void batchHardMinedInTheDistanceTilesEqualsTheStoredDistances() {
+        System.clearProperty(PROPERTY);
+        String maxRows = "semihard.cuda.diffDistanceMaxRows", fused = "semihard.cuda.fusedHardMining";
+        System.setProperty(maxRows, "0");
+        try {
+            Random r = new Random(3);
+            List<int[]> layouts = new ArrayList<>();
+            List<Integer> anchors = new ArrayList<>();
+            layouts.add(new int[]{0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3}); anchors.add(12);
+            layouts.add(new int[]{0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 10, 11, 0, 10}); anchors.add(12);
+            layouts.add(new int[]{1, 1, 1, 1, 7, 8}); anchors.add(4);
+            layouts.add(new int[]{5, 5, 5, 5, 5, 5}); anchors.add(6);
+            layouts.add(new int[]{0, 1, 2, 3, 4, 5, 6}); anchors.add(7);
+            int[] big = new int[300];
+            for (int i = 0; i < big.length; i++) big[i] = (i * 7) % 30;
+            layouts.add(big); anchors.add(300);
+            int[] rect = new int[200];
+            for (int i = 0; i < rect.length; i++) rect[i] = i < 150 ? i % 15 : 100 + i % 7;
+            layouts.add(rect); anchors.add(150);
+            int d = 16, checked = 0;
+            for (int li = 0; li < layouts.size(); li++) {
+                int[] labels = layouts.get(li);
+                int b = labels.length;
+                float[] e = new float[b * d];
+                for (int i = 0; i < e.length; i++) e[i] = (float) r.nextGaussian();
+                if (li == 0) System.arraycopy(e, 0, e, 4 * d, d);        // row 4 duplicates row 0 (same label)
+                if (li == 5) System.arraycopy(e, 3 * d, e, 40 * d, d);   // rows 3 and 40: another label
+                for (Distance m : Distance.values())
+                    for (boolean soft : new boolean[]{false, true}) {
+                        TripletOptions o = new TripletOptions(Strategy.BATCH_HARD, m, 0.2f, soft, anchors.get(li));
+                        float[][] inTiles = run(cuda, b, d, labels, o, e);
+                        System.setProperty(fused, "false");
+                        float[][] stored;
+                        try {
+                            stored = run(cuda, b, d, labels, o, e);
+                        } finally {
+                            System.clearProperty(fused);
+                        }
+                        String what = "B = " + b + " A = " + anchors.get(li) + " " + m.cliName + (soft ? " soft" : "");
+                        org.junit.jupiter.api.Assertions.assertArrayEquals(stored[1], inTiles[1], what + ": statistics");
+                        org.junit.jupiter.api.Assertions.assertArrayEquals(stored[0], inTiles[0], what + ": dE");
+                        if (stored[1][TripletStats.UNITS] > 0) checked++;
+                    }
+            }
+            assertTrue(checked >= 24, "only " + checked + " cases had a unit");
+        } finally {
+            System.clearProperty(maxRows);
+        }
+    }
+
     private static float[][] run(Backend be, int b, int d, int[] labels, TripletOptions o, float[] e) {
         try (var eb = be.allocate((long) b * d); var dE = be.allocate((long) b * d); var st = be.allocate(TripletStats.SIZE)) {
             be.upload(e, 0, eb, 0, e.length);
