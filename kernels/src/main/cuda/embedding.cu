@@ -20,10 +20,10 @@
 //                        of O(B K). No n*: the farthest negative (fallback). Its first pass reads the
 //                        labels and D only at the positives, so the row of D is read once.
 //                        Positives sorted by one warp in registers when there are at most 64.
-//                        batch-hard: one scan (max positive / min negative keys). On the 3xTF32
-//                        distances (cosine; squared-l2 and l2 beyond 4096 rows) steps 3 and 4 are
-//                        instead tripletHardMine_x3, the distance tiles reducing those keys per row
-//                        without storing D, and tripletHardFinish, one thread per anchor.
+//                        batch-hard: one scan (max positive / min negative keys). With the sym
+//                        backward, steps 3 and 4 are instead tripletHardMine_{diff,x3}: the distance
+//                        tiles reduce those keys per row without storing D; then tripletHardFinish,
+//                        one thread per anchor.
 //                        batch-all: every (p, n) of the anchor, per-negative and per-positive sums.
 //                        Output, G = dLoss/dD before the 1/units scale (divided by d for l2), in one of
 //                        two forms (CudaBackend.TripletBackward):
@@ -144,8 +144,8 @@ extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_dot_x3
 // ------------------------------------------------------------------ batch-hard mined in the distance tiles
 
 // Batch-hard needs, per anchor a, only the farthest positive and the nearest negative of row a of D:
-// key maxima that a distance tile can reduce in its registers. So beyond DIFF_DISTANCE_MAX_ROWS (and for
-// cosine) the 3xTF32 distance tiles reduce instead of storing: D [A, B] is never written nor read again
+// key extrema that a distance tile can reduce in its registers. So the distance tiles (3xTF32, and fp32 from
+// differences) reduce instead of storing: D [A, B] is never written nor read again
 // (2 GiB of memory traffic less at B = 16384, and 1 GiB less memory). Per anchor row m (keys as tripletMine's):
 //   hp[m]   = max over positives n (n < A, n != m, same label) of fkey(d) << 32 | (0xffffffff - n)
 //   near[m] = min over negatives n (another label) of fkey(d) << 32 | n
@@ -155,84 +155,61 @@ extern "C" __global__ void __launch_bounds__(256) pairwiseDistanceForward_dot_x3
 struct DistMineP : DistP {
     const int* labels; int A; u64* hp; u64* near; unsigned* cnt;
     static constexpr bool FRAGMENT_EPILOGUE = true;
-    // sh_gemm_tf32_body's fragment: acc[i][j][q] is the value at row rb + 16 i + g + 8 (q >> 1), column
-    // cb + 8 j + 2 t + (q & 1). Rows reduce over their columns in registers, then over the quad's 4 lanes
-    // (same g); with sym, each value is also element (n, m) of the mirror, and columns reduce over the 8
-    // lanes with the same t. Then one 64-bit red per row and warp.
-    template <int MI, int NI>
-    __device__ void fragment(float (&acc)[MI][NI][4], int rb, int cb, int g, int t) const {
-        rows<MI, NI>(acc, rb, cb, g, t);
-        if (sym) cols<MI, NI>(acc, rb, cb, g, t);
+    // A thread's outputs (gemm.cuh, sh_fragment_epilogue): each row reduces over its columns in registers,
+    // then over the lanes that hold the same rows (rowLanes); with sym each value is also element (n, m) of
+    // the mirror, and each column reduces the same way over colLanes. Then one 64-bit red per row and warp.
+    template <int R, int C>
+    __device__ void fragment(const float (&v)[R][C], const int (&rows)[R], const int (&cols)[C], unsigned rowLanes,
+                             unsigned colLanes) const {
+        const unsigned lane = threadIdx.x & 31;
+        int yr[R], yc[C];
+        #pragma unroll
+        for (int r = 0; r < R; r++) yr[r] = rows[r] < M ? labels[rows[r]] : 0;
+        #pragma unroll
+        for (int c = 0; c < C; c++) yc[c] = cols[c] < N ? labels[cols[c]] : 0;
+        #pragma unroll
+        for (int r = 0; r < R; r++) {
+            u64 hpv = 0ull, nv = ~0ull;
+            unsigned cn = 0u;
+            #pragma unroll
+            for (int c = 0; c < C; c++) take(rows[r], cols[c], v[r][c], yr[r] == yc[c], false, hpv, nv, cn);
+            reduce(hpv, nv, cn, rowLanes);
+            if ((lane & rowLanes) == 0 && rows[r] < M) emit(rows[r], hpv, nv, cn);
+        }
+        if (!sym) return;
+        #pragma unroll
+        for (int c = 0; c < C; c++) {
+            u64 hpv = 0ull, nv = ~0ull;
+            unsigned cn = 0u;
+            #pragma unroll
+            for (int r = 0; r < R; r++) take(rows[r], cols[c], v[r][c], yr[r] == yc[c], true, hpv, nv, cn);
+            reduce(hpv, nv, cn, colLanes);
+            if ((lane & colLanes) == 0 && cols[c] < N) emit(cols[c], hpv, nv, cn);
+        }
     }
-    // the keys of (m, n) for row m (mirror = false) or of (n, m) for row n (mirror = true), reduced into hp / near / c
+    // the keys of (m, n) for row m (mirror = false) or of (n, m) for row n (mirror = true), into hp / near / c
     __device__ __forceinline__ void take(int m, int n, float v, bool same, bool mirror, u64& hpv, u64& nv,
                                          unsigned& c) const {
         if (m >= M || n >= N || (sym && m >= n) || m == n) return;     // sym: the upper triangle only
         const u64 fk = (u64)sh_fkey(value(m, n, v)) << 32;
-        const int other = mirror ? m : n, self = mirror ? n : m;
+        const int other = mirror ? m : n;
         if (!same) nv = min(nv, fk | (unsigned)other);
-        else if (other < A && self < M) { hpv = max(hpv, fk | (0xffffffffu - (unsigned)other)); c++; }
+        else if (other < A) { hpv = max(hpv, fk | (0xffffffffu - (unsigned)other)); c++; }
+    }
+    // over the lanes that differ from this one only in the bits of `lanes` (a warp-uniform mask)
+    __device__ __forceinline__ static void reduce(u64& hpv, u64& nv, unsigned& c, unsigned lanes) {
+        #pragma unroll
+        for (int b = 0; b < 5; b++)
+            if ((lanes >> b) & 1u) {
+                hpv = max(hpv, __shfl_xor_sync(0xffffffffu, hpv, 1 << b));
+                nv = min(nv, __shfl_xor_sync(0xffffffffu, nv, 1 << b));
+                c += __shfl_xor_sync(0xffffffffu, c, 1 << b);
+            }
     }
     __device__ __forceinline__ void emit(int row, u64 hpv, u64 nv, unsigned c) const {
         if (hpv) atomicMax(&hp[row], hpv);
         if (nv != ~0ull) atomicMin(&near[row], nv);
         if (c) atomicAdd(&cnt[row], c);
-    }
-    template <int MI, int NI>
-    __device__ void rows(float (&acc)[MI][NI][4], int rb, int cb, int g, int t) const {
-        int yn[NI][2];
-        #pragma unroll
-        for (int j = 0; j < NI; j++)
-            #pragma unroll
-            for (int e = 0; e < 2; e++) { int n = cb + 8 * j + 2 * t + e; yn[j][e] = n < N ? labels[n] : 0; }
-        #pragma unroll
-        for (int i = 0; i < MI; i++)
-            #pragma unroll
-            for (int h = 0; h < 2; h++) {
-                const int m = rb + 16 * i + g + 8 * h, ym = m < M ? labels[m] : 0;
-                u64 hpv = 0ull, nv = ~0ull;
-                unsigned c = 0u;
-                #pragma unroll
-                for (int j = 0; j < NI; j++)
-                    #pragma unroll
-                    for (int e = 0; e < 2; e++)
-                        take(m, cb + 8 * j + 2 * t + e, acc[i][j][2 * h + e], ym == yn[j][e], false, hpv, nv, c);
-                #pragma unroll
-                for (int o = 1; o < 4; o <<= 1) {          // the quad: lanes 4 g + t, t = 0..3
-                    hpv = max(hpv, __shfl_xor_sync(0xffffffffu, hpv, o));
-                    nv = min(nv, __shfl_xor_sync(0xffffffffu, nv, o));
-                    c += __shfl_xor_sync(0xffffffffu, c, o);
-                }
-                if (t == 0 && m < M) emit(m, hpv, nv, c);
-            }
-    }
-    template <int MI, int NI>
-    __device__ void cols(float (&acc)[MI][NI][4], int rb, int cb, int g, int t) const {
-        int ym[MI][2];
-        #pragma unroll
-        for (int i = 0; i < MI; i++)
-            #pragma unroll
-            for (int h = 0; h < 2; h++) { int m = rb + 16 * i + g + 8 * h; ym[i][h] = m < M ? labels[m] : 0; }
-        #pragma unroll
-        for (int j = 0; j < NI; j++)
-            #pragma unroll
-            for (int e = 0; e < 2; e++) {
-                const int n = cb + 8 * j + 2 * t + e, yn = n < N ? labels[n] : 0;
-                u64 hpv = 0ull, nv = ~0ull;
-                unsigned c = 0u;
-                #pragma unroll
-                for (int i = 0; i < MI; i++)
-                    #pragma unroll
-                    for (int h = 0; h < 2; h++)
-                        take(rb + 16 * i + g + 8 * h, n, acc[i][j][2 * h + e], ym[i][h] == yn, true, hpv, nv, c);
-                #pragma unroll
-                for (int o = 4; o < 32; o <<= 1) {         // lanes with the same t: g = 0..7
-                    hpv = max(hpv, __shfl_xor_sync(0xffffffffu, hpv, o));
-                    nv = min(nv, __shfl_xor_sync(0xffffffffu, nv, o));
-                    c += __shfl_xor_sync(0xffffffffu, c, o);
-                }
-                if (g == 0 && n < N) emit(n, hpv, nv, c);
-            }
     }
 };
 #define MINE_PARAMS (int M, int N, int K, int kChunk, const float* e, const double* sq, const float* nc, int mode, int sym, \
@@ -243,6 +220,15 @@ extern "C" __global__ void __launch_bounds__(256) tripletHardMine_x3 MINE_PARAMS
     if (sym && blockIdx.y > blockIdx.x) return; MINE_P; sh_gemm_tf32_body<DistMineP, 128, 128, 2, 4, 3>(p); }
 extern "C" __global__ void __launch_bounds__(256) tripletHardMine_x3_small MINE_PARAMS {
     if (sym && blockIdx.y > blockIdx.x) return; MINE_P; sh_gemm_tf32_body<DistMineP, 64, 64, 2, 4, 3>(p); }
+// the same from differences (squared-l2 and l2 up to 4096 rows): the fp32 tiles of pairwiseDistanceForward_diff*
+extern "C" __global__ void __launch_bounds__(256) tripletHardMine_diff MINE_PARAMS {
+    if (sym && blockIdx.y > blockIdx.x) return; MINE_P; sh_gemm_body<DistMineP, 128, 128, 8, 8, true>(p); }
+extern "C" __global__ void __launch_bounds__(256) tripletHardMine_diff_small MINE_PARAMS {
+    if (sym && blockIdx.y > blockIdx.x) return; MINE_P; sh_gemm_body<DistMineP, 64, 64, 4, 4, true>(p); }
+extern "C" __global__ void __launch_bounds__(256, 2) tripletHardMine_diff_pf MINE_PARAMS {
+    if (sym && blockIdx.y > blockIdx.x) return; MINE_P; sh_gemm_pf_body<DistMineP, 128, 128, 8, 8, true>(p); }
+extern "C" __global__ void __launch_bounds__(256) tripletHardMine_diff_pf_small MINE_PARAMS {
+    if (sym && blockIdx.y > blockIdx.x) return; MINE_P; sh_gemm_pf_body<DistMineP, 64, 64, 4, 4, true>(p); }
 
 // Row statistics of row i, by one warp: sqd[i] = |e_i|^2 (double), nrm[i] = |e_i|, nc[i] = max(|e_i|, 1e-12),
 // and ehat (when not null) = e_i / nc[i].

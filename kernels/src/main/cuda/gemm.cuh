@@ -103,6 +103,37 @@ __device__ __forceinline__ void sh_thread_xy(int tid, int& tx, int& ty) {
     ty = (warp / WX) * 4 + ((lane >> 1) & 3);
 }
 
+// Whether P takes a thread's outputs whole (P::FRAGMENT_EPILOGUE: a template member
+// fragment<R, C>(v, rows, cols, rowLanes, colLanes), v[r][c] the value at row rows[r] and column cols[c],
+// rowLanes / colLanes the lane bits in which the lanes that hold the same rows / columns differ) instead of
+// one store() per value: for epilogues that reduce, such as tripletHardMine's.
+template <class P, class = void> struct sh_fragment_epilogue { static constexpr bool value = false; };
+template <class P> struct sh_fragment_epilogue<P, decltype((void)P::FRAGMENT_EPILOGUE)> {
+    static constexpr bool value = P::FRAGMENT_EPILOGUE;
+};
+
+// The fp32 tiles' epilogue: a store() per value, or the fragment (sh_thread_xy: the lanes of a thread row
+// differ in lane bits 0, 3, 4, those of a thread column in bits 1, 2).
+template <class P, int BM, int BN, int TM, int TN>
+__device__ __forceinline__ void sh_fp32_epilogue(const P& p, float (&acc)[TM][TN], int m0, int n0, int tx, int ty) {
+    if constexpr (sh_fragment_epilogue<P>::value) {
+        int rows[TM], cols[TN];
+        #pragma unroll
+        for (int i = 0; i < TM; i++) rows[i] = m0 + sh_frag<BM, TM>(ty, i);
+        #pragma unroll
+        for (int j = 0; j < TN; j++) cols[j] = n0 + sh_frag<BN, TN>(tx, j);
+        p.template fragment<TM, TN>(acc, rows, cols, 0x19u, 0x06u);
+    } else {
+        #pragma unroll
+        for (int i = 0; i < TM; i++)
+            #pragma unroll
+            for (int j = 0; j < TN; j++) {
+                int m = m0 + sh_frag<BM, TM>(ty, i), n = n0 + sh_frag<BN, TN>(tx, j);
+                if (m < p.M && n < p.N) p.store(m, n, acc[i][j], blockIdx.z);
+            }
+    }
+}
+
 // One k-slice of the fp32 tiles from shared memory: per kk, the thread's TM values of A and TN of B as
 // float4 runs (sh_frag), then TM x TN FFMAs (DIFF: (a - b)^2 instead of a * b). As[kk][m], Bs[kk][n].
 template <int BM, int BN, int TM, int TN, bool DIFF, int LDA, int LDB>
@@ -157,13 +188,7 @@ __device__ __forceinline__ void sh_gemm_body(const P& p) {
         sh_tile_slice<BM, BN, TM, TN, DIFF, LDA, LDB>(As, Bs, tx, ty, acc);
         __syncthreads();
     }
-    #pragma unroll
-    for (int i = 0; i < TM; i++)
-        #pragma unroll
-        for (int j = 0; j < TN; j++) {
-            int m = m0 + sh_frag<BM, TM>(ty, i), n = n0 + sh_frag<BN, TN>(tx, j);
-            if (m < p.M && n < p.N) p.store(m, n, acc[i][j], blockIdx.z);
-        }
+    sh_fp32_epilogue<P, BM, BN, TM, TN>(p, acc, m0, n0, tx, ty);
 }
 
 // ------------------------------------------------------------------ the pipelined loader
@@ -355,13 +380,7 @@ __device__ __forceinline__ void sh_gemm_pf_body(const P& p) {
         __syncthreads();
         cur ^= 1;
     }
-    #pragma unroll
-    for (int i = 0; i < TM; i++)
-        #pragma unroll
-        for (int j = 0; j < TN; j++) {
-            int m = m0 + sh_frag<BM, TM>(ty, i), n = n0 + sh_frag<BN, TN>(tx, j);
-            if (m < p.M && n < p.N) p.store(m, n, acc[i][j], blockIdx.z);
-        }
+    sh_fp32_epilogue<P, BM, BN, TM, TN>(p, acc, m0, n0, tx, ty);
 }
 
 // ------------------------------------------------------------------ TF32 tensor cores
@@ -417,14 +436,6 @@ __device__ __forceinline__ void sh_split_tf32(unsigned x, unsigned& hi, unsigned
 //   128 x 128, warps 2 x 4 of 64 x 32 (MI = 4, NI = 4: 16 mma per 24 shared loads per k-step of 8)
 //    64 x  64, warps 2 x 4 of 32 x 16 (MI = 2, NI = 2)
 //    32 x 256, warps 1 x 8 of 32 x 32 (MI = 2, NI = 4), for M <= 32
-// Whether P takes the TF32 tile's accumulators whole (P::FRAGMENT_EPILOGUE, a template member
-// fragment<MI, NI>(acc, rowBase, colBase, g, t)) instead of one store() per value: for epilogues that
-// reduce, such as tripletHardMine's.
-template <class P, class = void> struct sh_fragment_epilogue { static constexpr bool value = false; };
-template <class P> struct sh_fragment_epilogue<P, decltype((void)P::FRAGMENT_EPILOGUE)> {
-    static constexpr bool value = P::FRAGMENT_EPILOGUE;
-};
-
 template <class P, int BM, int BN, int WM, int WN, int PASSES = 1>
 __device__ __forceinline__ void sh_gemm_tf32_body(const P& p) {
     static_assert(PASSES == 1 || PASSES == 3, "TF32 (1 pass) or 3xTF32 (3)");
@@ -523,7 +534,21 @@ __device__ __forceinline__ void sh_gemm_tf32_body(const P& p) {
         cur ^= 1;
     }
     if constexpr (sh_fragment_epilogue<P>::value) {
-        p.template fragment<MI, NI>(acc, m0 + wm * WTM, n0 + wn * WTN, g, t);
+        // acc[i][j][q] is at row 16 i + g + 8 (q >> 1), column 8 j + 2 t + (q & 1) of the warp's tile: the
+        // quad (t, lane bits 0, 1) shares rows, the 8 lanes of one t (bits 2-4) share columns
+        float v[2 * MI][2 * NI];
+        int rows[2 * MI], cols[2 * NI];
+        #pragma unroll
+        for (int i = 0; i < 2 * MI; i++) rows[i] = m0 + wm * WTM + 16 * (i >> 1) + g + 8 * (i & 1);
+        #pragma unroll
+        for (int j = 0; j < 2 * NI; j++) cols[j] = n0 + wn * WTN + 8 * (j >> 1) + 2 * t + (j & 1);
+        #pragma unroll
+        for (int i = 0; i < MI; i++)
+            #pragma unroll
+            for (int j = 0; j < NI; j++)
+                #pragma unroll
+                for (int q = 0; q < 4; q++) v[2 * i + (q >> 1)][2 * j + (q & 1)] = acc[i][j][q];
+        p.template fragment<2 * MI, 2 * NI>(v, rows, cols, 0x03u, 0x1cu);
     } else {
         #pragma unroll
         for (int i = 0; i < MI; i++)

@@ -952,8 +952,9 @@ public final class CudaBackend implements Backend, KernelProfile {
             if (a > 0) {
                 int mode = metric == Distance.COSINE ? 2
                         : b <= diffDistanceMaxRows() ? (metric == Distance.L2 ? 1 : 0) : (metric == Distance.L2 ? 4 : 3);
-                boolean fusedHard = o.strategy() == Strategy.BATCH_HARD && backward == TripletBackward.SYM && mode >= 2
-                        && distanceTensorCores() && fusedHardMining();
+                // batch-hard (sym) is mined in the distance tiles: from differences, or on tensor cores (3xTF32)
+                boolean fusedHard = o.strategy() == Strategy.BATCH_HARD && backward == TripletBackward.SYM
+                        && (mode <= 1 || distanceTensorCores()) && fusedHardMining();
                 if (!fusedHard) dist = take(scratch, (long) a * b);
                 if (backward == TripletBackward.SYM) {
                     sym = symScratch(b);
@@ -963,13 +964,14 @@ public final class CudaBackend implements Backend, KernelProfile {
                     grow = take(scratch, 2L * a);
                 }
                 if (fusedHard) {
-                    // batch-hard mined in the 3xTF32 distance tiles: no D; then one thread per anchor (and the finish)
+                    // the distance tiles reduce each row's keys: no D; then one thread per anchor (and the finish)
                     CudaBuffer keys = hardKeys(b);
                     long n = keys.size() / 5;
                     Long hp = address(keys, 0), near = address(keys, 2 * n), cnt = address(keys, 4 * n);
                     int upper = a == b && SYMMETRIC_DISTANCES ? 1 : 0;
                     hardDirty = true;         // until tripletHardFinish has reset the keys
-                    gemm("tripletHardMine_x3", false, upper == 1, a, b, d, 1, e, sqd, nc, mode, upper, lab, a, hp, near, cnt);
+                    gemm(mode <= 1 ? "tripletHardMine_diff" : "tripletHardMine_x3", false, upper == 1, a, b, d, 1,
+                            e, sqd, nc, mode, upper, lab, a, hp, near, cnt);
                     launch("tripletHardFinish", ceil(a, T), 1, 1, T, hp, near, cnt,
                             a, b, metric == Distance.L2 ? 1 : 0, o.margin(), o.softMargin() ? 1 : 0, sym, symMask,
                             symChunkCols(b), part, sqd, nrm, colp, colChunks, d, stats, ws, mineCounter());
@@ -1060,9 +1062,9 @@ public final class CudaBackend implements Backend, KernelProfile {
     public static final String FUSED_HARD_MINING_PROPERTY = "semihard.cuda.fusedHardMining";
 
     /**
-     * Whether batch-hard on the 3xTF32 distances (cosine, and squared-l2 / l2 beyond {@link #DIFF_DISTANCE_MAX_ROWS}
-     * rows) is mined in the distance tiles (tripletHardMine_x3: the keys of each row's farthest positive and nearest
-     * negative, no D) instead of from a stored D by tripletMine. Both find the same triplets.
+     * Whether batch-hard (with the sym backward) is mined in the distance tiles (tripletHardMine_diff / _x3: the keys
+     * of each row's farthest positive and nearest negative, no D) instead of from a stored D by tripletMine; not for
+     * dot-product distances on fp32 tiles (distanceTensorCores=false). Both find the same triplets.
      */
     static boolean fusedHardMining() {
         return !"false".equals(System.getProperty(FUSED_HARD_MINING_PROPERTY));

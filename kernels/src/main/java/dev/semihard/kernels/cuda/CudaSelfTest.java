@@ -276,9 +276,8 @@ public final class CudaSelfTest {
                     List<String> vs = new ArrayList<>(cand instanceof CudaBackend && st != Strategy.BATCH_ALL
                             ? List.of("sym", "split", "dense") : java.util.Collections.singletonList((String) null));
                     if (cand instanceof CudaBackend && b > CudaBackend.DIFF_DISTANCE_MAX_ROWS) vs.add("fp32-dist");
-                    // batch-hard beyond 4096 rows is mined in the distance tiles; "stored-D": through D and tripletMine
-                    if (cand instanceof CudaBackend && st == Strategy.BATCH_HARD && b > CudaBackend.DIFF_DISTANCE_MAX_ROWS)
-                        vs.add("stored-D");
+                    // batch-hard is mined in the distance tiles; "stored-D": through a stored D and tripletMine
+                    if (cand instanceof CudaBackend && st == Strategy.BATCH_HARD) vs.add("stored-D");
                     String[] versions = vs.toArray(new String[0]);
                     float[] first = null;
                     for (String v : versions) {

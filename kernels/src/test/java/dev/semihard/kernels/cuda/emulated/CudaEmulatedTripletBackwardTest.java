@@ -160,18 +160,19 @@ class CudaEmulatedTripletBackwardTest {
     }
 
     /**
-     * Batch-hard mined in the 3xTF32 distance tiles (tripletHardMine_x3: D never stored) against the stored D
+     * Batch-hard mined in the distance tiles (tripletHardMine_diff / _x3: D never stored) against the stored D
      * and tripletMine (-Dsemihard.cuda.fusedHardMining=false): the same bits of dE and of every statistic.
-     * Distances from norms at every size (diffDistanceMaxRows=0), so squared-l2 and l2 take that path as they
-     * do beyond 4096 rows; cosine always does. Layouts: square (upper-triangle tiles, mirrored keys), extra
+     * diffDistanceMaxRows=0: squared-l2 and l2 from norms on the 3xTF32 tiles, as beyond 4096 rows; 4096 (the
+     * default): from differences on the fp32 tiles. Cosine is on the 3xTF32 tiles either way. Layouts: square (upper-triangle tiles, mirrored keys), extra
      * negatives (A < B: no mirror; a same-label extra is neither positive nor negative), duplicate rows (ties:
      * the smallest index wins), one class and all-distinct (no unit), several tiles of 64 and of 128.
      */
-    @org.junit.jupiter.api.Test
-    void batchHardMinedInTheDistanceTilesEqualsTheStoredDistances() {
+    @ParameterizedTest
+    @ValueSource(strings = {"0", "4096"})
+    void batchHardMinedInTheDistanceTilesEqualsTheStoredDistances(String diffMaxRows) {
         System.clearProperty(PROPERTY);
         String maxRows = "semihard.cuda.diffDistanceMaxRows", fused = "semihard.cuda.fusedHardMining";
-        System.setProperty(maxRows, "0");
+        System.setProperty(maxRows, diffMaxRows);
         try {
             Random r = new Random(3);
             List<int[]> layouts = new ArrayList<>();
