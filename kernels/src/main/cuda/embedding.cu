@@ -161,31 +161,32 @@ struct DistMineP : DistP {
     template <int R, int C>
     __device__ void fragment(const float (&v)[R][C], const int (&rows)[R], const int (&cols)[C], unsigned rowLanes,
                              unsigned colLanes) const {
-        const unsigned lane = threadIdx.x & 31;
         int yr[R], yc[C];
         #pragma unroll
         for (int r = 0; r < R; r++) yr[r] = rows[r] < M ? labels[rows[r]] : 0;
         #pragma unroll
         for (int c = 0; c < C; c++) yc[c] = cols[c] < N ? labels[cols[c]] : 0;
         #pragma unroll
-        for (int r = 0; r < R; r++) {
-            u64 hpv = 0ull, nv = ~0ull;
-            unsigned cn = 0u;
-            #pragma unroll
-            for (int c = 0; c < C; c++) take(rows[r], cols[c], v[r][c], yr[r] == yc[c], false, hpv, nv, cn);
-            reduce(hpv, nv, cn, rowLanes);
-            if ((lane & rowLanes) == 0 && rows[r] < M) emit(rows[r], hpv, nv, cn);
-        }
+        for (int r = 0; r < R; r++) line<false>(v, rows, cols, yr, yc, r, rowLanes);
         if (!sym) return;
         #pragma unroll
-        for (int c = 0; c < C; c++) {
-            u64 hpv = 0ull, nv = ~0ull;
-            unsigned cn = 0u;
-            #pragma unroll
-            for (int r = 0; r < R; r++) take(rows[r], cols[c], v[r][c], yr[r] == yc[c], true, hpv, nv, cn);
-            reduce(hpv, nv, cn, colLanes);
-            if ((lane & colLanes) == 0 && cols[c] < N) emit(cols[c], hpv, nv, cn);
+        for (int c = 0; c < C; c++) line<true>(v, rows, cols, yr, yc, c, colLanes);
+    }
+    // row rows[x] over the columns (MIRROR false), or row cols[x] over the rows (the mirror): its keys, reduced
+    // over the lanes that hold the same line, then sent by the first of them
+    template <bool MIRROR, int R, int C>
+    __device__ __forceinline__ void line(const float (&v)[R][C], const int (&rows)[R], const int (&cols)[C],
+                                         const int (&yr)[R], const int (&yc)[C], int x, unsigned lanes) const {
+        u64 hpv = 0ull, nv = ~0ull;
+        unsigned cn = 0u;
+        #pragma unroll
+        for (int y = 0; y < (MIRROR ? R : C); y++) {
+            const int r = MIRROR ? y : x, c = MIRROR ? x : y;
+            take(rows[r], cols[c], v[r][c], yr[r] == yc[c], MIRROR, hpv, nv, cn);
         }
+        reduce(hpv, nv, cn, lanes);
+        const int row = MIRROR ? cols[x] : rows[x];
+        if ((threadIdx.x & lanes) == 0 && row < (MIRROR ? N : M)) emit(row, hpv, nv, cn);
     }
     // the keys of (m, n) for row m (mirror = false) or of (n, m) for row n (mirror = true), into hp / near / c
     __device__ __forceinline__ void take(int m, int n, float v, bool same, bool mirror, u64& hpv, u64& nv,
