@@ -551,6 +551,25 @@ __device__ void sh_triplet_finish(const double* part, int A, int B, int d, const
     }
 }
 
+// tripletFinish's work by the last block of a launch to get here, without a launch of its own. Each block
+// publishes its partials (every thread fences its writes), then counts itself on done (0 before the
+// launch); the last one sees all of them, and sets the counter back to 0. Call from every thread.
+__device__ __forceinline__ void sh_finish_by_last_block(unsigned* done, const double* part, int A, int B, int d,
+                                                        const double* __restrict__ sqd, const float* __restrict__ nrm,
+                                                        const double* __restrict__ colp, int colChunks, int strategy,
+                                                        float* __restrict__ stats, float* __restrict__ ws,
+                                                        double* scratch, double* scratchN) {
+    __shared__ bool s_last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) s_last = atomicAdd(done, 1u) == gridDim.x - 1;
+    __syncthreads();
+    if (!s_last) return;
+    __threadfence();
+    sh_triplet_finish(part, A, B, d, sqd, nrm, colp, colChunks, strategy, stats, ws, scratch, scratchN);
+    if (threadIdx.x == 0) *done = 0u;
+}
+
 // One block (256 threads) per anchor a < A. D: [A, B]; part: [A, P_N] doubles.
 // Without S (batch-all, or the "split" backward): G: [A, B], row a fully overwritten, and
 // grow[a] = sum of G row a (after the l2 division).
@@ -789,19 +808,7 @@ extern "C" __global__ void __launch_bounds__(256, 4) tripletMine(const float* __
         if (!sym) grow[a] = rs;
     }
     if (done == nullptr) return;            // the backend launches tripletFinish
-    // the block that finishes last sums every anchor's partials (tripletFinish without its own launch):
-    // each block publishes its partials (fence), then counts itself; the last one sees all of them.
-    // It sets the counter back to 0 for the next launch.
-    __shared__ bool s_last;
-    if (tid == 0) {
-        __threadfence();
-        s_last = atomicAdd(done, 1u) == gridDim.x - 1;
-    }
-    __syncthreads();
-    if (!s_last) return;
-    __threadfence();
-    sh_triplet_finish(part, A, B, d, sqd, nrm, colp, colChunks, strategy, stats, ws, scratch, scratch8);
-    if (tid == 0) *done = 0u;
+    sh_finish_by_last_block(done, part, A, B, d, sqd, nrm, colp, colChunks, strategy, stats, ws, scratch, scratch8);
 }
 
 // One block: statistics (TripletStats layout) and ws[0] = the gradient scale (when no tripletMine ran).
@@ -830,7 +837,6 @@ extern "C" __global__ void __launch_bounds__(256) tripletHardFinish(u64* __restr
                                                                     unsigned* __restrict__ done) {
     __shared__ double scratch[33];
     __shared__ double scratchN[33 * P_N];
-    __shared__ bool s_last;
     const int a = blockIdx.x * blockDim.x + threadIdx.x;
     if (a < A) {
         const u64 h = hp[a], nr = near[a];
@@ -854,16 +860,7 @@ extern "C" __global__ void __launch_bounds__(256) tripletHardFinish(u64* __restr
         #pragma unroll
         for (int f = 0; f < P_N; f++) part[(size_t)a * P_N + f] = q[f];
     }
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        __threadfence();
-        s_last = atomicAdd(done, 1u) == gridDim.x - 1;
-    }
-    __syncthreads();
-    if (!s_last) return;
-    __threadfence();
-    sh_triplet_finish(part, A, B, d, sqd, nrm, colp, colChunks, STRAT_BATCH_HARD, stats, ws, scratch, scratchN);
-    if (threadIdx.x == 0) *done = 0u;
+    sh_finish_by_last_block(done, part, A, B, d, sqd, nrm, colp, colChunks, STRAT_BATCH_HARD, stats, ws, scratch, scratchN);
 }
 
 // gcol[z * B + i] = sum over anchor rows a of chunk z of G[a, i]; grid (ceil(B/256), chunks)
