@@ -978,7 +978,7 @@ public final class CudaBackend implements Backend, KernelProfile {
                     hardDirty = false;
                 } else {
                     distances(a, b, d, e, dist, sqd, nc, b, mode);
-                // its last block also does tripletFinish's work (one launch less)
+                    // its last block also does tripletFinish's work (one launch less)
                     launch("tripletMine", a, 1, 1, T, dist, lab, g, part, grow, a, b, strategy,
                             metric == Distance.L2 ? 1 : 0, o.margin(), o.softMargin() ? 1 : 0, sym,
                             sym == null ? null : symMask, symChunkCols(b),
