@@ -459,7 +459,7 @@ __device__ __forceinline__ void sh_emit_sym(float* S, u64* smask, int chunkCols,
 // order. MINE_BATCH elements are loaded together, so their memory latencies overlap instead of adding
 // up (at B = 16384 a thread has 64 per pass); as they are used in j order, every sum keeps its order.
 #define MINE_BATCH 4
-template <class F>
+template <class F, bool LOAD_D = true>
 __device__ __forceinline__ void sh_mine_scan(const float* __restrict__ drow, const int* __restrict__ labels, int B, F f) {
     for (int j0 = threadIdx.x; j0 < B; j0 += MINE_BATCH * blockDim.x) {
         int yv[MINE_BATCH];
@@ -468,7 +468,7 @@ __device__ __forceinline__ void sh_mine_scan(const float* __restrict__ drow, con
         for (int z = 0; z < MINE_BATCH; z++) {
             const int j = j0 + z * blockDim.x;
             yv[z] = j < B ? labels[j] : 0;
-            dv[z] = j < B ? drow[j] : 0.f;
+            dv[z] = LOAD_D && j < B ? drow[j] : 0.f;
         }
         #pragma unroll
         for (int z = 0; z < MINE_BATCH; z++) {
@@ -478,23 +478,10 @@ __device__ __forceinline__ void sh_mine_scan(const float* __restrict__ drow, con
     }
 }
 
-// f(j, labels[j]) for this thread's share of the labels, in j order, MINE_BATCH loads at a time (as
-// sh_mine_scan, without reading D).
+// f(j, labels[j]) for this thread's share of the labels, in j order: sh_mine_scan without reading D.
 template <class F>
 __device__ __forceinline__ void sh_label_scan(const int* __restrict__ labels, int B, F f) {
-    for (int j0 = threadIdx.x; j0 < B; j0 += MINE_BATCH * blockDim.x) {
-        int yv[MINE_BATCH];
-        #pragma unroll
-        for (int z = 0; z < MINE_BATCH; z++) {
-            const int j = j0 + z * blockDim.x;
-            yv[z] = j < B ? labels[j] : 0;
-        }
-        #pragma unroll
-        for (int z = 0; z < MINE_BATCH; z++) {
-            const int j = j0 + z * blockDim.x;
-            if (j < B) f(j, yv[z]);
-        }
-    }
+    sh_mine_scan<F, false>(nullptr, labels, B, f);
 }
 
 // The statistics (TripletStats layout) and ws[0] = the gradient scale, from the anchors' partials, by one
@@ -611,7 +598,7 @@ extern "C" __global__ void __launch_bounds__(256, 4) tripletMine(const float* __
     u64 far = 0ull, near = ~0ull, hp = 0ull;
     double negSum = 0.0, posSum = 0.0;
     if (strategy == STRAT_SEMIHARD) {
-        sh_label_scan(labels, B, [&](int j, int yj) {
+        sh_label_scan(labels, B, [&](int j, int yj, float) {
             if (!sym) g[j] = 0.f;
             if (yj != ya) {
                 negC++;
