@@ -317,6 +317,9 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz, uns
         params = unpacked;
     }
     bump(C_LAUNCH);
+    // SHEMU_TRACE=FILE appends "name gx gy gz bx by bz" per launch (tools/census reads it)
+    static FILE* trace = getenv("SHEMU_TRACE") ? fopen(getenv("SHEMU_TRACE"), "a") : nullptr;
+    if (trace) { fprintf(trace, "%s %u %u %u %u %u %u\n", f->name.c_str(), gx, gy, gz, bx, by, bz); fflush(trace); }
     if (noExec) return OK;
     return launch(f, gx, gy, gz, bx, by, bz, params);
 }
