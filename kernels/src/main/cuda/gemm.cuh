@@ -565,13 +565,32 @@ __device__ __forceinline__ void sh_gemm_tf32_body(const P& p) {
     }
 }
 
-// Split-K partials: out[i] = sum over s < splits of part[s * count + i], in s order (deterministic).
-extern "C" __global__ void splitKReduce(const float* __restrict__ part, float* __restrict__ out,
-                                        long long count, int splits) {
-    SH_FOR(i, count) {
+// Split-K partials: out[i] = sum over z < splits of part[z * count + i]. part: [splits, count].
+// Block: 256 threads = 8 warps over 32 outputs (one per lane, so each load is one coalesced 128-byte
+// line). Warp w adds z = w, w + 8, w + 16, ... in that order; then warp 0 adds the 8 warp sums in warp
+// order: a fixed order, so the same bits every run. Why not one thread per output: a weight gradient
+// has few outputs and up to 2 x SMs splits (a stem's 32 x 27 over 264 splits: 864 threads, each with 264
+// dependent-latency loads in a row); here each thread has splits / 8. Grid: ceil(count / 32) blocks,
+// striding when capped.
+extern "C" __global__ void __launch_bounds__(256) splitKReduce(const float* __restrict__ part,
+                                                               float* __restrict__ out,
+                                                               long long count, int splits) {
+    __shared__ float sums[8][32];
+    const int lane = threadIdx.x & 31, w = threadIdx.x >> 5;
+    for (long long base = (long long)blockIdx.x * 32; base < count; base += (long long)gridDim.x * 32) {
+        const long long i = base + lane;
         float s = 0.f;
-        for (int z = 0; z < splits; z++) s += part[z * count + i];
-        out[i] = s;
+        if (i < count)
+            for (int z = w; z < splits; z += 8) s += part[z * count + i];
+        sums[w][lane] = s;
+        __syncthreads();
+        if (w == 0 && i < count) {
+            float t = sums[0][lane];
+            #pragma unroll
+            for (int k = 1; k < 8; k++) t += sums[k][lane];
+            out[i] = t;
+        }
+        __syncthreads();
     }
 }
 

@@ -114,7 +114,9 @@ public final class CudaBackend implements Backend, KernelProfile {
         cuCtxSetCurrent(context);
         current.set(true);
         cuStreamCreate(stream, 0);
-        smCount = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+        smCount = Integer.getInteger(PLAN_SM_COUNT_PROPERTY,
+                attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT));
+        if (smCount < 1) throw new IllegalArgumentException("-D" + PLAN_SM_COUNT_PROPERTY + "=" + smCount + ": give 1 or more");
         description = describe(device);
         tf32 = "tf32".equals(options.precision());
         profile = KernelProfile.requested(options) ? new CudaKernelProfile(stream) : null;
@@ -598,6 +600,25 @@ public final class CudaBackend implements Backend, KernelProfile {
         return p.splits();
     }
 
+    /**
+     * The most splits of a weight gradient's reduction (the batch's pixels or rows): enough for one
+     * tile alone to fill two blocks per SM. The output is small (filters x taps), its reduction deep:
+     * a 32-filter 3x3 layer at 256 x 48 x 48 is 1 or 2 tiles over 589,824 pixels. A fixed 64 left such
+     * a layer 64 or 128 blocks on an H200's 132 SMs; the partials cost splits x M x N floats, 10 MB there.
+     */
+    int weightGradSplits() {
+        return weightGradSplits(smCount);
+    }
+
+    static int weightGradSplits(int smCount) {
+        return Math.max(64, 2 * smCount);
+    }
+
+    /** out[i] = the sum of part[z * count + i] over z < splits (gemm.cuh: 32 outputs per block of 8 warps). */
+    private void splitKReduce(CudaBuffer part, Buffer out, long count, int splits) {
+        launch("splitKReduce", (int) Math.max(1, Math.min(ceil(count, 32), 65535L * 8)), 1, 1, T, part, out, count, splits);
+    }
+
     /** The number of splits {@link #gemm} will use (so the caller can size the partials first). */
     private int gemmSplits(boolean family, int m, int n, int kDim, int maxSplits) {
         return plan(family, false, m, n, kDim, maxSplits, false).splits();
@@ -681,14 +702,14 @@ public final class CudaBackend implements Backend, KernelProfile {
     @Override
     public void conv2dBackwardFilter(ConvGeometry g, Buffer x, Buffer dy, Buffer dw, Buffer dbias) {
         int m = g.k(), n = g.c() * g.r() * g.s(), kd = toInt("conv2dBackwardFilter", (long) g.n() * g.outH() * g.outW());
-        int splits = gemmSplits(true, m, n, kd, 64);
+        int splits = gemmSplits(true, m, n, kd, weightGradSplits());
         if (splits == 1) {
-            gemm("conv2dBackwardFilter", true, m, n, kd, 64, cat(convDims(g), x, dy, dw));
+            gemm("conv2dBackwardFilter", true, m, n, kd, weightGradSplits(), cat(convDims(g), x, dy, dw));
         } else {
             try (CudaBuffer part = alloc((long) splits * m * n)) {
-                int s = gemm("conv2dBackwardFilter", true, m, n, kd, 64, cat(convDims(g), x, dy, part));
+                int s = gemm("conv2dBackwardFilter", true, m, n, kd, weightGradSplits(), cat(convDims(g), x, dy, part));
                 long count = (long) m * n;
-                launch("splitKReduce", grid(count), 1, 1, T, part, dw, count, s);
+                splitKReduce(part, dw, count, s);
             }
         }
         if (dbias != null) launch("conv2dBiasGrad", g.k(), 1, 1, T, dy, dbias, g.n(), g.k(), g.outH() * g.outW());
@@ -827,14 +848,14 @@ public final class CudaBackend implements Backend, KernelProfile {
 
     @Override
     public void linearBackwardWeight(int n, int in, int out, Buffer x, Buffer dy, Buffer dw, Buffer db) {
-        int splits = gemmSplits(true, out, in, n, 64);
+        int splits = gemmSplits(true, out, in, n, weightGradSplits());
         if (splits == 1) {
-            gemm("linearBackwardWeight", true, out, in, n, 64, x, dy, dw);
+            gemm("linearBackwardWeight", true, out, in, n, weightGradSplits(), x, dy, dw);
         } else {
             try (CudaBuffer part = alloc((long) splits * out * in)) {
-                int s = gemm("linearBackwardWeight", true, out, in, n, 64, x, dy, part);
+                int s = gemm("linearBackwardWeight", true, out, in, n, weightGradSplits(), x, dy, part);
                 long count = (long) out * in;
-                launch("splitKReduce", grid(count), 1, 1, T, part, dw, count, s);
+                splitKReduce(part, dw, count, s);
             }
         }
         if (db != null) launch("linearBiasGrad", out, 1, 1, T, dy, db, n, out);
@@ -1031,7 +1052,7 @@ public final class CudaBackend implements Backend, KernelProfile {
             if (s > 1) {
                 t = take(scratch, (long) b * d);
                 long count = (long) b * d;
-                launch("splitKReduce", grid(count), 1, 1, T, tpart, t, count, s);
+                splitKReduce(tpart, t, count, s);
             }
             launch("tripletGrad", ceil(b, T / 32), 1, 1, T, t, e, ehat, grow, gcol, gChunks, nrm, nc, ws, dE, b, a, d,
                     metricCode, null, 0);
@@ -1149,6 +1170,11 @@ public final class CudaBackend implements Backend, KernelProfile {
         return max - 1;
     }
 
+    /**
+     * -Dsemihard.cuda.planSmCount=N: plan the launches (tiles, split-K) for N multiprocessors instead of the
+     * device's, e.g. 132 to run an H200's plans on the emulator (4 SMs) in tests. Read when a backend is created.
+     */
+    public static final String PLAN_SM_COUNT_PROPERTY = "semihard.cuda.planSmCount";
     /** The system property that turns the 32 x 256 tiles off (read when a backend is created). */
     public static final String THIN_TILES_PROPERTY = "semihard.cuda.thinTiles";
     /** -Dsemihard.cuda.thinTiles=false: no 32 x 256 tiles for M <= 32 nor 64 x 128 for M <= 64 (64 x 64 instead; for comparison). */

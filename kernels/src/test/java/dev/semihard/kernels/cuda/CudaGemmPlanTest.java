@@ -49,9 +49,9 @@ class CudaGemmPlanTest {
         assertEquals("_small", CudaBackend.plan(H200, false, true, true, false, 64, 1024 * 14 * 14, 288, 1, false).suffix());
         assertEquals("_pf_small", fp32(false, false, 64, 1024 * 14 * 14, 288, 1).suffix(), "not for the distances");
         // filter gradients with 64 filters: N = 128 * 9 pads neither tile; N = 64 * 9 and 32 * 9 pad 64 x 128 more
-        assertEquals("_pf_w64", fp32(true, false, 64, 128 * 9, 256 * 24 * 24, 64).suffix());
-        assertEquals("_pf_small", fp32(true, false, 64, 64 * 9, 256 * 24 * 24, 64).suffix());
-        assertEquals("_pf_small", fp32(true, false, 64, 32 * 9, 1024 * 14 * 14, 64).suffix());
+        assertEquals("_pf_w64", fp32(true, false, 64, 128 * 9, 256 * 24 * 24, CudaBackend.weightGradSplits(H200)).suffix());
+        assertEquals("_pf_small", fp32(true, false, 64, 64 * 9, 256 * 24 * 24, CudaBackend.weightGradSplits(H200)).suffix());
+        assertEquals("_pf_small", fp32(true, false, 64, 32 * 9, 1024 * 14 * 14, CudaBackend.weightGradSplits(H200)).suffix());
         // too few 64 x 128 tiles to fill the GPU without split-K: 64 x 64
         assertEquals("_pf_small", fp32(true, false, 64, 128 * 100, 288, 1).suffix());
         assertEquals("_pf", fp32(true, false, 128, 1024 * 7 * 7, 576, 1).suffix());
@@ -73,8 +73,9 @@ class CudaGemmPlanTest {
         assertEquals("_tf32_small", CudaBackend.plan(H200, true, false, true, false, 32, 256 * 48 * 48, 288, 1, true).suffix());
         assertEquals("_pf_small", CudaBackend.plan(H200, true, true, false, true, 1800, 1800, 128, 1, true).suffix());
         // the filter gradient splits as in fp32
-        CudaBackend.GemmPlan f = tf32(true, 32, 288, 256 * 48 * 48, 64);
-        assertEquals(fp32(true, false, 32, 288, 256 * 48 * 48, 64).splits(), f.splits());
+        int cap = CudaBackend.weightGradSplits(H200);
+        CudaBackend.GemmPlan f = tf32(true, 32, 288, 256 * 48 * 48, cap);
+        assertEquals(fp32(true, false, 32, 288, 256 * 48 * 48, cap).splits(), f.splits());
     }
 
     private static CudaBackend.GemmPlan tf32(boolean family, int m, int n, int k, int maxSplits) {
@@ -85,12 +86,20 @@ class CudaGemmPlanTest {
     void filterGradientsSplitTheBatchIntoWholeChunks() {
         // W3 256x32x48x48x32 filter gradient: M = 32, N = 288, depth 589,824 (the batch's pixels)
         int k = 256 * 48 * 48;
-        CudaBackend.GemmPlan p = fp32(true, false, 32, 288, k, 64);
+        int cap = CudaBackend.weightGradSplits(H200);
+        CudaBackend.GemmPlan p = fp32(true, false, 32, 288, k, cap);
         assertEquals("_pf_m32", p.suffix());
-        assertTrue(p.splits() > 1 && p.splits() <= 64, "splits " + p.splits());
+        assertTrue(p.splits() > 1 && p.splits() <= cap, "splits " + p.splits());
+        // two 32 x 256 tiles: the splits make two blocks per SM (a cap of 64 made 128 blocks for 132 SMs)
+        assertTrue(2L * p.splits() >= 2 * H200, "blocks " + 2 * p.splits());
         assertEquals(0, p.kChunk() % 16, "chunks are whole k-slices");
         assertTrue((long) p.kChunk() * p.splits() >= k && (long) p.kChunk() * (p.splits() - 1) < k,
                 "the splits cover the depth exactly once: " + p);
+        // face-resnet10's stem (32 filters over 3 x 3 x 3 taps at 256 x 96 x 96 pixels): one 64 x 64 tile
+        CudaBackend.GemmPlan stem = fp32(true, false, 32, 27, 256 * 96 * 96, cap);
+        assertEquals("_pf_small", stem.suffix());
+        assertEquals(2 * H200, stem.splits());
+        assertEquals(64, CudaBackend.weightGradSplits(4), "a small GPU keeps 64");
         // a problem that fills the GPU by itself is not split
         assertEquals(1, fp32(true, false, 4096, 4096, 4096, 64).splits());
     }

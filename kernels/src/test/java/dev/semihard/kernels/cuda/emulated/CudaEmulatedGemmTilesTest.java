@@ -7,6 +7,7 @@ import dev.semihard.engine.backend.ConvGeometry;
 import dev.semihard.engine.backend.KernelProfile;
 import dev.semihard.engine.reference.ReferenceBackend;
 import dev.semihard.kernels.cuda.CudaBackend;
+import dev.semihard.kernels.cuda.CudaBackendAccess;
 import dev.semihard.kernels.cuda.Tf32Checks;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -147,6 +148,38 @@ class CudaEmulatedGemmTilesTest {
         compare("linear backward weight out=64", "linearBackwardWeight_pf_w64",
                 new long[]{(long) n3 * in3, (long) n3 * out3, (long) out3 * in3, out3}, 2,
                 (be, b) -> be.linearBackwardWeight(n3, in3, out3, b[0], b[1], b[2], b[3]));
+    }
+
+    /**
+     * Weight gradients split into more than 64 chunks of the batch's pixels, as an H200 plans them
+     * (-Dsemihard.cuda.planSmCount=132: up to 264 splits), against the reference: a stem-like layer
+     * (3 channels, one 64 x 64 tile, 72 splits of 256 pixels) and a 32-filter one (two 32 x 256 tiles).
+     */
+    @Test
+    void weightGradientsSplitAsOnAnH200() {
+        assertEquals(72, CudaBackendAccess.weightGradSplits(132, 32, 27, 8 * 48 * 48));
+        assertEquals(68, CudaBackendAccess.weightGradSplits(132, 32, 288, 4 * 64 * 68));
+        assertEquals(70, CudaBackendAccess.weightGradSplits(132, 24, 40, 17920));
+        System.setProperty(CudaBackend.PLAN_SM_COUNT_PROPERTY, "132");
+        try {
+            ConvGeometry stem = new ConvGeometry(8, 3, 48, 48, 32, 3, 3, 1, 1);      // depth 18,432 = 72 x 256
+            compare("stem filter gradient, 72 splits", "conv2dBackwardFilter_pf_small",
+                    new long[]{stem.inputSize(), stem.outputSize(), stem.weightSize(), 32}, 2,
+                    (be, b) -> be.conv2dBackwardFilter(stem, b[0], b[1], b[2], b[3]));
+            try (CudaBackend cu = new CudaBackend(PROFILED)) {
+                assertEquals(132, cu.smCount());
+            }
+            ConvGeometry g = new ConvGeometry(4, 32, 64, 68, 32, 3, 3, 1, 1);       // depth 17,408 = 68 x 256
+            compare("32-filter gradient, 68 splits", "conv2dBackwardFilter_pf_m32",
+                    new long[]{g.inputSize(), g.outputSize(), g.weightSize(), 32}, 2,
+                    (be, b) -> be.conv2dBackwardFilter(g, b[0], b[1], b[2], b[3]));
+            int n = 17920, in = 40, out = 24;                                        // 70 splits
+            compare("linear weight gradient, 70 splits", "linearBackwardWeight_pf_small",
+                    new long[]{(long) n * in, (long) n * out, (long) out * in, out}, 2,
+                    (be, b) -> be.linearBackwardWeight(n, in, out, b[0], b[1], b[2], b[3]));
+        } finally {
+            System.clearProperty(CudaBackend.PLAN_SM_COUNT_PROPERTY);
+        }
     }
 
     /** Convolutions and linear layers with M <= 32 on the 32 x 256 tiles; {@code v} is "_pf" or "". */
