@@ -38,10 +38,11 @@ rc=${PIPESTATUS[0]}
 if [ "$rc" -ne 0 ]; then
     echo "*** CUDA SELF-TEST FAILED (exit $rc): see $OUT/selftest.log" >&2; status=1
     if [ "${FALLBACK_ON_FAIL:-1}" = 1 ]; then
-        # the same checks on the older code paths (plain GEMM tiles, full distance matrix, GEMM triplet
-        # backward, one JCuda Pointer per kernel argument): tells whether one of the newer paths is the culprit
+        # the same checks on the older code paths (plain 64x64 / 128x128 GEMM tiles, channel-major convolutions,
+        # full distance matrix, stored D, GEMM triplet backward, one JCuda Pointer per kernel argument): tells
+        # whether one of the newer paths is the culprit
         echo "=== CUDA self-test again with the fallback paths"
-        JAVA_OPTS="${JAVA_OPTS:-} -Dsemihard.cuda.pipelinedGemm=false -Dsemihard.cuda.symmetricDistances=false -Dsemihard.cuda.tripletBackward=dense -Dsemihard.cuda.packedArgs=false -Dsemihard.cuda.distanceTensorCores=false" \
+        JAVA_OPTS="${JAVA_OPTS:-} -Dsemihard.cuda.pipelinedGemm=false -Dsemihard.cuda.thinTiles=false -Dsemihard.cuda.convTaps=false -Dsemihard.cuda.symmetricDistances=false -Dsemihard.cuda.fusedHardMining=false -Dsemihard.cuda.tripletBackward=dense -Dsemihard.cuda.packedArgs=false -Dsemihard.cuda.distanceTensorCores=false" \
             timeout "${SELFTEST_TIMEOUT:-150}" "$B/bin/cuda-selftest" --no-bench 2>&1 | tee "$OUT/selftest-fallback.log" \
             | grep -E '^(FAIL|PASS|conformance|SELFTEST)'
     fi

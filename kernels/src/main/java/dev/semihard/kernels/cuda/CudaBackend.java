@@ -1179,6 +1179,9 @@ public final class CudaBackend implements Backend, KernelProfile {
     public static final String THIN_TILES_PROPERTY = "semihard.cuda.thinTiles";
     /** -Dsemihard.cuda.thinTiles=false: no 32 x 256 tiles for M <= 32 nor 64 x 128 for M <= 64 (64 x 64 instead; for comparison). */
     private final boolean thinTiles = !"false".equals(System.getProperty(THIN_TILES_PROPERTY));
+
+    /** Whether the 32 x 256 and 64 x 128 tiles may be planned (not off with {@link #THIN_TILES_PROPERTY}). */
+    boolean thinTiles() { return thinTiles; }
     /** The system property that turns the tap-major convolution kernels off (read when a backend is created). */
     public static final String CONV_TAPS_PROPERTY = "semihard.cuda.convTaps";
     /**

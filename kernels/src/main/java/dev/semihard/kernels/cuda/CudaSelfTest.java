@@ -126,7 +126,7 @@ public final class CudaSelfTest {
             List<CheckResult> results = Tf32Checks.run(ref, tf32, tf32.smCount());
             int failed = 0;
             for (CheckResult r : results) if (!r.passed()) { failed++; System.out.println("FAIL " + r.name() + ": " + r.detail()); }
-            List<String> missing = Tf32Checks.notReached(tf32.snapshot().keySet());
+            List<String> missing = Tf32Checks.notReached(tf32.snapshot().keySet(), tf32);
             System.out.printf(Locale.ROOT, "tf32: %d passed, %d FAILED of %d checks; kernels not reached: %s (%.1f s)%n",
                     results.size() - failed, failed, results.size(), missing.isEmpty() ? "none" : missing,
                     (System.nanoTime() - t0) / 1e9);

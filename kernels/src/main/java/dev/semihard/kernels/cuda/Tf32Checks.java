@@ -48,8 +48,22 @@ public final class Tf32Checks {
 
     /** The {@link #KERNELS} that a backend's kernel profile (its kernels that ran) does not list. */
     public static List<String> notReached(java.util.Set<String> ran) {
-        List<String> missing = new ArrayList<>(KERNELS);
-        missing.removeAll(ran);
+        return notReached(ran, true, true);
+    }
+
+    /**
+     * The {@link #KERNELS} that {@code backend}'s options let the checks reach (no tap-major kernels with
+     * -Dsemihard.cuda.convTaps=false, no 32 x 256 tiles with -Dsemihard.cuda.thinTiles=false) and that its
+     * kernel profile does not list.
+     */
+    public static List<String> notReached(java.util.Set<String> ran, CudaBackend backend) {
+        return notReached(ran, backend.convTaps(16), backend.thinTiles());
+    }
+
+    private static List<String> notReached(java.util.Set<String> ran, boolean taps, boolean thin) {
+        List<String> missing = new ArrayList<>();
+        for (String k : KERNELS)
+            if ((taps || !k.contains("Tap")) && (thin || !k.endsWith("_m32")) && !ran.contains(k)) missing.add(k);
         return missing;
     }
 
