@@ -43,6 +43,21 @@ __device__ __forceinline__ double sh_block_sum(double v, double* scratch) {
     return scratch[32];
 }
 
+// Whether this block is the last of its grid to get here: each block publishes what it wrote before the
+// call (every thread fences its own writes), then counts itself on *done (0 before the launch). The last
+// one sees every block's writes, read with __ldcg (L2: another SM's writes may be stale in this SM's L1);
+// it must set *done back to 0 when it is finished with it. Call from every thread; one counter per stream
+// at a time (launches on one stream do not overlap).
+__device__ __forceinline__ bool sh_last_block(unsigned* done) {
+    __shared__ bool s_last;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) s_last = atomicAdd(done, 1u) == gridDim.x * gridDim.y * gridDim.z - 1;
+    __syncthreads();
+    if (s_last) __threadfence();
+    return s_last;
+}
+
 // N block sums at once (v[f] in, the block's total of each v[f] out, valid in every thread): the same
 // fixed-order trees as sh_block_sum, so the same bits, with 3 barriers instead of 3 per value.
 // `scratch` must hold 33 * N doubles. Call from every thread of the block.

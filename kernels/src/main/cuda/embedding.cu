@@ -538,21 +538,14 @@ __device__ void sh_triplet_finish(const double* part, int A, int B, int d, const
     }
 }
 
-// tripletFinish's work by the last block of a launch to get here, without a launch of its own. Each block
-// publishes its partials (every thread fences its writes), then counts itself on done (0 before the
-// launch); the last one sees all of them, and sets the counter back to 0. Call from every thread.
+// tripletFinish's work by the last block of a launch to get here (sh_last_block), without a launch of its
+// own; that block sets the counter back to 0. Call from every thread.
 __device__ __forceinline__ void sh_finish_by_last_block(unsigned* done, const double* part, int A, int B, int d,
                                                         const double* __restrict__ sqd, const float* __restrict__ nrm,
                                                         const double* __restrict__ colp, int colChunks, int strategy,
                                                         float* __restrict__ stats, float* __restrict__ ws,
                                                         double* scratch, double* scratchN) {
-    __shared__ bool s_last;
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) s_last = atomicAdd(done, 1u) == gridDim.x - 1;
-    __syncthreads();
-    if (!s_last) return;
-    __threadfence();
+    if (!sh_last_block(done)) return;
     sh_triplet_finish(part, A, B, d, sqd, nrm, colp, colChunks, strategy, stats, ws, scratch, scratchN);
     if (threadIdx.x == 0) *done = 0u;
 }

@@ -2,13 +2,14 @@
 //
 // Shapes: x [N, C, H, W] (NCHW). Batch-norm statistics are per channel over count = N*H*W values;
 // they are reduced in two deterministic levels: grid (chunks, C) blocks each sum one chunk of one
-// channel in double (fixed-order tree), then one thread per channel adds the chunk partials in
-// chunk order. The same inputs give the same bits on every run.
+// channel in double (fixed-order tree), then the last of those blocks to finish (sh_last_block) adds
+// each channel's chunk partials in chunk order, one thread per channel. The same inputs give the same
+// bits on every run.
 //
 // Batch norm fused with the ReLU that follows it (batchNormRelu*): the forward writes max(0, bn(x))
 // in the same pass, the backward masks dy with y > 0 where it reads dy. Each plain/fused pair is one
 // template instantiated twice (RELU false/true), so the two versions cannot drift apart; the
-// statistics kernels (batchNormStats, batchNormFinish, batchNormBackwardFinish) are shared.
+// forward statistics kernel (batchNormStats) is shared.
 //
 // Per-element index arithmetic (plane, row, channel of element i) divides with sh_fastdiv: the host
 // passes each divisor's magic numbers (CudaBackend's FastDiv), so no thread pays an integer division,
@@ -92,9 +93,34 @@ extern "C" __global__ void globalAvgPoolBackward(const float* __restrict__ dy, f
 
 // ------------------------------------------------------------------ batch norm 2d
 
-// grid (chunks, C): part[(c*chunks + z)*2 + {0,1}] = sum of x, sum of x^2 over chunk z of channel c; dHW: hw
+// One channel's forward statistics from its chunk partials, added in chunk order: mean, biased variance,
+// invStd; running stats updated PyTorch's way (unbiased variance count/(count-1) for runningVar).
+__device__ __forceinline__ void bnFinishChannel(const double* part, int c, int chunks, long long count, float eps,
+                                                float momentum, float* __restrict__ saveMean,
+                                                float* __restrict__ saveInvStd, float* __restrict__ runningMean,
+                                                float* __restrict__ runningVar) {
+    double s = 0.0, q = 0.0;
+    for (int z = 0; z < chunks; z++) {
+        s += __ldcg(part + ((size_t)c * chunks + z) * 2);
+        q += __ldcg(part + ((size_t)c * chunks + z) * 2 + 1);
+    }
+    double mean = s / count, var = fmax(q / count - mean * mean, 0.0);
+    double invStd = 1.0 / sqrt(var + (double)eps);
+    saveMean[c] = (float)mean;
+    saveInvStd[c] = (float)invStd;
+    double mom = momentum;
+    runningMean[c] = (float)((1 - mom) * runningMean[c] + mom * mean);
+    runningVar[c] = (float)((1 - mom) * runningVar[c] + mom * var * (double)count / (double)(count - 1));
+}
+
+// grid (chunks, C): part[(c*chunks + z)*2 + {0,1}] = sum of x, sum of x^2 over chunk z of channel c;
+// dHW: hw. The last block to finish (done: a counter, 0 before and after) then computes every channel's
+// statistics (bnFinishChannel), where a second launch of one thread per channel used to.
 extern "C" __global__ void batchNormStats(const float* __restrict__ x, double* __restrict__ part, int N, int C, int hw,
-                                          long long perChunk, const sh_fastdiv dHW) {
+                                          long long perChunk, const sh_fastdiv dHW, float eps, float momentum,
+                                          float* __restrict__ saveMean, float* __restrict__ saveInvStd,
+                                          float* __restrict__ runningMean, float* __restrict__ runningVar,
+                                          unsigned* __restrict__ done) {
     __shared__ double scratch[33];
     int c = blockIdx.y, z = blockIdx.x, chunks = gridDim.x;
     long long count = (long long)N * hw, beg = z * perChunk, end = min(count, beg + perChunk);
@@ -108,24 +134,10 @@ extern "C" __global__ void batchNormStats(const float* __restrict__ x, double* _
     s = sh_block_sum(s, scratch);
     q = sh_block_sum(q, scratch);
     if (threadIdx.x == 0) { part[((size_t)c * chunks + z) * 2] = s; part[((size_t)c * chunks + z) * 2 + 1] = q; }
-}
-
-// one thread per channel: mean, biased variance, invStd; running stats updated PyTorch's way
-// (unbiased variance count/(count-1) for runningVar)
-extern "C" __global__ void batchNormFinish(const double* __restrict__ part, int C, int chunks, long long count, float eps,
-                                           float momentum, float* __restrict__ saveMean, float* __restrict__ saveInvStd,
-                                           float* __restrict__ runningMean, float* __restrict__ runningVar) {
-    int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= C) return;
-    double s = 0.0, q = 0.0;
-    for (int z = 0; z < chunks; z++) { s += part[((size_t)c * chunks + z) * 2]; q += part[((size_t)c * chunks + z) * 2 + 1]; }
-    double mean = s / count, var = fmax(q / count - mean * mean, 0.0);
-    double invStd = 1.0 / sqrt(var + (double)eps);
-    saveMean[c] = (float)mean;
-    saveInvStd[c] = (float)invStd;
-    double mom = momentum;
-    runningMean[c] = (float)((1 - mom) * runningMean[c] + mom * mean);
-    runningVar[c] = (float)((1 - mom) * runningVar[c] + mom * var * (double)count / (double)(count - 1));
+    if (!sh_last_block(done)) return;
+    for (int ch = threadIdx.x; ch < C; ch += blockDim.x)
+        bnFinishChannel(part, ch, chunks, count, eps, momentum, saveMean, saveInvStd, runningMean, runningVar);
+    if (threadIdx.x == 0) *done = 0u;
 }
 
 // v, or max(v, 0) (0 for NaN, like reluForward) when RELU
@@ -166,7 +178,7 @@ extern "C" __global__ void batchNormApply(const float* __restrict__ x, float* __
     bnApply<false>(x, y, n, C, hw, mean, invStd, gamma, beta, dHW, dC);
 }
 
-// fused training forward, after batchNormStats + batchNormFinish: y = max(0, (x - mean) * invStd * gamma + beta)
+// fused training forward, after batchNormStats: y = max(0, (x - mean) * invStd * gamma + beta)
 extern "C" __global__ void batchNormReluApply(const float* __restrict__ x, float* __restrict__ y, long long n, int C, int hw,
                                               const float* __restrict__ mean, const float* __restrict__ invStd,
                                               const float* __restrict__ gamma, const float* __restrict__ beta,
@@ -202,12 +214,17 @@ extern "C" __global__ void batchNormReluForwardInference(const float* __restrict
     bnInference<true>(x, y, n, C, hw, eps, gamma, beta, rm, rv, dHW, dC);
 }
 
-// backward pass 1, grid (chunks, C): partial sums of g and g * xhat, g = dy (masked by y > 0 when RELU)
+// backward pass 1, grid (chunks, C): partial sums of g and g * xhat, g = dy (masked by y > 0 when RELU);
+// then pass 2 in the last block to finish (done: a counter, 0 before and after): per channel, the chunk
+// partials added in chunk order: dbeta = sum g, dgamma = sum g * xhat, also kept in double in sums for
+// pass 3.
 template <bool RELU>
 __device__ __forceinline__ void bnBackwardStats(const float* __restrict__ x, const float* __restrict__ y,
                                                 const float* __restrict__ dy, const float* __restrict__ mean,
                                                 const float* __restrict__ invStd, double* __restrict__ part, int N, int C,
-                                                int hw, long long perChunk, const sh_fastdiv& dHW) {
+                                                int hw, long long perChunk, const sh_fastdiv& dHW,
+                                                float* __restrict__ dgamma, float* __restrict__ dbeta,
+                                                double* __restrict__ sums, unsigned* __restrict__ done) {
     __shared__ double scratch[33];
     int c = blockIdx.y, z = blockIdx.x, chunks = gridDim.x;
     long long count = (long long)N * hw, beg = z * perChunk, end = min(count, beg + perChunk);
@@ -223,35 +240,38 @@ __device__ __forceinline__ void bnBackwardStats(const float* __restrict__ x, con
     s = sh_block_sum(s, scratch);
     q = sh_block_sum(q, scratch);
     if (threadIdx.x == 0) { part[((size_t)c * chunks + z) * 2] = s; part[((size_t)c * chunks + z) * 2 + 1] = q; }
+    if (!sh_last_block(done)) return;
+    for (int ch = threadIdx.x; ch < C; ch += blockDim.x) {
+        double ts = 0.0, tq = 0.0;
+        for (int k = 0; k < chunks; k++) {
+            ts += __ldcg(part + ((size_t)ch * chunks + k) * 2);
+            tq += __ldcg(part + ((size_t)ch * chunks + k) * 2 + 1);
+        }
+        dbeta[ch] = (float)ts;
+        dgamma[ch] = (float)tq;
+        sums[2 * ch] = ts;
+        sums[2 * ch + 1] = tq;
+    }
+    if (threadIdx.x == 0) *done = 0u;
 }
 
 extern "C" __global__ void batchNormBackwardStats(const float* __restrict__ x, const float* __restrict__ dy,
                                                   const float* __restrict__ mean, const float* __restrict__ invStd,
                                                   double* __restrict__ part, int N, int C, int hw, long long perChunk,
-                                                  const sh_fastdiv dHW) {
-    bnBackwardStats<false>(x, nullptr, dy, mean, invStd, part, N, C, hw, perChunk, dHW);
+                                                  const sh_fastdiv dHW, float* __restrict__ dgamma,
+                                                  float* __restrict__ dbeta, double* __restrict__ sums,
+                                                  unsigned* __restrict__ done) {
+    bnBackwardStats<false>(x, nullptr, dy, mean, invStd, part, N, C, hw, perChunk, dHW, dgamma, dbeta, sums, done);
 }
 
-// fused backward pass 1: as batchNormBackwardStats with dy * [y > 0]
+// fused backward pass 1 (and 2): as batchNormBackwardStats with dy * [y > 0]
 extern "C" __global__ void batchNormReluBackwardStats(const float* __restrict__ x, const float* __restrict__ y,
                                                       const float* __restrict__ dy, const float* __restrict__ mean,
                                                       const float* __restrict__ invStd, double* __restrict__ part, int N,
-                                                      int C, int hw, long long perChunk, const sh_fastdiv dHW) {
-    bnBackwardStats<true>(x, y, dy, mean, invStd, part, N, C, hw, perChunk, dHW);
-}
-
-// backward pass 2, one thread per channel: dbeta = sum dy, dgamma = sum dy * xhat
-extern "C" __global__ void batchNormBackwardFinish(const double* __restrict__ part, int C, int chunks,
-                                                   float* __restrict__ dgamma, float* __restrict__ dbeta,
-                                                   double* __restrict__ sums) {
-    int c = blockIdx.x * blockDim.x + threadIdx.x;
-    if (c >= C) return;
-    double s = 0.0, q = 0.0;
-    for (int z = 0; z < chunks; z++) { s += part[((size_t)c * chunks + z) * 2]; q += part[((size_t)c * chunks + z) * 2 + 1]; }
-    dbeta[c] = (float)s;
-    dgamma[c] = (float)q;
-    sums[2 * c] = s;
-    sums[2 * c + 1] = q;
+                                                      int C, int hw, long long perChunk, const sh_fastdiv dHW,
+                                                      float* __restrict__ dgamma, float* __restrict__ dbeta,
+                                                      double* __restrict__ sums, unsigned* __restrict__ done) {
+    bnBackwardStats<true>(x, y, dy, mean, invStd, part, N, C, hw, perChunk, dHW, dgamma, dbeta, sums, done);
 }
 
 // backward pass 3: dx = gamma * invStd / count * (count * g - dbeta - xhat * dgamma), g = dy (masked when RELU)
@@ -279,7 +299,7 @@ extern "C" __global__ void batchNormBackwardApply(const float* __restrict__ x, c
     bnBackwardApply<false>(x, nullptr, dy, dx, n, C, hw, count, gamma, mean, invStd, sums, dHW, dC);
 }
 
-// fused backward pass 3 (pass 2 is batchNormBackwardFinish): as batchNormBackwardApply with dy * [y > 0]
+// fused backward pass 3 (pass 2 is the last block of batchNormReluBackwardStats): as batchNormBackwardApply with dy * [y > 0]
 extern "C" __global__ void batchNormReluBackwardApply(const float* __restrict__ x, const float* __restrict__ y,
                                                       const float* __restrict__ dy, float* __restrict__ dx, long long n,
                                                       int C, int hw, long long count, const float* __restrict__ gamma,

@@ -408,7 +408,7 @@ public final class CudaBackend implements Backend, KernelProfile {
         try {
             cuStreamSynchronize(stream);
             releaseSymScratch();
-            if (mineCounter != null) { mineCounter.close(); mineCounter = null; }
+            if (doneCounter != null) { doneCounter.close(); doneCounter = null; }
             if (hardKeys != null) { hardKeys.close(); hardKeys = null; }
             trimCache();
             if (profile != null) profile.close();
@@ -768,9 +768,9 @@ public final class CudaBackend implements Backend, KernelProfile {
         int chunks = bnChunks(count, c);
         long per = (count + chunks - 1) / chunks;
         try (CudaBuffer part = alloc(4L * c * chunks)) {
-            launch("batchNormStats", chunks, c, 1, T, x, part, n, c, hw, per, FastDiv.of(hw));
-            launch("batchNormFinish", ceil(c, 128), 1, 1, 128, part, c, chunks, count, eps, momentum,
-                    saveMean, saveInvStd, runningMean, runningVar);
+            // its last block computes mean, invStd and the running statistics from the partials
+            launch("batchNormStats", chunks, c, 1, T, x, part, n, c, hw, per, FastDiv.of(hw), eps, momentum,
+                    saveMean, saveInvStd, runningMean, runningVar, doneCounter());
         }
         elementwise(apply, count * c, x, y, count * c, c, hw, saveMean, saveInvStd, gamma, beta, FastDiv.of(hw), FastDiv.of(c));
     }
@@ -800,9 +800,11 @@ public final class CudaBackend implements Backend, KernelProfile {
         long per = (count + chunks - 1) / chunks;
         FastDiv dHW = FastDiv.of(hw), dC = FastDiv.of(c);
         try (CudaBuffer part = alloc(4L * c * chunks); CudaBuffer sums = alloc(4L * c)) {
-            if (relu) launch("batchNormReluBackwardStats", chunks, c, 1, T, x, y, dy, saveMean, saveInvStd, part, n, c, hw, per, dHW);
-            else launch("batchNormBackwardStats", chunks, c, 1, T, x, dy, saveMean, saveInvStd, part, n, c, hw, per, dHW);
-            launch("batchNormBackwardFinish", ceil(c, 128), 1, 1, 128, part, c, chunks, dgamma, dbeta, sums);
+            // the last block of the statistics kernel totals them per channel: dgamma, dbeta and sums
+            if (relu) launch("batchNormReluBackwardStats", chunks, c, 1, T, x, y, dy, saveMean, saveInvStd, part, n, c, hw, per, dHW,
+                    dgamma, dbeta, sums, doneCounter());
+            else launch("batchNormBackwardStats", chunks, c, 1, T, x, dy, saveMean, saveInvStd, part, n, c, hw, per, dHW,
+                    dgamma, dbeta, sums, doneCounter());
             if (relu) elementwise("batchNormReluBackwardApply", count * c, x, y, dy, dx, count * c, c, hw, count, gamma,
                     saveMean, saveInvStd, sums, dHW, dC);
             else elementwise("batchNormBackwardApply", count * c, x, dy, dx, count * c, c, hw, count, gamma,
@@ -995,7 +997,7 @@ public final class CudaBackend implements Backend, KernelProfile {
                             e, sqd, nc, mode, upper, lab, a, hp, near, cnt);
                     launch("tripletHardFinish", ceil(a, T), 1, 1, T, hp, near, cnt,
                             a, b, metric == Distance.L2 ? 1 : 0, o.margin(), o.softMargin() ? 1 : 0, sym, symMask,
-                            symChunkCols(b), part, sqd, nrm, colp, colChunks, d, stats, ws, mineCounter());
+                            symChunkCols(b), part, sqd, nrm, colp, colChunks, d, stats, ws, doneCounter());
                     hardDirty = false;
                 } else {
                     distances(a, b, d, e, dist, sqd, nc, b, mode);
@@ -1003,7 +1005,7 @@ public final class CudaBackend implements Backend, KernelProfile {
                     launch("tripletMine", a, 1, 1, T, dist, lab, g, part, grow, a, b, strategy,
                             metric == Distance.L2 ? 1 : 0, o.margin(), o.softMargin() ? 1 : 0, sym,
                             sym == null ? null : symMask, symChunkCols(b),
-                            sqd, nrm, colp, colChunks, d, stats, ws, mineCounter());
+                            sqd, nrm, colp, colChunks, d, stats, ws, doneCounter());
                 }
             } else {
                 launch("tripletFinish", 1, 1, 1, T, part, a, b, d, sqd, nrm, colp, colChunks, strategy, stats, ws);
@@ -1066,17 +1068,19 @@ public final class CudaBackend implements Backend, KernelProfile {
     private static final int SYM_CHUNK = 256;
 
     /**
-     * tripletMine's counter of finished blocks (one word, 0 between launches: its last block sets it back),
-     * with which that block knows it is last and does tripletFinish's work. Made on first use.
+     * The counter of finished blocks of the kernels whose last block finishes the job (common.cuh's
+     * sh_last_block: tripletMine and tripletHardFinish do tripletFinish's work, the batch-norm statistics
+     * kernels total their partials). One word, 0 between launches: each such last block sets it back.
+     * One for all of them, as launches on the one stream do not overlap. Made on first use.
      */
-    private CudaBuffer mineCounter;
+    private CudaBuffer doneCounter;
 
-    private CudaBuffer mineCounter() {
-        if (mineCounter == null) {
-            mineCounter = alloc(1);
-            fill(mineCounter, 0, 1, 0f);
+    private CudaBuffer doneCounter() {
+        if (doneCounter == null) {
+            doneCounter = alloc(1);
+            fill(doneCounter, 0, 1, 0f);
         }
-        return mineCounter;
+        return doneCounter;
     }
 
     /** -Dsemihard.cuda.fusedHardMining=false: batch-hard through a stored D and tripletMine everywhere (read per call). */
