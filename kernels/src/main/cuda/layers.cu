@@ -29,9 +29,14 @@ extern "C" __global__ void maxPool2dForward(const float* __restrict__ x, float* 
         long long plane = sh_divmod(i, total, dOHW, &pix);
         int oh = dOW.div(pix), ow = dOW.mod(pix, oh);
         const float* xp = x + plane * H * W + (size_t)(oh * stride) * W + ow * stride;
+        // the first maximum in row-major order, replaced only by a strictly greater value (the reference's
+        // rule): a NaN first stays, a NaN later is skipped (fmaxf would skip both)
         float best = xp[0];
         for (int r = 0; r < size; r++)
-            for (int s = 0; s < size; s++) best = fmaxf(best, xp[r * W + s]);
+            for (int s = 0; s < size; s++) {
+                const float v = xp[r * W + s];
+                best = v > best ? v : best;
+            }
         y[i] = best;
     }
 }

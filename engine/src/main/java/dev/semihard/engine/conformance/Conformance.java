@@ -530,15 +530,15 @@ public final class Conformance {
         for (PoolGeometry g : cases) {
             String shape = String.format(Locale.ROOT, "n%d c%d %dx%d size %d stride %d", g.n(), g.c(), g.h(), g.w(), g.size(), g.stride());
             int[] xs = {g.n(), g.c(), g.h(), g.w()}, ys = {g.n(), g.c(), g.outH(), g.outW()};
-            for (boolean ties : new boolean[]{false, true}) {
-                String name = shape + (ties ? " with ties" : "");
+            for (PoolInput kind : PoolInput.values()) {
+                String name = shape + kind.label;
                 all.add(check("maxPool2dForward " + name, d -> {
-                    Buffer x = d.in(poolInput(d, g, ties)), y = d.out(g.outputSize());
+                    Buffer x = d.in(poolInput(d, g, kind)), y = d.out(g.outputSize());
                     d.b.maxPool2dForward(g, x, y);
                     d.result("y", y, Tol.EXACT, ys);
                 }));
                 all.add(check("maxPool2dBackward " + name, d -> {
-                    Buffer x = d.in(poolInput(d, g, ties)), dy = d.in(d.gauss(g.outputSize())), dx = d.out(g.inputSize());
+                    Buffer x = d.in(poolInput(d, g, kind)), dy = d.in(d.gauss(g.outputSize())), dx = d.out(g.inputSize());
                     d.b.maxPool2dBackward(g, x, dy, dx);
                     d.result("dx", dx, new Tol(1e-6, 1e-6), xs); // overlapping windows add up
                 }));
@@ -563,12 +563,29 @@ public final class Conformance {
         }
     }
 
-    /** Random values, or (ties) small integers so that windows often hold several equal maxima. */
-    private static float[] poolInput(Dev d, PoolGeometry g, boolean ties) {
+    /**
+     * Max-pool inputs: random values; small integers, so that windows often hold several equal maxima; or
+     * random values with one in eight NaN. The rule for both is the first maximum in row-major window order,
+     * replaced only by a strictly greater value: a window that starts with a NaN gives NaN (and routes its
+     * dy there), a NaN later in a window is skipped.
+     */
+    private enum PoolInput {
+        GAUSS(""), TIES(" with ties"), NANS(" with NaNs");
+
+        final String label;
+
+        PoolInput(String label) { this.label = label; }
+    }
+
+    private static float[] poolInput(Dev d, PoolGeometry g, PoolInput kind) {
         int n = (int) g.inputSize();
-        if (!ties) return d.gauss(n);
-        float[] v = new float[n];
-        for (int i = 0; i < n; i++) v[i] = d.rng.nextInt(3) - 1;
+        if (kind == PoolInput.TIES) {
+            float[] v = new float[n];
+            for (int i = 0; i < n; i++) v[i] = d.rng.nextInt(3) - 1;
+            return v;
+        }
+        float[] v = d.gauss(n);
+        if (kind == PoolInput.NANS) for (int i = 0; i < n; i++) if (d.rng.nextInt(8) == 0) v[i] = Float.NaN;
         return v;
     }
 
