@@ -81,8 +81,10 @@ def main():
         print("%s: %d instructions" % (k, total))
         for length, ops in ls[:n]:
             work = sum(v for o, v in ops.items() if o.startswith(("FFMA", "HMMA")))
-            print("  loop of %d: %d FFMA/HMMA (%.0f%%); %s" % (length, work, 100.0 * work / length,
-                  " ".join("%s %d" % kv for kv in ops.most_common(12))))
+            local = sum(v for o, v in ops.items() if o.startswith(("LDL", "STL")))   # spilled registers
+            print("  loop of %d: %d FFMA/HMMA (%.0f%%); %s%s" % (length, work, 100.0 * work / length,
+                  " ".join("%s %d" % kv for kv in ops.most_common(12)),
+                  "; local memory (spills) %d" % local if local else ""))
 
 
 if __name__ == "__main__":
