@@ -31,30 +31,40 @@ extern "C" __global__ void reluBackward(long long n, const float* y, const float
     SH_FOR(i, n) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
 }
 
-// sumSquares, pass 1: each block writes part[2*block] = sum of x^2 over finite elements (double),
-// part[2*block+1] = count of non-finite ones. Pass 2 (one block) adds the partials in block order.
-// Fixed grid and fixed trees: the result is bit-for-bit reproducible.
-extern "C" __global__ void sumSquares(long long n, const float* __restrict__ x, double* __restrict__ part) {
+// sumSquares of several buffers in one launch (a training step checks every gradient with it: face-resnet10
+// has 38; this was a partial-sum launch and a finish launch per buffer, 76 in all).
+// table: [count][2] = (address, length) of buffer i. Grid (blocks, count): block (z, i) takes elements
+// z*256 + t, z*256 + t + blocks*256, ... of buffer i and writes part[(i*blocks + z)*2 + {0, 1}] = its sum of
+// x^2 over finite elements (double) and its count of non-finite ones (NaN, +-Inf). The last block to finish
+// (done: 0 before and after) gives each buffer to a warp: lane l adds partials z = l, l + 32, ... in order,
+// then a fixed butterfly, into out[2i] and out[2i + 1]. Fixed grid and order: the same bits every run.
+extern "C" __global__ void sumSquaresMany(const long long* __restrict__ table, int count, double* __restrict__ part,
+                                          float* __restrict__ out, unsigned* __restrict__ done) {
     __shared__ double scratch[33];
+    const int i = blockIdx.y, z = blockIdx.x, blocks = gridDim.x;
+    const float* x = reinterpret_cast<const float*>(table[2 * i]);
+    const long long n = table[2 * i + 1];
     double s = 0.0, bad = 0.0;
-    SH_FOR(i, n) {
-        float v = x[i];
+    for (long long e = (long long)z * blockDim.x + threadIdx.x; e < n; e += (long long)blocks * blockDim.x) {
+        float v = x[e];
         if (isfinite(v)) s += (double)v * v; else bad += 1.0;
     }
     s = sh_block_sum(s, scratch);
     bad = sh_block_sum(bad, scratch);
-    if (threadIdx.x == 0) { part[2 * blockIdx.x] = s; part[2 * blockIdx.x + 1] = bad; }
-}
-
-// out[2*slot] = sum of part[2i], out[2*slot+1] = sum of part[2i+1] over i < blocks (slot: which
-// buffer of a sumSquaresMany call; 0 for one buffer)
-extern "C" __global__ void sumSquaresFinish(int blocks, const double* __restrict__ part, float* __restrict__ out, int slot) {
-    __shared__ double scratch[33];
-    double s = 0.0, bad = 0.0;
-    for (int i = threadIdx.x; i < blocks; i += blockDim.x) { s += part[2 * i]; bad += part[2 * i + 1]; }
-    s = sh_block_sum(s, scratch);
-    bad = sh_block_sum(bad, scratch);
-    if (threadIdx.x == 0) { out[2 * slot] = (float)s; out[2 * slot + 1] = (float)bad; }
+    if (threadIdx.x == 0) { part[((size_t)i * blocks + z) * 2] = s; part[((size_t)i * blocks + z) * 2 + 1] = bad; }
+    if (!sh_last_block(done)) return;
+    const int lane = threadIdx.x & 31;
+    for (int b = threadIdx.x >> 5; b < count; b += blockDim.x >> 5) {
+        double ts = 0.0, tb = 0.0;
+        for (int k = lane; k < blocks; k += 32) {
+            ts += __ldcg(part + ((size_t)b * blocks + k) * 2);
+            tb += __ldcg(part + ((size_t)b * blocks + k) * 2 + 1);
+        }
+        ts = sh_warp_sum(ts);
+        tb = sh_warp_sum(tb);
+        if (lane == 0) { out[2 * b] = (float)ts; out[2 * b + 1] = (float)tb; }
+    }
+    if (threadIdx.x == 0) *done = 0u;
 }
 
 // SGD with momentum (PyTorch, dampening 0):

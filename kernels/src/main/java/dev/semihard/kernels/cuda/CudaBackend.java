@@ -324,14 +324,20 @@ public final class CudaBackend implements Backend, KernelProfile {
     public void upload(float[] src, int srcOff, Buffer dst, long dstOff, int n) {
         ctx();
         range("upload", dst, dstOff, n);
-        if (n == 0) return;
-        long bytes = 4L * n;
-        CUdeviceptr d = ptr(dst, dstOff);
+        uploadBytes(ptr(dst, dstOff), 4L * n, v -> v.asFloatBuffer().put(src, srcOff, n), Pointer.to(src).withByteOffset(4L * srcOff));
+    }
+
+    /**
+     * Copies {@code bytes} to dst, in stream order: through pinned staging when they fit in a slot ({@code fill}
+     * writes them into the staging view), else (or when staging failed once) synchronously from {@code host}.
+     */
+    private void uploadBytes(CUdeviceptr dst, long bytes, java.util.function.Consumer<java.nio.ByteBuffer> fill, Pointer host) {
+        if (bytes == 0) return;
         if (bytes <= STAGE_SLOT && !stagingBroken) {
             try {
                 long off = stageRegion(bytes);
-                stageView(off, bytes).asFloatBuffer().put(src, srcOff, n);
-                stageCopy(d, off, bytes);
+                fill.accept(stageView(off, bytes));
+                stageCopy(dst, off, bytes);
                 return;
             } catch (RuntimeException e) {
                 stagingBroken = true;      // fall back to synchronous copies from now on
@@ -339,26 +345,18 @@ public final class CudaBackend implements Backend, KernelProfile {
             }
         }
         cuStreamSynchronize(stream);        // large or no staging: synchronous copy straight from the array
-        cuMemcpyHtoD(d, Pointer.to(src).withByteOffset(4L * srcOff), bytes);
+        cuMemcpyHtoD(dst, host, bytes);
     }
 
     private CudaBuffer uploadInts(int[] src, int n) {
         CudaBuffer b = alloc(Math.max(n, 1));
-        long bytes = 4L * n;
-        if (n == 0) return b;
-        if (bytes <= STAGE_SLOT && !stagingBroken) {
-            try {
-                long off = stageRegion(bytes);
-                stageView(off, bytes).asIntBuffer().put(src, 0, n);
-                stageCopy(b.ptr, off, bytes);
-                return b;
-            } catch (RuntimeException e) {
-                stagingBroken = true;
-                System.err.println("cuda: pinned staging unusable (" + e + "); uploads are synchronous");
-            }
-        }
-        cuStreamSynchronize(stream);
-        cuMemcpyHtoD(b.ptr, Pointer.to(src), bytes);
+        uploadBytes(b.ptr, 4L * n, v -> v.asIntBuffer().put(src, 0, n), Pointer.to(src));
+        return b;
+    }
+
+    private CudaBuffer uploadLongs(long[] src) {
+        CudaBuffer b = alloc(Math.max(2L * src.length, 1));
+        uploadBytes(b.ptr, 8L * src.length, v -> v.asLongBuffer().put(src), Pointer.to(src));
         return b;
     }
 
@@ -648,21 +646,39 @@ public final class CudaBackend implements Backend, KernelProfile {
         sumSquaresMany(new long[]{n}, new Buffer[]{x}, out);
     }
 
-    /** One partial pass and one finish per buffer, all results in one device array, one download. */
+    /**
+     * One launch for all the buffers (elementwise.cu's sumSquaresMany: a table of addresses and lengths,
+     * its last block adds the partials), one download.
+     */
     @Override
     public void sumSquaresMany(long[] ns, Buffer[] xs, float[] out) {
         Backend.checkSumSquaresMany(ns, xs, out);
         if (xs.length == 0) return;
-        try (CudaBuffer part = alloc(4L * 1024); CudaBuffer res = alloc(2L * xs.length)) {
-            for (int i = 0; i < xs.length; i++) {
-                int blocks = (int) Math.min(1024, Math.max(1, (ns[i] + T - 1) / T));
-                // part is reused: on the one stream, each finish has read it before the next pass writes it
-                launch("sumSquares", blocks, 1, 1, T, ns[i], xs[i], part);
-                launch("sumSquaresFinish", 1, 1, 1, T, blocks, part, res, i);
+        ctx();
+        try (CudaBuffer res = alloc(2L * xs.length)) {
+            for (int from = 0; from < xs.length; from += MAX_GRID_Y) {      // grid y: one buffer each
+                int count = Math.min(MAX_GRID_Y, xs.length - from);
+                long[] table = new long[2 * count];
+                long most = 1;
+                for (int i = 0; i < count; i++) {
+                    range("sumSquaresMany", xs[from + i], 0, ns[from + i]);
+                    table[2 * i] = address(xs[from + i], 0);
+                    table[2 * i + 1] = ns[from + i];
+                    most = Math.max(most, ns[from + i]);
+                }
+                int blocks = Math.min(SUM_SQUARES_BLOCKS, ceil(most, T));
+                try (CudaBuffer t = uploadLongs(table); CudaBuffer part = alloc(4L * blocks * count)) {
+                    launch("sumSquaresMany", blocks, count, 1, T, t, count, part, address(res, 2L * from), doneCounter());
+                }
             }
             download(res, 0, out, 0, 2 * xs.length);
         }
     }
+
+    /** sumSquaresMany's blocks per buffer (the largest buffer's elements / 256, at most this). */
+    private static final int SUM_SQUARES_BLOCKS = 128;
+    /** The largest y dimension of a grid. */
+    private static final int MAX_GRID_Y = 65535;
 
     // ================================================================== convolution
 
