@@ -98,17 +98,26 @@ extern "C" __global__ void globalAvgPoolBackward(const float* __restrict__ dy, f
 
 // ------------------------------------------------------------------ batch norm 2d
 
-// One channel's forward statistics from its chunk partials, added in chunk order: mean, biased variance,
-// invStd; running stats updated PyTorch's way (unbiased variance count/(count-1) for runningVar).
+// Channel c's totals of its chunk partials part[(c*chunks + z)*2 + {0, 1}], added in chunk order. Read
+// through L2 (__ldcg): the other blocks of the same launch wrote them (the caller is sh_last_block's).
+__device__ __forceinline__ void bnChunkTotals(const double* part, int c, int chunks, double* s, double* q) {
+    double ts = 0.0, tq = 0.0;
+    for (int z = 0; z < chunks; z++) {
+        ts += __ldcg(part + ((size_t)c * chunks + z) * 2);
+        tq += __ldcg(part + ((size_t)c * chunks + z) * 2 + 1);
+    }
+    *s = ts;
+    *q = tq;
+}
+
+// One channel's forward statistics from its chunk partials: mean, biased variance, invStd; running stats
+// updated PyTorch's way (unbiased variance count/(count-1) for runningVar).
 __device__ __forceinline__ void bnFinishChannel(const double* part, int c, int chunks, long long count, float eps,
                                                 float momentum, float* __restrict__ saveMean,
                                                 float* __restrict__ saveInvStd, float* __restrict__ runningMean,
                                                 float* __restrict__ runningVar) {
-    double s = 0.0, q = 0.0;
-    for (int z = 0; z < chunks; z++) {
-        s += __ldcg(part + ((size_t)c * chunks + z) * 2);
-        q += __ldcg(part + ((size_t)c * chunks + z) * 2 + 1);
-    }
+    double s, q;
+    bnChunkTotals(part, c, chunks, &s, &q);
     double mean = s / count, var = fmax(q / count - mean * mean, 0.0);
     double invStd = 1.0 / sqrt(var + (double)eps);
     saveMean[c] = (float)mean;
@@ -247,11 +256,8 @@ __device__ __forceinline__ void bnBackwardStats(const float* __restrict__ x, con
     if (threadIdx.x == 0) { part[((size_t)c * chunks + z) * 2] = s; part[((size_t)c * chunks + z) * 2 + 1] = q; }
     if (!sh_last_block(done)) return;
     for (int ch = threadIdx.x; ch < C; ch += blockDim.x) {
-        double ts = 0.0, tq = 0.0;
-        for (int k = 0; k < chunks; k++) {
-            ts += __ldcg(part + ((size_t)ch * chunks + k) * 2);
-            tq += __ldcg(part + ((size_t)ch * chunks + k) * 2 + 1);
-        }
+        double ts, tq;
+        bnChunkTotals(part, ch, chunks, &ts, &tq);
         dbeta[ch] = (float)ts;
         dgamma[ch] = (float)tq;
         sums[2 * ch] = ts;
