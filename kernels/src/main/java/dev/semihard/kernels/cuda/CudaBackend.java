@@ -612,6 +612,24 @@ public final class CudaBackend implements Backend, KernelProfile {
         return Math.max(64, 2 * smCount);
     }
 
+    /**
+     * A weight gradient dw [m, n] over a deep reduction (kd: the batch's pixels or rows): one GEMM when its
+     * tiles fill the GPU, else split-K partials that splitKReduce adds. {@code args} gives the kernel's
+     * arguments for an output buffer (dw itself, or the partials).
+     */
+    private void weightGrad(String name, int m, int n, int kd, Buffer dw, java.util.function.Function<Buffer, Object[]> args) {
+        int cap = weightGradSplits();
+        int splits = gemmSplits(true, m, n, kd, cap);
+        if (splits == 1) {
+            gemm(name, true, m, n, kd, cap, args.apply(dw));
+            return;
+        }
+        try (CudaBuffer part = alloc((long) splits * m * n)) {
+            int s = gemm(name, true, m, n, kd, cap, args.apply(part));
+            splitKReduce(part, dw, (long) m * n, s);
+        }
+    }
+
     /** out[i] = the sum of part[z * count + i] over z < splits (gemm.cuh: 32 outputs per block of 8 warps). */
     private void splitKReduce(CudaBuffer part, Buffer out, long count, int splits) {
         launch("splitKReduce", (int) Math.max(1, Math.min(ceil(count, 32), 65535L * 8)), 1, 1, T, part, out, count, splits);
@@ -718,16 +736,7 @@ public final class CudaBackend implements Backend, KernelProfile {
     @Override
     public void conv2dBackwardFilter(ConvGeometry g, Buffer x, Buffer dy, Buffer dw, Buffer dbias) {
         int m = g.k(), n = g.c() * g.r() * g.s(), kd = toInt("conv2dBackwardFilter", (long) g.n() * g.outH() * g.outW());
-        int splits = gemmSplits(true, m, n, kd, weightGradSplits());
-        if (splits == 1) {
-            gemm("conv2dBackwardFilter", true, m, n, kd, weightGradSplits(), cat(convDims(g), x, dy, dw));
-        } else {
-            try (CudaBuffer part = alloc((long) splits * m * n)) {
-                int s = gemm("conv2dBackwardFilter", true, m, n, kd, weightGradSplits(), cat(convDims(g), x, dy, part));
-                long count = (long) m * n;
-                splitKReduce(part, dw, count, s);
-            }
-        }
+        weightGrad("conv2dBackwardFilter", m, n, kd, dw, out -> cat(convDims(g), x, dy, out));
         if (dbias != null) launch("conv2dBiasGrad", g.k(), 1, 1, T, dy, dbias, g.n(), g.k(), g.outH() * g.outW());
     }
 
@@ -866,16 +875,7 @@ public final class CudaBackend implements Backend, KernelProfile {
 
     @Override
     public void linearBackwardWeight(int n, int in, int out, Buffer x, Buffer dy, Buffer dw, Buffer db) {
-        int splits = gemmSplits(true, out, in, n, weightGradSplits());
-        if (splits == 1) {
-            gemm("linearBackwardWeight", true, out, in, n, weightGradSplits(), x, dy, dw);
-        } else {
-            try (CudaBuffer part = alloc((long) splits * out * in)) {
-                int s = gemm("linearBackwardWeight", true, out, in, n, weightGradSplits(), x, dy, part);
-                long count = (long) out * in;
-                splitKReduce(part, dw, count, s);
-            }
-        }
+        weightGrad("linearBackwardWeight", out, in, n, dw, o -> new Object[]{x, dy, o});
         if (db != null) launch("linearBiasGrad", out, 1, 1, T, dy, db, n, out);
     }
 
