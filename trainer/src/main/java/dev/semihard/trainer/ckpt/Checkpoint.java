@@ -22,7 +22,8 @@ import java.util.Map;
  * <p>{@value #FILE} holds everything needed to resume, in one file so that one atomic rename
  * publishes it: the model state under its own names ({@code conv1.weight}, {@code bn1.running_mean},
  * ...), the optimizer state under {@code optimizer/<key>}, and metadata: {@code format}
- * ({@value #FORMAT}), {@code format_version}, {@code model}, {@code step}, {@code sampler_state},
+ * ({@value #FORMAT}), {@code format_version}, {@code model}, {@code embedding_dim}, {@code input_size} (the face
+ * models' --input-size; absent in checkpoints written before it existed: the model's default), {@code step}, {@code sampler_state},
  * {@code optimizer}, {@code config} (the run's JSON). {@value #WEIGHTS} holds the model state only,
  * for users ({@code safetensors.torch.load_file}).
  *

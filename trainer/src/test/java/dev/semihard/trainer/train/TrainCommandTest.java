@@ -234,9 +234,11 @@ class TrainCommandTest {
         assertEquals(40L, cfg.get("input_size"));
         assertEquals(16L, cfg.get("embedding_dim"));
 
-        String[] em = run("embed", "--backend", "reference", "--data", root.toString(), rd.toString(), "--out", tmp.resolve("emb").toString());
+        String[] em = run("embed", "--backend", "reference", "--data", root.toString(), rd.toString(), "--out", tmp.resolve("emb").toString(),
+                "--save-inputs");
         assertEquals("0", em[0], em[2]);
         assertEquals(128 + 6 * 16 * 4, Files.size(tmp.resolve("emb/embeddings.npy")), "6 test images x D = 16, float32");
+        assertEquals(128 + 6 * 3 * 40 * 40 * 4, Files.size(tmp.resolve("emb/inputs.npy")), "the 6 images resized to 3 x 40 x 40");
         String[] ev = run("eval", "--backend", "reference", "--data", root.toString(), rd.toString(), "--out", tmp.resolve("ev").toString(), "--no-plots");
         assertEquals("0", ev[0], ev[2]);
         String[] res = run("train", "--resume", rd.toString(), "--steps", "2", "--backend", "reference", "--quiet");
