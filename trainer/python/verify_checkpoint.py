@@ -65,6 +65,23 @@ def build_model(meta):
     return model, size
 
 
+def torchvision_twin(name, state, dim):
+    """face-resnet18/34 as torchvision's resnet18/34 with the stem and fc replaced, loaded strictly; None without torchvision."""
+    if name not in ("face-resnet18", "face-resnet34"):
+        return None
+    try:
+        import torchvision
+    except ImportError:
+        print("torchvision not installed: the torchvision twin is not checked")
+        return None
+    import torch.nn as nn
+    m = getattr(torchvision.models, name[5:])()
+    m.conv1, m.maxpool, m.fc = nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.MaxPool2d(2), nn.Linear(512, dim)
+    missing, unexpected = m.load_state_dict(state, strict=False)
+    assert not unexpected and all(k.endswith("num_batches_tracked") for k in missing), (missing, unexpected)
+    return m.float().eval()
+
+
 def main():
     ckpt = sys.argv[1]
     emb = sys.argv[2] if len(sys.argv) > 2 else None
@@ -104,6 +121,12 @@ def main():
         py = model(torch.from_numpy(x)).numpy()
     diff = np.abs(py - java).max()
     print(f"PyTorch vs semihard embeddings of {java.shape[0]} images: max |diff| = {diff:.3g}")
+    tv = torchvision_twin(meta.get("model"), state, int(meta.get("embedding_dim", 128)))
+    if tv is not None:
+        with torch.no_grad():
+            tvd = np.abs(torch.nn.functional.normalize(tv(torch.from_numpy(x)), dim=1).numpy() - java).max()
+        print(f"torchvision {meta.get('model')[5:]} (3x3 stem, maxpool 2, fc 512 -> D), strict load: max |diff| = {tvd:.3g}")
+        diff = max(diff, tvd)
     sys.exit(0 if diff < 1e-4 else 1)
 
 
