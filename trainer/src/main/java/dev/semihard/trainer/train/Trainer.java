@@ -134,7 +134,7 @@ public final class Trainer {
                 Log.info(sampler.singletonIdentities() + " identities with a single image: used only as negatives");
             Log.info("batches: " + sampler.describe());
             int total = cfg.totalSteps(train.size());
-            Log.info("model " + model.name() + " (" + model.parameterCount() + " parameters) on " + backend.name() + " ("
+            Log.info("model " + model + " on " + backend.name() + " ("
                     + backend.deviceDescription() + "); " + total + " steps of " + cfg.batchSize() + " images, "
                     + cfg.strategy + " / " + cfg.distance + " / margin " + cfg.margin + (cfg.softMargin ? " (soft)" : ""));
 

@@ -246,15 +246,16 @@ class TrainCommandTest {
         assertEquals(2, Checkpoint.load(rd.resolve(Checkpoint.FILE), "face-resnet10").step());
 
         // fmnist-cnn takes 28x28 only; a face model refuses a size below 32: usage errors naming the fix
-        String[] bad = run(tiny(tmp.resolve("bad"), "--input-size", "32"));
-        assertEquals("2", bad[0], bad[2]);
-        assertTrue(bad[2].contains("--input-size 32") && bad[2].contains("fmnist-cnn takes 28x28"), bad[2]);
-        bad = run(tiny(tmp.resolve("bad2"), "--model", "face-resnet18", "--input-size", "16"));
-        assertEquals("2", bad[0], bad[2]);
-        assertTrue(bad[2].contains("32 to 512"), bad[2]);
-        bad = run(tiny(tmp.resolve("bad3"), "--embedding-dim", "0"));
-        assertEquals("2", bad[0], bad[2]);
-        assertTrue(bad[2].contains("--embedding-dim 0"), bad[2]);
+        String[][] cases = {   // options, then what the message must say
+                {"--input-size", "32", "fmnist-cnn takes 28x28 images only; drop --input-size"},
+                {"--model", "face-resnet18", "--input-size", "16", "--input-size 16: face-resnet18 takes square images of 32 to 512"},
+                {"--embedding-dim", "0", "--embedding-dim 0: must be in [2, 2048]"}};
+        for (String[] c : cases) {
+            String[] bad = run(tiny(tmp.resolve("bad"), java.util.Arrays.copyOf(c, c.length - 1)));
+            assertEquals("2", bad[0], bad[2]);
+            assertTrue(bad[2].contains(c[c.length - 1]), bad[2]);
+            assertFalse(Files.exists(tmp.resolve("bad")), "a refused run leaves no folder");
+        }
     }
 
     @Test
