@@ -19,7 +19,8 @@ import java.util.concurrent.Callable;
 
 /** {@code semihard embed}: writes embeddings and labels as NumPy files. */
 @Command(name = "embed", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Embed a data set with a checkpoint and write embeddings.npy (float32 [N, D], D = 128 unless trained with --embedding-dim) and labels.npy (int64 [N]).",
+        description = {"Embed a data set with a checkpoint and write embeddings.npy (float32 [N, D], D = 128 unless trained with"
+                + " --embedding-dim) and labels.npy (int64 [N]).",
                 "Load them with numpy.load."})
 public final class EmbedCommand implements Callable<Integer> {
     enum Split { train, test }
