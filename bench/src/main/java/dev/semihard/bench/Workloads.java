@@ -85,9 +85,11 @@ public final class Workloads {
             for (int[] pk : Shapes.W1_PK) known.add(pk[0] * pk[1]);
             for (int b : w1Batches)
                 if (!known.contains(b)) throw new IllegalArgumentException("--w1-batches: W1 has no batch " + b + "; its batches are " + known);
+            List<String> w2Names = Shapes.W2.stream().map(Shapes.TrainCase::model).toList();
             for (String m : w2Models)
-                if (!Models.names().contains(m))
-                    throw new IllegalArgumentException("--w2-models: unknown model '" + m + "'; use " + Models.names());
+                if (!w2Names.contains(m))
+                    throw new IllegalArgumentException("--w2-models: W2 has no model '" + m + "'; its models are " + w2Names
+                            + (Models.names().contains(m) ? " (" + m + " is a model for training, not one of W2's workloads)" : ""));
         }
 
         public static Selection all() { return new Selection(Set.of(), Set.of(), Set.of()); }

@@ -468,6 +468,9 @@ public final class Conformance {
                 new Case(new ConvGeometry(3, 1, 28, 28, 8, 3, 3, 1, 1), false),   // fmnist-cnn first layer, fewer filters
                 new Case(new ConvGeometry(1, 3, 96, 96, 4, 3, 3, 1, 1), false),   // face-resnet10 stem, fewer filters
                 new Case(new ConvGeometry(1, 32, 24, 24, 64, 3, 3, 2, 1), false), // face-resnet10 stride-2 block conv
+                new Case(new ConvGeometry(1, 256, 5, 5, 512, 3, 3, 2, 1), false), // face-resnet18/34 layer4.0.conv1, odd map
+                new Case(new ConvGeometry(1, 256, 5, 5, 512, 1, 1, 2, 0), false), // its 1x1 stride-2 shortcut
+                new Case(new ConvGeometry(1, 512, 3, 3, 512, 3, 3, 1, 1), false), // layer4 at 512 channels, 3x3 map
                 // W3 layer shapes, N scaled down
                 new Case(new ConvGeometry(2, 32, 14, 14, 64, 3, 3, 1, 1), false),
                 new Case(new ConvGeometry(2, 64, 7, 7, 128, 3, 3, 1, 1), false),

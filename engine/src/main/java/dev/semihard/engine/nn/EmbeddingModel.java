@@ -30,7 +30,7 @@ public final class EmbeddingModel extends Module {
     /** {C, H, W} of one input image. */
     public int[] inputShape() { return inputShape.clone(); }
 
-    /** D, the length of an embedding (128 for both models). */
+    /** D, the length of an embedding (128 unless the model was built with another {@code --embedding-dim}). */
     public int embeddingDim() { return embeddingDim; }
 
     /** The layers before the L2 normalization. */

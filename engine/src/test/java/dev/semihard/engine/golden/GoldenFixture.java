@@ -38,10 +38,13 @@ final class GoldenFixture {
     private final Map<String, List<Init>> inits = new HashMap<>();
     private final Map<String, Entry> arrays = new LinkedHashMap<>();
 
-    static GoldenFixture load() {
-        String res = "/golden/golden-v" + VERSION + ".bin";
+    static GoldenFixture load() { return load("golden-v" + VERSION + ".bin", "make_golden.py"); }
+
+    /** {@code /golden/<file>}, written by {@code tools/golden/<script>}. */
+    static GoldenFixture load(String file, String script) {
+        String res = "/golden/" + file;
         try (InputStream in = GoldenFixture.class.getResourceAsStream(res)) {
-            if (in == null) throw new IllegalStateException("missing test resource " + res + "; run /usr/bin/python3 tools/golden/make_golden.py");
+            if (in == null) throw new IllegalStateException("missing test resource " + res + "; run /usr/bin/python3 tools/golden/" + script);
             return new GoldenFixture(in.readAllBytes());
         } catch (IOException e) {
             throw new UncheckedIOException(e);

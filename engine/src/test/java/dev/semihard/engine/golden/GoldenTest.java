@@ -5,6 +5,7 @@ import dev.semihard.engine.Autograd;
 import dev.semihard.engine.Parameter;
 import dev.semihard.engine.Rng;
 import dev.semihard.engine.Tensor;
+import dev.semihard.engine.backend.Backend;
 import dev.semihard.engine.backend.TripletOptions;
 import dev.semihard.engine.loss.TripletLoss;
 import dev.semihard.engine.nn.EmbeddingModel;
@@ -68,52 +69,19 @@ class GoldenTest {
     @ParameterizedTest
     @ValueSource(strings = {"fmnist-cnn", "face-resnet10"})
     void matchesPyTorch(String name) {
-        Map<String, String> info = fx.model(name);
-        int batch = Integer.parseInt(info.get("batch"));
-        Rng rng = new Rng(Long.parseLong(info.get("seed")));
-        LinkedHashMap<String, float[]> init = new LinkedHashMap<>();
-        int[] xShape = null;
-        for (GoldenFixture.Init in : fx.inits(name)) {
-            float[] v = new float[in.numel()];
-            for (int i = 0; i < v.length; i++) v[i] = (float) (in.lo() + (in.hi() - in.lo()) * (double) rng.nextFloat());
-            init.put(in.name(), v);
-            if (in.name().equals("input")) xShape = in.shape();
-        }
-        float[] x = init.remove("input"), r = init.remove("lossweights");
-        assertEquals(batch, xShape[0]);
+        Drawn d = draw(fx, name);
+        int batch = d.batch();
+        LinkedHashMap<String, float[]> init = d.state();
+        int[] xs = d.xShape();
+        float[] x = d.x(), r = d.r();
         Worst worst = new Worst();
 
         try (EmbeddingModel m = Models.create(name, be, 0)) {
             LinkedHashMap<String, Tensor> state = m.state();
-            assertEquals(List.copyOf(init.keySet()), List.copyOf(state.keySet()), "state names and order match PyTorch's state_dict");
-            final int[] xs = xShape;
-
-            // eval mode with the initial running statistics
-            load(m, init);
-            m.eval();
-            try (Arena a = Arena.open(); var g = Autograd.noGrad()) {
-                compare(name + "/eval/embeddings", m.forward(Tensor.of(be, x, xs)).toArray(), worst);
-            }
-
-            // one train-mode forward + backward
-            load(m, init);
-            m.train(true);
-            try (Arena a = Arena.open()) {
-                Tensor e = m.forward(Tensor.of(be, x, xs));
-                Tensor loss = weightedSum(e, Tensor.of(be, r, batch, 128));
-                loss.backward();
-                compare(name + "/train/embeddings", e.toArray(), worst);
-                double want = fx.entry(name + "/train/loss").prop("value");
-                assertEquals(want, loss.item(), 1e-5 * Math.max(1, Math.abs(want)), name + " loss");
-                for (Map.Entry<String, Tensor> s : state.entrySet()) {
-                    if (s.getValue() instanceof Parameter p) compare(name + "/grad/" + s.getKey(), p.grad().toArray(), worst);
-                    else compare(name + "/train1/" + s.getKey(), s.getValue().toArray(), worst);
-                }
-            }
-            m.zeroGrad();
+            forwardAndGradients(fx, name, m, d, worst);
 
             // FaceNet's semi-hard triplet loss (fused kernel) on the train-mode embeddings, labels i / 2
-            load(m, init);
+            load(be, m, init);
             m.train(true);
             try (Arena a = Arena.open()) {
                 int[] labels = new int[batch];
@@ -122,13 +90,13 @@ class GoldenTest {
                 double want = fx.entry(name + "/semihard/loss").prop("value");
                 assertEquals(want, tl.loss().item(), 1e-5 * Math.max(1, Math.abs(want)), name + " semihard loss");
                 tl.loss().backward();
-                for (Parameter p : m.parameters()) compare(name + "/semihard/grad/" + p.name(), p.grad().toArray(), worst);
+                for (Parameter p : m.parameters()) compare(fx, name + "/semihard/grad/" + p.name(), p.grad().toArray(), worst);
             }
             m.zeroGrad();
 
             int steps = Integer.parseInt(fx.metaValue("steps"));
             for (String tag : new String[]{"sgd", "adam"}) {
-                load(m, init);
+                load(be, m, init);
                 m.train(true);
                 Optimizer opt = tag.equals("sgd")
                         ? new Sgd(m.parameters(), fx.metaFloat("sgd", "lr"), fx.metaFloat("sgd", "momentum"), false,
@@ -143,14 +111,63 @@ class GoldenTest {
                     }
                 }
                 for (Map.Entry<String, Tensor> s : state.entrySet())
-                    compare(name + "/" + tag + "/" + s.getKey(), s.getValue().toArray(), worst);
+                    compare(fx, name + "/" + tag + "/" + s.getKey(), s.getValue().toArray(), worst);
                 opt.zeroGrad();
                 opt.close();
             }
         }
-        System.out.printf("golden %s: %d tensors compared, %s%n", name, worst.count, worst.ratio == 0
-                ? "every compared value identical to PyTorch's"
-                : String.format("worst |java - torch| / tolerance = %.3g at %s", worst.ratio, worst.where));
+        worst.report(name);
+    }
+
+    /**
+     * Checks the state names and order against PyTorch's state_dict, the eval-mode embeddings (initial running
+     * statistics), then one train-mode forward and backward of L = sum(E * R): embeddings, loss, every
+     * parameter gradient and the running statistics after it. Leaves the gradients cleared.
+     */
+    static void forwardAndGradients(GoldenFixture fx, String name, EmbeddingModel m, Drawn d, Worst worst) {
+        Backend be = m.parameters().get(0).backend();
+        LinkedHashMap<String, Tensor> state = m.state();
+        assertEquals(List.copyOf(d.state().keySet()), List.copyOf(state.keySet()), "state names and order match PyTorch's state_dict");
+        load(be, m, d.state());
+        m.eval();
+        try (Arena a = Arena.open(); var g = Autograd.noGrad()) {
+            compare(fx, name + "/eval/embeddings", m.forward(Tensor.of(be, d.x(), d.xShape())).toArray(), worst);
+        }
+        load(be, m, d.state());
+        m.train(true);
+        try (Arena a = Arena.open()) {
+            Tensor e = m.forward(Tensor.of(be, d.x(), d.xShape()));
+            Tensor loss = weightedSum(e, Tensor.of(be, d.r(), d.batch(), m.embeddingDim()));
+            loss.backward();
+            compare(fx, name + "/train/embeddings", e.toArray(), worst);
+            double want = fx.entry(name + "/train/loss").prop("value");
+            assertEquals(want, loss.item(), 1e-5 * Math.max(1, Math.abs(want)), name + " loss");
+            for (Map.Entry<String, Tensor> s : state.entrySet()) {
+                if (s.getValue() instanceof Parameter p) compare(fx, name + "/grad/" + s.getKey(), p.grad().toArray(), worst);
+                else compare(fx, name + "/train1/" + s.getKey(), s.getValue().toArray(), worst);
+            }
+        }
+        m.zeroGrad();
+    }
+
+    /** A model's initial state, input batch x and loss weights r, drawn as the fixture's "init" lines say. */
+    record Drawn(int batch, LinkedHashMap<String, float[]> state, float[] x, int[] xShape, float[] r) {}
+
+    static Drawn draw(GoldenFixture fx, String name) {
+        Map<String, String> info = fx.model(name);
+        int batch = Integer.parseInt(info.get("batch"));
+        Rng rng = new Rng(Long.parseLong(info.get("seed")));
+        LinkedHashMap<String, float[]> init = new LinkedHashMap<>();
+        int[] xShape = null;
+        for (GoldenFixture.Init in : fx.inits(name)) {
+            float[] v = new float[in.numel()];
+            for (int i = 0; i < v.length; i++) v[i] = (float) (in.lo() + (in.hi() - in.lo()) * (double) rng.nextFloat());
+            init.put(in.name(), v);
+            if (in.name().equals("input")) xShape = in.shape();
+        }
+        float[] x = init.remove("input"), r = init.remove("lossweights");
+        assertEquals(batch, xShape[0]);
+        return new Drawn(batch, init, x, xShape, r);
     }
 
     /** L = sum(e * r) as a differentiable [1, 1] tensor (the fixture's loss). */
@@ -159,20 +176,26 @@ class GoldenTest {
         return F.linear(e.reshape(1, n), r.reshape(1, n), null);
     }
 
-    private static void load(EmbeddingModel m, Map<String, float[]> init) {
+    static void load(Backend be, EmbeddingModel m, Map<String, float[]> init) {
         for (Map.Entry<String, Tensor> s : m.state().entrySet()) {
             float[] v = init.get(s.getKey());
             be.upload(v, 0, s.getValue().buffer(), 0, v.length);
         }
     }
 
-    private static final class Worst {
+    static final class Worst {
         double ratio;
         String where = "-";
         int count;
+
+        void report(String name) {
+            System.out.printf("golden %s: %d tensors compared, %s%n", name, count, ratio == 0
+                    ? "every compared value identical to PyTorch's"
+                    : String.format("worst |java - torch| / tolerance = %.3g at %s", ratio, where));
+        }
     }
 
-    private static void compare(String key, float[] got, Worst worst) {
+    static void compare(GoldenFixture fx, String key, float[] got, Worst worst) {
         GoldenFixture.Entry e = fx.entry(key);
         float[] want = fx.floats(e);
         int[] idx;

@@ -20,6 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The two reference models: architecture, state names, initialization, determinism. */
@@ -34,7 +35,7 @@ class ModelsTest {
 
     @Test
     void registry() {
-        assertEquals(List.of("fmnist-cnn", "face-resnet10"), Models.names());
+        assertEquals(List.of("fmnist-cnn", "face-resnet10", "face-resnet18", "face-resnet34"), Models.names());
     }
 
     @Test
@@ -73,6 +74,84 @@ class ModelsTest {
         }
     }
 
+    @Test
+    void faceResnet18And34Architecture() {
+        int[][] blocks = {{2, 2, 2, 2}, {3, 4, 6, 3}};
+        long[] params = {11234496, 21342656};
+        String[] names = {"face-resnet18", "face-resnet34"};
+        for (int v = 0; v < 2; v++) {
+            try (EmbeddingModel m = Models.create(names[v], be, 0)) {
+                assertArrayEquals(new int[]{3, 96, 96}, m.inputShape());
+                assertEquals(128, m.embeddingDim());
+                assertEquals(params[v], m.parameterCount(), names[v] + " parameters (torchvision's count less the 1000-way fc, plus 512 x 128)");
+                Map<String, Tensor> s = m.state();
+                assertArrayEquals(new int[]{64, 3, 3, 3}, s.get("conv1.weight").shape(), "3x3 stem");
+                int convs = 0, downsamples = 0;
+                for (String k : s.keySet()) {
+                    if (k.endsWith("conv1.weight") || k.endsWith("conv2.weight")) convs++;
+                    if (k.endsWith("downsample.0.weight")) downsamples++;
+                }
+                int total = java.util.Arrays.stream(blocks[v]).sum();
+                assertEquals(1 + 2 * total, convs, "stem + two 3x3 convs per block");
+                assertEquals(3, downsamples, "a 1x1 shortcut where a stage starts with stride 2");
+                int last = blocks[v][3] - 1;
+                assertArrayEquals(new int[]{512, 512, 3, 3}, s.get("layer4." + last + ".conv2.weight").shape());
+                assertArrayEquals(new int[]{128, 64, 1, 1}, s.get("layer2.0.downsample.0.weight").shape());
+                assertArrayEquals(new int[]{512}, s.get("layer4.0.downsample.1.running_var").shape());
+                assertFalse(s.containsKey("layer1.0.downsample.0.weight"), "layer1 keeps 64 channels: identity shortcut");
+                assertFalse(s.containsKey("layer2.1.downsample.0.weight"));
+                assertArrayEquals(new int[]{128, 512}, s.get("fc.weight").shape());
+                List<String> keys = List.copyOf(s.keySet());
+                assertEquals(List.of("conv1.weight", "bn1.weight", "bn1.bias", "bn1.running_mean", "bn1.running_var",
+                        "layer1.0.conv1.weight", "layer1.0.bn1.weight"), keys.subList(0, 7), "torchvision's names and order");
+                assertEquals(List.of("fc.weight", "fc.bias"), keys.subList(keys.size() - 2, keys.size()));
+            }
+        }
+    }
+
+    /** The input size changes the data only: same names, shapes and values; the embeddings are [B, D] at 112 and 160. */
+    @Test
+    void faceInputSizesAndEmbeddingDim() {
+        try (EmbeddingModel a = Models.create("face-resnet18", 96, 128, be, 7);
+             EmbeddingModel b = Models.create("face-resnet18", 160, 128, be, 7)) {
+            assertArrayEquals(new int[]{3, 160, 160}, b.inputShape());
+            assertEquals(List.copyOf(a.state().keySet()), List.copyOf(b.state().keySet()));
+            for (String k : a.state().keySet())
+                assertArrayEquals(a.state().get(k).toArray(), b.state().get(k).toArray(), k + " does not depend on the input size");
+        }
+        for (int size : new int[]{112, 160}) {
+            try (EmbeddingModel m = Models.create("face-resnet10", size, 128, be, 0)) {
+                assertArrayEquals(new int[]{3, size, size}, m.inputShape());
+                assertUnitRows(m, 2);
+            }
+        }
+        try (EmbeddingModel m = Models.create("face-resnet18", 112, 128, be, 0)) {
+            assertUnitRows(m, 2);
+        }
+        try (EmbeddingModel m = Models.create("face-resnet34", 32, 64, be, 0)) {
+            assertArrayEquals(new int[]{64, 512}, m.state().get("fc.weight").shape());
+            assertUnitRows(m, 2);   // [2, 64]
+        }
+        try (EmbeddingModel m = Models.create("fmnist-cnn", 28, 32, be, 0)) {
+            assertArrayEquals(new int[]{32, 256}, m.state().get("fc.weight").shape());
+            assertUnitRows(m, 2);
+        }
+    }
+
+    @Test
+    void badInputSizeOrEmbeddingDimIsRefusedWithTheFix() {
+        assertEquals(28, Models.defaultInputSize("fmnist-cnn"));
+        assertEquals(96, Models.defaultInputSize("face-resnet34"));
+        String msg = assertThrows(IllegalArgumentException.class, () -> Models.create("fmnist-cnn", 32, 128, be, 0)).getMessage();
+        assertTrue(msg.contains("--input-size 32") && msg.contains("28x28") && msg.contains("drop --input-size"), msg);
+        msg = assertThrows(IllegalArgumentException.class, () -> Models.check("face-resnet18", 16, 128)).getMessage();
+        assertTrue(msg.contains("--input-size 16") && msg.contains("32 to 512"), msg);
+        msg = assertThrows(IllegalArgumentException.class, () -> Models.check("face-resnet10", 96, 1)).getMessage();
+        assertTrue(msg.contains("--embedding-dim 1") && msg.contains("[2, 2048]"), msg);
+        msg = assertThrows(IllegalArgumentException.class, () -> Models.check("resnet50", 96, 128)).getMessage();
+        assertTrue(msg.contains("unknown model 'resnet50'") && msg.contains("face-resnet34"), msg);
+    }
+
     private static void assertUnitRows(EmbeddingModel m, int n) {
         int[] in = m.inputShape();
         float[] x = new float[n * in[0] * in[1] * in[2]];
@@ -82,11 +161,12 @@ class ModelsTest {
             m.train(training);
             try (Arena a = Arena.open(); var g = Autograd.noGrad()) {
                 Tensor e = m.forward(Tensor.of(be, x, n, in[0], in[1], in[2]));
-                assertArrayEquals(new int[]{n, 128}, e.shape());
+                int d = m.embeddingDim();
+                assertArrayEquals(new int[]{n, d}, e.shape());
                 float[] v = e.toArray();
                 for (int r = 0; r < n; r++) {
                     double s = 0;
-                    for (int j = 0; j < 128; j++) s += v[r * 128 + j] * v[r * 128 + j];
+                    for (int j = 0; j < d; j++) s += v[r * d + j] * v[r * d + j];
                     assertEquals(1.0, s, 1e-5, "row " + r + " has unit norm");
                 }
             }

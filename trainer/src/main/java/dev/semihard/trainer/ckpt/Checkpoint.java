@@ -4,6 +4,7 @@ import dev.semihard.engine.Parameter;
 import dev.semihard.engine.Tensor;
 import dev.semihard.engine.mining.OfflineMiner;
 import dev.semihard.engine.nn.EmbeddingModel;
+import dev.semihard.engine.nn.Models;
 import dev.semihard.engine.optim.Optimizer;
 import dev.semihard.engine.util.Json;
 
@@ -21,7 +22,8 @@ import java.util.Map;
  * <p>{@value #FILE} holds everything needed to resume, in one file so that one atomic rename
  * publishes it: the model state under its own names ({@code conv1.weight}, {@code bn1.running_mean},
  * ...), the optimizer state under {@code optimizer/<key>}, and metadata: {@code format}
- * ({@value #FORMAT}), {@code format_version}, {@code model}, {@code step}, {@code sampler_state},
+ * ({@value #FORMAT}), {@code format_version}, {@code model}, {@code embedding_dim}, {@code input_size} (the face
+ * models' --input-size; absent in checkpoints written before it existed: the model's default), {@code step}, {@code sampler_state},
  * {@code optimizer}, {@code config} (the run's JSON). {@value #WEIGHTS} holds the model state only,
  * for users ({@code safetensors.torch.load_file}).
  *
@@ -65,7 +67,25 @@ public final class Checkpoint {
     public record Loaded(Path file, String model, long step, long samplerState, String optimizer, String config,
                          LinkedHashMap<String, float[]> modelState, LinkedHashMap<String, float[]> optimizerState,
                          OfflineMiner.State offlineMiner, Map<String, String> metadata,
-                         LinkedHashMap<String, float[]> trainingBatchNorm) {}
+                         LinkedHashMap<String, float[]> trainingBatchNorm) {
+        /** The input height = width the model was built for: metadata {@code input_size}, absent before it was added: the model's default. */
+        public int inputSize() {
+            return metaInt("input_size", Models.names().contains(model) ? Models.defaultInputSize(model) : 0);
+        }
+
+        /** The embedding dimension D: metadata {@code embedding_dim} (every version writes it), else 128. */
+        public int embeddingDim() { return metaInt("embedding_dim", Models.EMBEDDING_DIM); }
+
+        private int metaInt(String key, int absent) {
+            String v = metadata.get(key);
+            if (v == null) return absent;
+            try {
+                return Integer.parseInt(v.trim());
+            } catch (NumberFormatException e) {
+                throw new CheckpointException("checkpoint " + file + " has a malformed '" + key + "' (" + v + "): use another checkpoint");
+            }
+        }
+    }
 
     /**
      * Writes {@value #FILE} (everything) and then {@value #WEIGHTS} (model only) into {@code dir}, atomically each.
@@ -110,6 +130,7 @@ public final class Checkpoint {
         meta.put("format_version", Integer.toString(FORMAT_VERSION));
         meta.put("model", model.name());
         meta.put("embedding_dim", Integer.toString(model.embeddingDim()));
+        meta.put("input_size", Integer.toString(model.inputShape()[1]));
         meta.put("step", Long.toString(step));
         return meta;
     }

@@ -19,7 +19,8 @@ import java.util.concurrent.Callable;
 
 /** {@code semihard embed}: writes embeddings and labels as NumPy files. */
 @Command(name = "embed", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Embed a data set with a checkpoint and write embeddings.npy (float32 [N, 128]) and labels.npy (int64 [N]).",
+        description = {"Embed a data set with a checkpoint and write embeddings.npy (float32 [N, D], D = 128 unless trained with"
+                + " --embedding-dim) and labels.npy (int64 [N]).",
                 "Load them with numpy.load."})
 public final class EmbedCommand implements Callable<Integer> {
     enum Split { train, test }
@@ -42,6 +43,10 @@ public final class EmbedCommand implements Callable<Integer> {
     @Option(names = "--limit", paramLabel = "N", defaultValue = "0", description = "first N images only (0 = all)")
     int limit;
 
+    @Option(names = "--save-inputs", description = "also write inputs.npy (float32 [N, C, H, W]): the images as the model saw them"
+            + " (resized, normalized), for checking the embeddings in PyTorch (trainer/python/verify_checkpoint.py)")
+    boolean saveInputs;
+
     @Option(names = {"--out", "-o"}, paramLabel = "DIR", defaultValue = ".", description = "output folder (default: current)")
     Path out;
 
@@ -59,6 +64,12 @@ public final class EmbedCommand implements Callable<Integer> {
             Files.createDirectories(out);
             Npy.writeFloat(out.resolve("embeddings.npy"), e, ds.size(), model.embeddingDim());
             Npy.writeLong(out.resolve("labels.npy"), ds.labels());
+            if (saveInputs) {
+                int per = ds.imageSize();
+                float[] x = new float[Math.multiplyExact(ds.size(), per)];
+                for (int i = 0; i < ds.size(); i++) ds.copyNormalized(i, x, i * per);
+                Npy.writeFloat(out.resolve("inputs.npy"), x, ds.size(), ds.channels(), ds.height(), ds.width());
+            }
             spec.commandLine().getOut().println("wrote " + out.resolve("embeddings.npy") + " [" + ds.size() + ", " + model.embeddingDim()
                     + "] and " + out.resolve("labels.npy"));
         }

@@ -3,6 +3,7 @@ package dev.semihard.trainer.cli;
 import dev.semihard.engine.backend.Availability;
 import dev.semihard.engine.backend.BackendProvider;
 import dev.semihard.engine.backend.Backends;
+import dev.semihard.engine.nn.Models;
 import dev.semihard.trainer.data.DataSources;
 import dev.semihard.trainer.data.Idx;
 import picocli.CommandLine.Command;
@@ -15,7 +16,7 @@ import java.util.concurrent.Callable;
 
 /** {@code semihard info}: every backend found, whether it can run here and why not, and the data found. */
 @Command(name = "info", mixinStandardHelpOptions = true,
-        description = "List the backends found (ServiceLoader), each probe's result and reason, and the default data.")
+        description = "List the backends found (ServiceLoader), each probe's result and reason, the models, and the default data.")
 public final class InfoCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -45,6 +46,9 @@ public final class InfoCommand implements Callable<Integer> {
         out.println("--backend auto picks: " + (chosen == null ? "nothing (no backend available)" : chosen));
         String req = Backends.requestedName();
         if (!req.equals("auto")) out.println("requested by -Dsemihard.backend / SEMIHARD_BACKEND: " + req);
+        out.println("models (--model): " + Models.FMNIST_CNN + " (1x28x28); " + String.join(", ", Models.names().stream().filter(n -> !n.equals(Models.FMNIST_CNN)).toList())
+                + " (3xSxS, --input-size S from " + Models.MIN_FACE_INPUT + " to " + Models.MAX_FACE_INPUT + ", default " + Models.FACE_INPUT
+                + "); embeddings of --embedding-dim D (default " + Models.EMBEDDING_DIM + ")");
         boolean sys = Idx.find(DataSources.SYSTEM_FMNIST, "train-images-idx3-ubyte") != null;
         out.println("Fashion-MNIST: " + (sys ? DataSources.SYSTEM_FMNIST
                 : "not installed (apt-get install dataset-fashion-mnist); the embedded subset will be used"));

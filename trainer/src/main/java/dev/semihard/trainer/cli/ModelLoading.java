@@ -31,7 +31,12 @@ final class ModelLoading {
         Checkpoint.Loaded ck = Checkpoint.load(file, expectModel);
         if (!Models.names().contains(ck.model()))
             throw new CheckpointException("checkpoint " + file + " holds unknown model '" + ck.model() + "'; known: " + Models.names());
-        EmbeddingModel m = Models.create(ck.model(), backend, 0);
+        EmbeddingModel m;
+        try {
+            m = Models.create(ck.model(), ck.inputSize(), ck.embeddingDim(), backend, 0);
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException("checkpoint " + file + ": " + e.getMessage() + " (metadata input_size / embedding_dim)", e);
+        }
         try {
             Checkpoint.applyModel(ck, m);
         } catch (RuntimeException e) {

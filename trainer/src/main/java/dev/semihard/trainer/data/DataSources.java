@@ -130,7 +130,7 @@ public final class DataSources {
         if (t.channels() != inputShape[0] || t.height() != inputShape[1] || t.width() != inputShape[2])
             throw new DataException(d.description() + " holds " + t.shapeString() + " images but the model takes "
                     + inputShape[0] + "x" + inputShape[1] + "x" + inputShape[2]
-                    + ": use --model fmnist-cnn for Fashion-MNIST, or an image folder for face-resnet10");
+                    + ": use --model fmnist-cnn for Fashion-MNIST, or an image folder for the face models (face-resnet10, -18, -34)");
         return d;
     }
 

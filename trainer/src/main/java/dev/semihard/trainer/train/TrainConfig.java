@@ -18,6 +18,8 @@ import java.util.Map;
  */
 public final class TrainConfig {
     public String model = Models.FMNIST_CNN;
+    public int inputSize;               // 0 = the model's default (28 for fmnist-cnn, 96 for the face models)
+    public int embeddingDim = Models.EMBEDDING_DIM;
     public String data;                 // null = default Fashion-MNIST
     public boolean strict;
     public String strategy = "semihard";
@@ -74,6 +76,8 @@ public final class TrainConfig {
     /** Checks every value; the message names the option and the allowed range. */
     public void validate() {
         if (!Models.names().contains(model)) throw new IllegalArgumentException("--model: unknown model '" + model + "': use one of " + Models.names());
+        if (inputSize < 0) throw new IllegalArgumentException("--input-size must be > 0, got " + inputSize);
+        Models.check(model, inputSize(), embeddingDim);
         Strategy.parse(strategy);
         Distance.parse(distance);
         if (!(margin >= 0) || Double.isInfinite(margin)) throw new IllegalArgumentException("--margin must be a finite number >= 0, got " + margin);
@@ -103,6 +107,9 @@ public final class TrainConfig {
 
     public int batchSize() { return p * k + extraNegatives; }
 
+    /** The model's input height = width: --input-size, or the model's default. */
+    public int inputSize() { return inputSize > 0 ? inputSize : Models.defaultInputSize(model); }
+
     /** Total steps: --steps, or round(epochs * train images / batch size), at least 1. */
     public int totalSteps(int trainImages) {
         if (steps > 0) return steps;
@@ -112,6 +119,8 @@ public final class TrainConfig {
     public Map<String, Object> toMap() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("model", model);
+        m.put("input_size", Models.names().contains(model) ? inputSize() : inputSize);
+        m.put("embedding_dim", embeddingDim);
         m.put("data", data);
         m.put("strict", strict);
         m.put("strategy", strategy);
@@ -150,6 +159,8 @@ public final class TrainConfig {
         Map<String, Object> m = Json.parseObject(json);
         TrainConfig c = new TrainConfig();
         c.model = str(m, "model", c.model);
+        c.inputSize = (int) num(m, "input_size", c.inputSize);           // absent (older runs): the model's default
+        c.embeddingDim = (int) num(m, "embedding_dim", c.embeddingDim);  // absent (older runs): 128
         c.data = str(m, "data", null);
         c.strict = bool(m, "strict", c.strict);
         c.strategy = str(m, "strategy", c.strategy);

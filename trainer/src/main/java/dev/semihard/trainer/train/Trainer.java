@@ -111,7 +111,11 @@ public final class Trainer {
             AtomicFiles.write(runDir.resolve("config.json"), (cfg.toJson() + "\n").getBytes(StandardCharsets.UTF_8));
         }
 
-        try (EmbeddingModel model = Models.create(cfg.model, backend, cfg.seed)) {
+        if (ck != null && (ck.inputSize() != cfg.inputSize() || ck.embeddingDim() != cfg.embeddingDim))
+            throw new CheckpointException("checkpoint " + ckFile + " holds " + cfg.model + " for " + ck.inputSize() + " px inputs and D = "
+                    + ck.embeddingDim() + ", but config.json asks for " + cfg.inputSize() + " px and D = " + cfg.embeddingDim
+                    + ": restore the run's config.json, or start a new run");
+        try (EmbeddingModel model = Models.create(cfg.model, cfg.inputSize(), cfg.embeddingDim, backend, cfg.seed)) {
             DataSources.Data data = DataSources.resolve(cfg.data == null ? null : Path.of(cfg.data), model.inputShape(), cfg.strict);
             Dataset train = data.train();
             if (train == null) throw new DataException(data.description() + " leaves no images for training");
@@ -130,7 +134,7 @@ public final class Trainer {
                 Log.info(sampler.singletonIdentities() + " identities with a single image: used only as negatives");
             Log.info("batches: " + sampler.describe());
             int total = cfg.totalSteps(train.size());
-            Log.info("model " + model.name() + " (" + model.parameterCount() + " parameters) on " + backend.name() + " ("
+            Log.info("model " + model + " on " + backend.name() + " ("
                     + backend.deviceDescription() + "); " + total + " steps of " + cfg.batchSize() + " images, "
                     + cfg.strategy + " / " + cfg.distance + " / margin " + cfg.margin + (cfg.softMargin ? " (soft)" : ""));
 

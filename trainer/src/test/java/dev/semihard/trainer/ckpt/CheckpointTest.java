@@ -52,6 +52,30 @@ class CheckpointTest {
         }
     }
 
+    /** input_size and embedding_dim are in the metadata; a checkpoint written before input_size existed reads as the model's default. */
+    @Test
+    void inputSizeAndEmbeddingDimAreStoredAndOldCheckpointsGetTheDefaults() throws Exception {
+        try (EmbeddingModel a = Models.create("face-resnet10", 112, 32, be, 1)) {
+            Checkpoint.saveWeights(tmp.resolve("w.safetensors"), a, 3);
+            Checkpoint.Loaded ck = Checkpoint.load(tmp.resolve("w.safetensors"), "face-resnet10");
+            assertEquals("112", ck.metadata().get("input_size"));
+            assertEquals(112, ck.inputSize());
+            assertEquals(32, ck.embeddingDim());
+        }
+        LinkedHashMap<String, SafeTensors.Entry> t = new LinkedHashMap<>();
+        t.put("fc.bias", new SafeTensors.Entry(new int[] {1}, new float[] {1}));
+        for (String model : new String[] {"face-resnet10", "fmnist-cnn"}) {
+            SafeTensors.write(tmp.resolve("old.safetensors"), t, Map.of("format", Checkpoint.FORMAT, "format_version", "1", "model", model));
+            Checkpoint.Loaded old = Checkpoint.load(tmp.resolve("old.safetensors"), null);
+            assertEquals(Models.defaultInputSize(model), old.inputSize(), model);
+            assertEquals(128, old.embeddingDim(), model);
+        }
+        SafeTensors.write(tmp.resolve("bad.safetensors"), t, Map.of("format", Checkpoint.FORMAT, "format_version", "2", "model", "face-resnet10",
+                "input_size", "large"));
+        CheckpointException e = assertThrows(CheckpointException.class, () -> Checkpoint.load(tmp.resolve("bad.safetensors"), null).inputSize());
+        assertTrue(e.getMessage().contains("input_size") && e.getMessage().contains("large"), e.getMessage());
+    }
+
     @Test
     void checkpointOfAnotherModelIsRefused() throws Exception {
         try (EmbeddingModel a = Models.create("fmnist-cnn", be, 1)) {

@@ -36,6 +36,9 @@ class BenchCliCommandTest {
         r = Cli.run("bench", "--backend", "reference", "--w2-models", "resnet50", "--out", tmp.toString());
         assertNotEquals(0, r.code);
         assertTrue(r.err.contains("resnet50"), r.toString());
+        r = Cli.run("bench", "--backend", "reference", "--w2-models", "face-resnet18", "--out", tmp.toString());
+        assertNotEquals(0, r.code);
+        assertTrue(r.err.contains("face-resnet18") && r.err.contains("not one of W2's workloads"), r.toString());
     }
 
     @Test

@@ -76,6 +76,7 @@ class CliTest {
         Cli r = Cli.run("info");
         assertEquals(0, r.code, r.toString());
         assertTrue(r.out.contains("reference") && r.out.contains("available"), r.out);
+        assertTrue(r.out.contains("face-resnet18, face-resnet34 (3xSxS, --input-size S from 32 to 512, default 96)"), r.out);
     }
 
     @Test

@@ -212,6 +212,52 @@ class TrainCommandTest {
         assertTrue(strict[2].contains("corrupt.jpg"), strict[2]);
     }
 
+    /**
+     * A face model at --input-size 40 with --embedding-dim 16 on an image folder: the images are resized to 40x40,
+     * the checkpoint says so, and eval, embed and --resume rebuild the same model from it.
+     */
+    @Test
+    void faceModelWithInputSizeAndEmbeddingDim() throws Exception {
+        Path root = tmp.resolve("faces");
+        TestData.imageFolder(root.resolve("train"), new int[] {3, 3, 3});
+        TestData.imageFolder(root.resolve("test"), new int[] {2, 2, 2});
+        Path rd = tmp.resolve("face");
+        String[] r = run("train", "--backend", "reference", "--model", "face-resnet10", "--input-size", "40", "--embedding-dim", "16",
+                "--data", root.toString(), "-P", "2", "-K", "2", "--steps", "1", "--bn-recalibrate", "1", "--run-dir", rd.toString(),
+                "--no-plots", "--quiet");
+        assertEquals("0", r[0], r[2]);
+        Checkpoint.Loaded ck = Checkpoint.load(rd.resolve(Checkpoint.FILE), "face-resnet10");
+        assertEquals(40, ck.inputSize());
+        assertEquals(16, ck.embeddingDim());
+        assertEquals(16 * 256, ck.modelState().get("fc.weight").length);
+        Map<String, Object> cfg = Json.parseObject(Files.readString(rd.resolve("config.json")));
+        assertEquals(40L, cfg.get("input_size"));
+        assertEquals(16L, cfg.get("embedding_dim"));
+
+        String[] em = run("embed", "--backend", "reference", "--data", root.toString(), rd.toString(), "--out", tmp.resolve("emb").toString(),
+                "--save-inputs");
+        assertEquals("0", em[0], em[2]);
+        assertEquals(128 + 6 * 16 * 4, Files.size(tmp.resolve("emb/embeddings.npy")), "6 test images x D = 16, float32");
+        assertEquals(128 + 6 * 3 * 40 * 40 * 4, Files.size(tmp.resolve("emb/inputs.npy")), "the 6 images resized to 3 x 40 x 40");
+        String[] ev = run("eval", "--backend", "reference", "--data", root.toString(), rd.toString(), "--out", tmp.resolve("ev").toString(), "--no-plots");
+        assertEquals("0", ev[0], ev[2]);
+        String[] res = run("train", "--resume", rd.toString(), "--steps", "2", "--backend", "reference", "--quiet");
+        assertEquals("0", res[0], res[2]);
+        assertEquals(2, Checkpoint.load(rd.resolve(Checkpoint.FILE), "face-resnet10").step());
+
+        // fmnist-cnn takes 28x28 only; a face model refuses a size below 32: usage errors naming the fix
+        String[][] cases = {   // options, then what the message must say
+                {"--input-size", "32", "fmnist-cnn takes 28x28 images only; drop --input-size"},
+                {"--model", "face-resnet18", "--input-size", "16", "--input-size 16: face-resnet18 takes square images of 32 to 512"},
+                {"--embedding-dim", "0", "--embedding-dim 0: must be in [2, 2048]"}};
+        for (String[] c : cases) {
+            String[] bad = run(tiny(tmp.resolve("bad"), java.util.Arrays.copyOf(c, c.length - 1)));
+            assertEquals("2", bad[0], bad[2]);
+            assertTrue(bad[2].contains(c[c.length - 1]), bad[2]);
+            assertFalse(Files.exists(tmp.resolve("bad")), "a refused run leaves no folder");
+        }
+    }
+
     @Test
     void twoPassAndOfflineMining() throws Exception {
         Path tp = tmp.resolve("twopass");
