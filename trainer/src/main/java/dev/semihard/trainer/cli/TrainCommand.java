@@ -24,7 +24,7 @@ import java.util.concurrent.Callable;
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Train an embedding model with online triplet mining, evaluate it, and leave a run folder.",
                 "The run folder holds metrics.jsonl, checkpoint.safetensors, model.safetensors, eval.json, summary.json and PNG plots.",
-                "With no option: fmnist-cnn on Fashion-MNIST, recipe Q of shared/BENCHMARKS.md, on the best backend."})
+                "With no option: fmnist-cnn on Fashion-MNIST, recipe Q of docs/benchmarks.md, on the best backend."})
 public final class TrainCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;

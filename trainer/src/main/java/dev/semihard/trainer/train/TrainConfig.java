@@ -14,7 +14,7 @@ import java.util.Map;
 /**
  * Everything that defines a training run (written to {@code config.json} in the run folder, and
  * read back by {@code --resume}). The backend is not part of it: a run may resume elsewhere.
- * Defaults are recipe Q of shared/BENCHMARKS.md.
+ * Defaults are recipe Q of docs/benchmarks.md.
  */
 public final class TrainConfig {
     public String model = Models.FMNIST_CNN;
@@ -48,7 +48,7 @@ public final class TrainConfig {
     public boolean plots = true;
     public List<Integer> recallK = List.of(1, 2, 4, 8);
 
-    /** Recipe Q of shared/BENCHMARKS.md (the defaults, spelled out so a preset stays one even if defaults change). */
+    /** Recipe Q of docs/benchmarks.md (the defaults, spelled out so a preset stays one even if defaults change). */
     public static TrainConfig recipeQ() {
         TrainConfig c = new TrainConfig();
         c.model = Models.FMNIST_CNN;
