@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark half of a GPU run, on a machine without Java or Maven (see shared/GPU.md):
+# The benchmark half of a GPU run, on a machine without Java or Maven (the benchmark half of tools/gpu/run-on-gpu.sh, for a lent GPU machine):
 #   here:  bench/gpu-run.sh --pack          -> bench/target/gpu/bundle.tar.gz (jlink runtime + benchmarks.jar, ~30 MB)
 #   there: bench/gpu-run.sh                 -> $OUT/h200/{semihard-cuda,torch-cuda}.{json,md}, logs, a short JMH sample
 # One lease, one machine: `semihard bench --backend cuda` and bench_torch.py run back to back, so

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The reference workloads W1, W2, W3 of shared/BENCHMARKS.md in PyTorch, written the way a user
+"""The reference workloads W1, W2, W3 of docs/benchmarks.md in PyTorch, written the way a user
 would write them, so `semihard bench` has something honest to be compared with.
 
   W1  triplet losses, forward + backward, D = 128, unit-norm rows, P x K labels:

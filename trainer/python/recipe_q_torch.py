@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Recipe Q of shared/BENCHMARKS.md in plain PyTorch, for comparison with `semihard train --recipe Q`.
+"""Recipe Q of docs/benchmarks.md in plain PyTorch, for comparison with `semihard train --recipe Q`.
 
 fmnist-cnn (tools/golden/make_golden.py), Fashion-MNIST train, pixels / 255 then (x - 0.2860) / 0.3530,
 semihard loss (the TF-Addons port in tools/golden/make_triplet_golden.py), squared L2, margin 0.2,

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Builds the CUDA kernels of kernels/src/main/cuda into fatbins for the jar.
 #
-#   build-fatbins.sh OUT_DIR             (run by Maven in generate-resources)
+#   build-fatbins.sh OUT_DIR [MODE]      (run by Maven in generate-resources; MODE = -Dsemihard.fatbins)
 #   build-fatbins.sh --update-prebuilt   (after editing a .cu/.cuh file: refreshes prebuilt/, commit it)
 #
 # Each <name>.cu becomes <name>.fatbin with SASS for sm_80 and sm_90 and PTX for compute_90 (newer
 # GPUs JIT it), written to OUT_DIR/dev/semihard/kernels/cuda/ with sources.sha256, the hash of the
 # sources it was built from (see sourceHash below; CudaFatbinTest recomputes it in Java).
-# With nvcc (NVCC, /usr/local/bin/nvcc, /usr/local/cuda/bin/nvcc or PATH) the fatbins are compiled;
-# without it the committed prebuilt/ copies are used, and the build stops if they do not match the
-# sources. Compilation is skipped when OUT_DIR already holds fatbins of the same sources.
+# MODE prebuilt (the default): the committed prebuilt/ copies are used when they were built from
+# these sources (nvcc takes minutes on a small machine), else the fatbins are compiled with nvcc
+# (NVCC, /usr/local/bin/nvcc, /usr/local/cuda/bin/nvcc or PATH). MODE compile (the full test suite,
+# -Dsemihard.fullSuite=true): compiled with nvcc whenever it exists. Without nvcc and without
+# matching prebuilt/ copies the build stops. Nothing is done when OUT_DIR already holds fatbins of
+# the same sources.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 prebuilt="$here/prebuilt"
@@ -53,13 +56,18 @@ if [ "${1:-}" = "--update-prebuilt" ]; then
     exit 0
 fi
 
-out="${1:?usage: build-fatbins.sh OUT_DIR | --update-prebuilt}/dev/semihard/kernels/cuda"
+out="${1:?usage: build-fatbins.sh OUT_DIR [prebuilt|compile] | --update-prebuilt}/dev/semihard/kernels/cuda"
+mode="${2:-prebuilt}"
+case "$mode" in prebuilt|compile) ;; *) echo "[cuda] unknown mode '$mode': use prebuilt or compile" >&2; exit 1;; esac
 mkdir -p "$out"
 if [ -f "$out/sources.sha256" ] && [ "$(cat "$out/sources.sha256")" = "$hash" ]; then
     echo "[cuda] fatbins up to date ($hash)"; exit 0
 fi
 rm -f "$out"/*.fatbin "$out/sources.sha256"
-if findNvcc >/dev/null; then
+if [ "$mode" = prebuilt ] && [ "$(cat "$prebuilt/sources.sha256" 2>/dev/null || echo none)" = "$hash" ]; then
+    echo "[cuda] using the committed prebuilt fatbins, built from these sources ($hash; -Dsemihard.fatbins=compile compiles them)"
+    cp "$prebuilt"/*.fatbin "$out/"
+elif findNvcc >/dev/null; then
     compileAll "$out"
 else
     have="$(cat "$prebuilt/sources.sha256" 2>/dev/null || echo none)"

@@ -1,7 +1,7 @@
 // embedding.cu: ops on embedding matrices E [B, d] (row-major): L2 normalization, pairwise
 // distances, and the fused triplet loss (distances + online mining + loss + dL/dE in one call).
 //
-// The fused triplet loss (semantics: shared/BENCHMARKS.md and ReferenceTriplet, ties included)
+// The fused triplet loss (semantics: docs/benchmarks.md and ReferenceTriplet, ties included)
 // runs as a short pipeline of kernels on one stream, O(B^2) memory, never B^3:
 //   1, 2. tripletStats   (one launch) one warp per row: squared norms (double), norms, clamped norms, and
 //                        for the cosine distance the unit rows Ehat = E / max(|e|, 1e-12); and column

@@ -6,7 +6,7 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The shapes of the reference workloads of {@code shared/BENCHMARKS.md}, in one place, plus the
+ * The shapes of the reference workloads of {@code docs/benchmarks.md}, in one place, plus the
  * small string forms the JMH {@code @Param}s use ("PxK", "NxCxHxWxK", ...).
  *
  * <p>Change these only together with the document and {@code bench/python/bench_torch.py}.

@@ -5,7 +5,7 @@ import dev.semihard.engine.backend.Backend;
 import java.util.Arrays;
 
 /**
- * Wall-clock timing of one operation on a backend, the way {@code shared/BENCHMARKS.md} asks:
+ * Wall-clock timing of one operation on a backend, the way {@code docs/benchmarks.md} asks:
  * warm-up runs first, {@link Backend#synchronize()} before every clock read so queued device work
  * is counted, then the median of many runs.
  *

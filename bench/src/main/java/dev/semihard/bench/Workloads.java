@@ -27,7 +27,7 @@ import java.util.function.Consumer;
 import java.util.function.Function;
 
 /**
- * The reference workloads W1, W2 and W3 of {@code shared/BENCHMARKS.md} on one backend.
+ * The reference workloads W1, W2 and W3 of {@code docs/benchmarks.md} on one backend.
  *
  * <ul>
  *   <li><b>W1</b>: the fused {@code tripletLoss} kernel (forward and backward in one call) for each

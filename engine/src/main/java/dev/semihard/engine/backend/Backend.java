@@ -233,7 +233,7 @@ public interface Backend extends AutoCloseable {
 
     /**
      * Fused pairwise distance + mining + loss + gradient, exactly the semantics of
-     * shared/BENCHMARKS.md "Loss semantics". e: [b, d]; labels: b host ints; dE: [b, d]
+     * docs/benchmarks.md "Loss semantics". e: [b, d]; labels: b host ints; dE: [b, d]
      * overwritten with dLoss/dE; stats: {@link TripletStats#SIZE} floats, layout in {@link TripletStats}.
      * Memory: O(b^2) at most, never b^3. Degenerate batches give loss 0, zero dE, DEGENERATE = 1.
      */

@@ -52,8 +52,7 @@ public final class Backends {
                 Availability a = p.probe();
                 if (a.available()) {
                     Backend b = p.create(options);
-                    LOG.info("backend: " + p.name() + " (" + b.deviceDescription() + ")"
-                            + (skipped.length() > 0 ? "; skipped " + skipped : ""));
+                    LOG.info(choiceLine(p.name(), b.deviceDescription(), skipped.toString()));
                     warnPrecision(b, options);
                     return b;
                 }
@@ -69,13 +68,36 @@ public final class Backends {
                 throw new BackendUnavailableException("backend '" + want + "' is unavailable: " + a.detail()
                         + ". Run 'semihard info' to see every backend, or use --backend auto or --backend reference.");
             Backend b = p.create(options);
-            LOG.info("backend: " + p.name() + " (" + b.deviceDescription() + ")");
+            LOG.info(choiceLine(p.name(), b.deviceDescription(), ""));
             warnPrecision(b, options);
             return b;
         }
         List<String> names = new ArrayList<>();
         for (BackendProvider p : all) names.add(p.name());
         throw new BackendUnavailableException("unknown backend '" + name + "': known backends are " + names + " and auto");
+    }
+
+    /**
+     * The one line that reports a backend choice: "backend: NAME (DEVICE)", then, for {@code auto},
+     * "; skipped NAME: REASON; NAME: REASON" for each faster backend that was unavailable.
+     */
+    public static String choiceLine(String name, String device, String skipped) {
+        return "backend: " + name + " (" + device + ")" + (skipped == null || skipped.isEmpty() ? "" : "; skipped " + skipped);
+    }
+
+    /**
+     * The line {@code auto} would log, from the probes alone (nothing is created): the first available
+     * provider in priority order and the reasons of the unavailable ones before it; null if none is available.
+     */
+    public static String autoChoiceLine(List<BackendProvider> byPriority) {
+        StringBuilder skipped = new StringBuilder();
+        for (BackendProvider p : byPriority) {
+            Availability a = p.probe();
+            if (a.available()) return choiceLine(p.name(), a.detail(), skipped.toString());
+            if (skipped.length() > 0) skipped.append("; ");
+            skipped.append(p.name()).append(": ").append(a.detail());
+        }
+        return null;
     }
 
     /** One warning line when the backend computes in another precision than the options asked for. */

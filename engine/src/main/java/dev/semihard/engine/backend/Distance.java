@@ -2,7 +2,7 @@ package dev.semihard.engine.backend;
 
 import java.util.Locale;
 
-/** Pairwise distance between embeddings (see shared/BENCHMARKS.md, "Loss semantics"). */
+/** Pairwise distance between embeddings (see docs/benchmarks.md, "Loss semantics"). */
 public enum Distance {
     /** ||a - b||^2 (FaceNet's choice, the default). */
     SQUARED_L2("squared-l2"),

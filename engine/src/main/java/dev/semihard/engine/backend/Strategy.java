@@ -2,7 +2,7 @@ package dev.semihard.engine.backend;
 
 import java.util.Locale;
 
-/** How the fused triplet loss picks triplets inside a batch (see shared/BENCHMARKS.md). */
+/** How the fused triplet loss picks triplets inside a batch (see docs/benchmarks.md). */
 public enum Strategy {
     /** FaceNet: every positive pair, with the closest negative farther than the positive (fallback: farthest negative). */
     SEMIHARD("semihard"),

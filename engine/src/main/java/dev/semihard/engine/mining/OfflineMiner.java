@@ -10,7 +10,7 @@ import java.util.Locale;
 
 /**
  * <b>Offline re-mining</b>: the approach of the answer to "Facenet online triplet generation"
- * (shared/seed-question.txt): every N steps, embed a pool of images with the <i>current</i> model,
+ * (the question docs/online-triplet-mining.md answers): every N steps, embed a pool of images with the <i>current</i> model,
  * choose triplets from those embeddings, and train on them until the next refresh.
  *
  * <p>One refresh:

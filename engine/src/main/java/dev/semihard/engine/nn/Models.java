@@ -6,7 +6,8 @@ import dev.semihard.engine.backend.Backend;
 import java.util.List;
 
 /**
- * The embedding models, built from the layer API with He initialization from {@code new Rng(seed)}
+ * The embedding models (the two reference models of {@code docs/benchmarks.md} and the two deeper face
+ * models), built from the layer API with He initialization from {@code new Rng(seed)}
  * (same seed, same weights, on every backend). Every "conv" is 3x3, padding 1, no bias, then batch
  * norm, then ReLU (the batch norm and the ReLU after it run as one fused op,
  * {@code BatchNorm2d(..., relu = true)}); every model ends in a global average pool, a linear layer

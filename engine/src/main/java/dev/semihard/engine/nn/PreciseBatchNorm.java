@@ -18,7 +18,7 @@ import java.util.function.IntFunction;
  * <p>Why: during training the running statistics are an exponential moving average (momentum 0.1)
  * of batch statistics computed with <i>earlier</i> weights, so they mostly describe the last ~10
  * batches, and every one of those was normalized by weights that have moved since. With a constant
- * learning rate the mismatch is large enough to matter: on recipe Q (shared/BENCHMARKS.md, seed 0)
+ * learning rate the mismatch is large enough to matter: on recipe Q (docs/benchmarks.md, seed 0)
  * the trainer's model scored verification 0.9025 with its training-time running statistics and 0.9272
  * after recalibration; PyTorch trained from the same initial weights and batches scored 0.9015 and
  * 0.9337, and evaluating it every 5 steps of the last 35 gave 0.920 to 0.929 before the final step

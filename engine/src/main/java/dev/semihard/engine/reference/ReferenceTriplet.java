@@ -13,7 +13,7 @@ import java.util.stream.IntStream;
  * gradient in one call, in double precision. It is the specification every other backend's
  * {@code tripletLoss} kernel is checked against, and it is written to be read.
  *
- * <h2>What it computes (shared/BENCHMARKS.md, "Loss semantics")</h2>
+ * <h2>What it computes (docs/benchmarks.md, "Loss semantics")</h2>
  * E holds B embeddings (rows), y their labels. Rows {@code [0, anchorRows)} are the P x K part of
  * the batch; rows {@code [anchorRows, B)} are FaceNet's extra random negatives.
  * <ul>

@@ -12,7 +12,7 @@ import java.util.Arrays;
 import java.util.Locale;
 
 /**
- * Workload W1 (shared/BENCHMARKS.md) on the reference backend: the fused triplet kernel (loss and dE in
+ * Workload W1 (docs/benchmarks.md) on the reference backend: the fused triplet kernel (loss and dE in
  * one call, i.e. forward + backward), D = 128, unit rows, P x K labels. Not a test (no timing asserts):
  * <pre>
  *   mvn -q -pl engine test-compile

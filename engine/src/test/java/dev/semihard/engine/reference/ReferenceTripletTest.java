@@ -16,7 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The fused triplet kernel against a brute-force triple loop that transcribes shared/BENCHMARKS.md
+ * The fused triplet kernel against a brute-force triple loop that transcribes docs/benchmarks.md
  * "Loss semantics" literally (plus the tie rules documented in {@link ReferenceTriplet}), over many
  * random label layouts; a finite-difference check of its gradient; degenerate batches.
  */

@@ -52,7 +52,19 @@ final class OpenClRuntime {
         return cached;
     }
 
+    /**
+     * The probe prints nothing of its own: what LWJGL says while it runs (e.g. its "Failed to load a
+     * library" advice when the loader is missing) is collected by {@link LwjglMessages} and only its
+     * informative part, if any, joins the reason.
+     */
     private static Availability probeOnce() {
+        LwjglMessages.Captured<Availability> c = LwjglMessages.capture(OpenClRuntime::probeQuietly);
+        String extra = LwjglMessages.essence(c.said());
+        if (c.value().available() || extra.isEmpty()) return c.value();
+        return Availability.no(c.value().detail() + " [LWJGL: " + extra + "]");
+    }
+
+    private static Availability probeQuietly() {
         try {
             ensureLoaderName();
             List<DeviceInfo> devices = devicesOrThrow();
@@ -68,7 +80,10 @@ final class OpenClRuntime {
     /** "no OpenCL loader" with the library name LWJGL tried and what to install. */
     static String loaderMessage(Throwable t) {
         String lib = System.getProperty(LIBNAME_PROPERTY, "libOpenCL.so");
-        String why = t.getMessage() == null ? t.getClass().getSimpleName() : t.getClass().getSimpleName() + ": " + t.getMessage();
+        String m = t.getMessage();
+        String why = m == null ? t.getClass().getSimpleName()
+                : m.startsWith("Failed to locate library") ? "not found in the system library paths"
+                : t.getClass().getSimpleName() + ": " + m;
         return "no OpenCL loader (could not load " + lib + ": " + why
                 + "); install an OpenCL loader and a driver, e.g. 'apt-get install ocl-icd-libopencl1 pocl-opencl-icd'";
     }

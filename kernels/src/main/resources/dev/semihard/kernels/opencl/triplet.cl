@@ -1,6 +1,6 @@
 /*
  * triplet.cl -- the fused triplet loss: distances, online mining, loss, statistics and dL/dE without
- * ever materializing B x B x B (semantics: ReferenceTriplet and shared/BENCHMARKS.md "Loss semantics").
+ * ever materializing B x B x B (semantics: ReferenceTriplet and docs/benchmarks.md "Loss semantics").
  *
  * Shapes: e, dE [B, D]; labels [B] (int); dist, G [B, B]; part [B, 8]; stats [16] (TripletStats layout).
  * Rows [0, anchors) may be anchors and positives; rows [anchors, B) are extra negatives only.

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Which GEMM kernel and split {@link CudaBackend#plan} picks, for an H200 (132 multiprocessors),
- * without a GPU: the benchmark shapes of shared/BENCHMARKS.md land on the tiles they were made for.
+ * without a GPU: the benchmark shapes of docs/benchmarks.md land on the tiles they were made for.
  */
 class CudaGemmPlanTest {
     static final int H200 = 132;

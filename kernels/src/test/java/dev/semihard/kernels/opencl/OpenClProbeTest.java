@@ -70,6 +70,7 @@ class OpenClProbeTest {
         assertTrue(OpenClRuntime.platformMessage(0).startsWith("no platform"));
         assertTrue(OpenClRuntime.deviceMessage(List.of("Some Platform")).startsWith("no device"));
         String loader = OpenClRuntime.loaderMessage(new UnsatisfiedLinkError("Failed to locate library"));
+        assertTrue(loader.contains("not found in the system library paths"), loader);
         assertTrue(loader.startsWith("no OpenCL loader") && loader.contains("ocl-icd-libopencl1"), loader);
         assertEquals("CL_OUT_OF_RESOURCES (-5)", OpenClRuntime.errorName(-5));
         assertEquals("error -9999", OpenClRuntime.errorName(-9999));

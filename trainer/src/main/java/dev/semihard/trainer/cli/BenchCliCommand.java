@@ -16,7 +16,7 @@ import java.util.concurrent.Callable;
 /** {@code semihard bench}: the picocli front of {@link BenchCommand} (bench module). */
 @Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Time the benchmark workloads W1 (triplet loss), W2 (train step) and W3 (conv layers) on one backend.",
-                "The workloads are those of shared/BENCHMARKS.md; each runs with warm-up and device timing and reports the median.",
+                "The workloads are those of docs/benchmarks.md; each runs with warm-up and device timing and reports the median.",
                 "Writes semihard-<backend>.json and .md into --out."})
 public final class BenchCliCommand implements Callable<Integer> {
     @Spec

@@ -43,7 +43,8 @@ public final class InfoCommand implements Callable<Integer> {
         }
         if (ps.isEmpty()) out.println("(no backend found on the class path: the jars are incomplete; rebuild with ./semihard)");
         out.println();
-        out.println("--backend auto picks: " + (chosen == null ? "nothing (no backend available)" : chosen));
+        // the line --backend auto logs: what it picks and why each faster backend was skipped
+        out.println(chosen == null ? "backend: none available (--backend auto fails)" : Backends.autoChoiceLine(ps));
         String req = Backends.requestedName();
         if (!req.equals("auto")) out.println("requested by -Dsemihard.backend / SEMIHARD_BACKEND: " + req);
         out.println("models (--model): " + Models.FMNIST_CNN + " (1x28x28); " + String.join(", ", Models.names().stream().filter(n -> !n.equals(Models.FMNIST_CNN)).toList())

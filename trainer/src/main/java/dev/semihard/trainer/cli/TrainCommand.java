@@ -24,7 +24,7 @@ import java.util.concurrent.Callable;
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Train an embedding model with online triplet mining, evaluate it, and leave a run folder.",
                 "The run folder holds metrics.jsonl, checkpoint.safetensors, model.safetensors, eval.json, summary.json and PNG plots.",
-                "With no option: fmnist-cnn on Fashion-MNIST, recipe Q of shared/BENCHMARKS.md, on the best backend."})
+                "With no option: fmnist-cnn on Fashion-MNIST, recipe Q of docs/benchmarks.md, on the best backend."})
 public final class TrainCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -108,9 +108,9 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--bn-recalibrate", paramLabel = "N",
             description = "before evaluating and saving the final model, re-estimate the batch-norm running statistics with the"
-                    + " final weights over N random training batches (precise batch norm; default 50, 0 = keep the running"
-                    + " averages of training)")
-    Integer bnRecalibrate;
+                    + " final weights over N random training batches (precise batch norm). Default auto: as many batches as"
+                    + " the model was trained on, at most 50 (recipe Q: 50); 0 = keep the running averages of training")
+    String bnRecalibrate;
 
     @Option(names = "--train-limit", paramLabel = "N", description = "train on the first N training images (default: all)")
     Integer trainLimit;
@@ -224,7 +224,7 @@ public final class TrainCommand implements Callable<Integer> {
         if (seed != null) c.seed = seed;
         if (augment != null) c.augment = augment;
         if (evalEvery != null) c.evalEvery = evalEvery;
-        if (bnRecalibrate != null) c.bnRecalibrate = bnRecalibrate;
+        if (bnRecalibrate != null) c.bnRecalibrate = TrainConfig.parseBnRecalibrate(bnRecalibrate);
         if (trainLimit != null) c.trainLimit = trainLimit;
         if (checkpointEvery != null) c.checkpointEvery = checkpointEvery;
         if (workers != null) c.workers = workers;

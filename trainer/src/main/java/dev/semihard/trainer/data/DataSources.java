@@ -32,7 +32,7 @@ public final class DataSources {
 
     /** Where Debian's {@code dataset-fashion-mnist} package puts the files. */
     public static final Path SYSTEM_FMNIST = Path.of("/usr/share/datasets/fashion-mnist");
-    /** Normalization of recipe Q (shared/BENCHMARKS.md). */
+    /** Normalization of recipe Q (docs/benchmarks.md). */
     public static final float FMNIST_MEAN = 0.2860f, FMNIST_STD = 0.3530f;
     /** Normalization of image folders: pixels / 255 to [-1, 1]. */
     public static final float FOLDER_MEAN = 0.5f, FOLDER_STD = 0.5f;

@@ -12,7 +12,7 @@ import java.util.Map;
 /**
  * Verification pairs split into folds: the LFW {@code pairs.txt} protocol (10 folds of 300
  * matched + 300 mismatched pairs), or pairs drawn with a fixed seed from a labelled set
- * (shared/BENCHMARKS.md recipe Q: 3,000 same-class and 3,000 different-class pairs).
+ * (docs/benchmarks.md recipe Q: 3,000 same-class and 3,000 different-class pairs).
  */
 public final class Pairs {
     private Pairs() {}

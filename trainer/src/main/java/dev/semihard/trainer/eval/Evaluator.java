@@ -20,7 +20,7 @@ import java.util.Map;
 public final class Evaluator {
     private Evaluator() {}
 
-    /** Number of generated pairs of each kind (shared/BENCHMARKS.md recipe Q). */
+    /** Number of generated pairs of each kind (docs/benchmarks.md recipe Q). */
     public static final int PAIRS_PER_KIND = 3000;
     public static final int FOLDS = 10;
 

@@ -14,7 +14,7 @@ import java.util.Map;
 /**
  * Everything that defines a training run (written to {@code config.json} in the run folder, and
  * read back by {@code --resume}). The backend is not part of it: a run may resume elsewhere.
- * Defaults are recipe Q of shared/BENCHMARKS.md.
+ * Defaults are recipe Q of docs/benchmarks.md.
  */
 public final class TrainConfig {
     public String model = Models.FMNIST_CNN;
@@ -40,7 +40,8 @@ public final class TrainConfig {
     public int steps;                   // > 0 overrides epochs
     public long seed;
     public int evalEvery;               // 0 = only at the end
-    public int bnRecalibrate = 50;      // batches for precise batch norm before evaluating; 0 = off
+    /** Batches for precise batch norm before evaluating; 0 = off, {@link #BN_RECALIBRATE_AUTO} = {@link #bnRecalibrateBatches}'s rule. */
+    public int bnRecalibrate = BN_RECALIBRATE_AUTO;
     public int checkpointEvery = 50;
     public String augment = "none";
     public int evalLimit;               // 0 = the whole test set
@@ -50,7 +51,12 @@ public final class TrainConfig {
     public boolean plots = true;
     public List<Integer> recallK = List.of(1, 2, 4, 8);
 
-    /** Recipe Q of shared/BENCHMARKS.md (the defaults, spelled out so a preset stays one even if defaults change). */
+    /** {@link #bnRecalibrate}'s default: as many batches as the model was trained on, at most {@value #BN_RECALIBRATE_MAX}. */
+    public static final int BN_RECALIBRATE_AUTO = -1;
+    /** The most batches the automatic rule uses. */
+    public static final int BN_RECALIBRATE_MAX = 50;
+
+    /** Recipe Q of docs/benchmarks.md (the defaults, spelled out so a preset stays one even if defaults change). */
     public static TrainConfig recipeQ() {
         TrainConfig c = new TrainConfig();
         c.model = Models.FMNIST_CNN;
@@ -95,7 +101,8 @@ public final class TrainConfig {
         if (!(weightDecay >= 0)) throw new IllegalArgumentException("--weight-decay must be >= 0, got " + weightDecay);
         if (steps < 0) throw new IllegalArgumentException("--steps must be >= 0, got " + steps);
         if (steps == 0 && !(epochs > 0)) throw new IllegalArgumentException("--epochs must be > 0, got " + epochs);
-        if (bnRecalibrate < 0) throw new IllegalArgumentException("--bn-recalibrate must be >= 0 (0 = off), got " + bnRecalibrate);
+        if (bnRecalibrate < 0 && bnRecalibrate != BN_RECALIBRATE_AUTO)
+            throw new IllegalArgumentException("--bn-recalibrate must be >= 0 (0 = off) or auto, got " + bnRecalibrate);
         if (evalEvery < 0) throw new IllegalArgumentException("--eval-every must be >= 0, got " + evalEvery);
         if (checkpointEvery < 1) throw new IllegalArgumentException("--checkpoint-every must be >= 1, got " + checkpointEvery);
         if (workers < 1 || prefetch < 1) throw new IllegalArgumentException("--workers and --prefetch must be >= 1");
@@ -109,6 +116,31 @@ public final class TrainConfig {
 
     /** The model's input height = width: --input-size, or the model's default. */
     public int inputSize() { return inputSize > 0 ? inputSize : Models.defaultInputSize(model); }
+
+    /**
+     * How many batches re-estimate the batch-norm statistics of a model trained for {@code stepsTrained}
+     * steps in all (a resumed run counts the steps before the resume too, so it recalibrates exactly as an
+     * uninterrupted one): an explicit --bn-recalibrate N means N; the default, auto, is as many batches
+     * as the model was trained on, at most {@value #BN_RECALIBRATE_MAX}, so that a short run does not
+     * spend longer re-estimating statistics than training.
+     */
+    public int bnRecalibrateBatches(int stepsTrained) {
+        if (bnRecalibrate != BN_RECALIBRATE_AUTO) return bnRecalibrate;
+        return Math.max(0, Math.min(BN_RECALIBRATE_MAX, stepsTrained));
+    }
+
+    /** Parses --bn-recalibrate: "auto" or a whole number >= 0. */
+    public static int parseBnRecalibrate(String s) {
+        String v = s == null ? "" : s.trim();
+        if (v.equalsIgnoreCase("auto")) return BN_RECALIBRATE_AUTO;
+        try {
+            int n = Integer.parseInt(v);
+            if (n >= 0) return n;
+        } catch (NumberFormatException ignored) {
+            // the message below
+        }
+        throw new IllegalArgumentException("--bn-recalibrate must be >= 0 (0 = off) or auto, got '" + s + "'");
+    }
 
     /** Total steps: --steps, or round(epochs * train images / batch size), at least 1. */
     public int totalSteps(int trainImages) {
@@ -141,7 +173,7 @@ public final class TrainConfig {
         m.put("steps", steps);
         m.put("seed", seed);
         m.put("eval_every", evalEvery);
-        m.put("bn_recalibrate", bnRecalibrate);
+        m.put("bn_recalibrate", bnRecalibrate == BN_RECALIBRATE_AUTO ? "auto" : bnRecalibrate);
         m.put("checkpoint_every", checkpointEvery);
         m.put("augment", augment);
         m.put("eval_limit", evalLimit);
@@ -181,7 +213,7 @@ public final class TrainConfig {
         c.steps = (int) num(m, "steps", c.steps);
         c.seed = (long) num(m, "seed", c.seed);
         c.evalEvery = (int) num(m, "eval_every", c.evalEvery);
-        c.bnRecalibrate = (int) num(m, "bn_recalibrate", c.bnRecalibrate);
+        c.bnRecalibrate = "auto".equals(m.get("bn_recalibrate")) ? BN_RECALIBRATE_AUTO : (int) num(m, "bn_recalibrate", c.bnRecalibrate);
         c.checkpointEvery = (int) num(m, "checkpoint_every", c.checkpointEvery);
         c.augment = str(m, "augment", c.augment);
         c.evalLimit = (int) num(m, "eval_limit", c.evalLimit);

@@ -231,7 +231,7 @@ public final class Trainer {
                         progress.breakLine();
                         beforeRecalibration = evaluate(model, test, data);
                         Log.info("eval with the running statistics of training: " + beforeRecalibration.summary());
-                        recalibrateBn(model, trainSet);
+                        recalibrateBn(model, trainSet, step);
                     }
                     if (step % cfg.checkpointEvery == 0 || step == total) {
                         SamplerState after = batch.samplerStateAfter();
@@ -246,7 +246,7 @@ public final class Trainer {
                         progress.breakLine();
                         Evaluator.Result er;
                         try {
-                            recalibrateBn(model, trainSet);
+                            recalibrateBn(model, trainSet, step);
                             er = evaluate(model, test, data);
                         } finally {
                             PreciseBatchNorm.restore(model, bnSaved);
@@ -449,25 +449,27 @@ public final class Trainer {
         return out;
     }
 
-    /** Whether the final batch-norm recalibration applies: --bn-recalibrate > 0 and the model has batch norm. */
+    /** Whether the final batch-norm recalibration applies: --bn-recalibrate is not 0 and the model has batch norm. */
     private boolean bnLayers(EmbeddingModel model) {
-        return cfg.bnRecalibrate > 0 && !PreciseBatchNorm.layers(model).isEmpty();
+        return cfg.bnRecalibrate != 0 && !PreciseBatchNorm.layers(model).isEmpty();
     }
 
     /**
      * Precise batch norm: the running statistics re-estimated with the current weights over
-     * --bn-recalibrate batches of the training batch size, images drawn uniformly without replacement
+     * {@link TrainConfig#bnRecalibrateBatches} batches of the training batch size (by default as many as
+     * the {@code stepsTrained} steps so far, at most 50), images drawn uniformly without replacement
      * within a batch (no augmentation), from a generator seeded by the run's seed only, so an interrupted
      * and resumed run recalibrates exactly as an uninterrupted one.
      */
-    private void recalibrateBn(EmbeddingModel model, Dataset train) {
-        if (!bnLayers(model)) return;
+    private void recalibrateBn(EmbeddingModel model, Dataset train, int stepsTrained) {
+        int batches = cfg.bnRecalibrateBatches(stepsTrained);
+        if (!bnLayers(model) || batches <= 0) return;
         long t = System.nanoTime();
         int n = train.size(), bs = Math.min(cfg.batchSize(), n), per = train.imageSize();
         Rng rng = new Rng(cfg.seed ^ 0x0B_AD_5E_EDL);
         int[] perm = new int[n];
         for (int i = 0; i < n; i++) perm[i] = i;
-        int used = PreciseBatchNorm.recalibrate(model, cfg.bnRecalibrate, b -> {
+        int used = PreciseBatchNorm.recalibrate(model, batches, b -> {
             float[] x = new float[bs * per];
             for (int i = 0; i < bs; i++) {           // partial Fisher-Yates: bs distinct images
                 int j = i + rng.nextInt(n - i);
@@ -477,7 +479,11 @@ public final class Trainer {
             return Tensor.of(backend, x, bs, train.channels(), train.height(), train.width());
         });
         Log.info(String.format(java.util.Locale.ROOT, "batch norm: running statistics re-estimated with the current weights over %d"
-                + " batches of %d training images (%.1f s; --bn-recalibrate 0 keeps the training-time ones)", used, bs, (System.nanoTime() - t) / 1e9));
+                + " batches of %d training images (%.1f s; %s)", used, bs, (System.nanoTime() - t) / 1e9,
+                cfg.bnRecalibrate == TrainConfig.BN_RECALIBRATE_AUTO
+                        ? "by default one batch per training step, at most " + TrainConfig.BN_RECALIBRATE_MAX
+                          + "; --bn-recalibrate N sets the count, 0 keeps the training-time ones"
+                        : "--bn-recalibrate 0 keeps the training-time ones"));
     }
 
     private Evaluator.Result evaluate(EmbeddingModel model, Dataset test, DataSources.Data data) {

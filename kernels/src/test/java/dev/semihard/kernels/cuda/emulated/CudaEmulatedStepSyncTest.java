@@ -5,6 +5,7 @@ import dev.semihard.engine.Parameter;
 import dev.semihard.engine.Tensor;
 import dev.semihard.engine.backend.Backend;
 import dev.semihard.engine.loss.TripletLoss;
+import dev.semihard.kernels.FullSuite;
 import dev.semihard.kernels.TrainingSteps;
 import dev.semihard.kernels.cuda.emulated.Shemu.DriverCall;
 import org.junit.jupiter.api.Test;
@@ -24,7 +25,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * upload, and waits for the device exactly twice, for what the log reads: the loss statistics and
  * the gradient check ({@code sumSquaresMany}, one read for every parameter). Everything else is
  * queued on the one stream.
+ *
+ * <p>Full test tier only ({@link FullSuite}): eight fmnist-cnn steps on the emulator take minutes; every kernel
+ * they launch is also checked by the quick tier's {@code CudaEmulatedConformanceTest}.
  */
+@FullSuite
 class CudaEmulatedStepSyncTest {
     static final int STEPS = 4;
 

@@ -2,6 +2,7 @@ package dev.semihard.kernels.cuda.emulated;
 
 import dev.semihard.engine.backend.Backend;
 import dev.semihard.engine.reference.ReferenceBackend;
+import dev.semihard.kernels.FullSuite;
 import dev.semihard.kernels.TrainingSteps;
 import org.junit.jupiter.api.Test;
 
@@ -13,7 +14,11 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
  * losses and the first step's gradients follow the reference backend's, and two runs are
  * bit-identical. (The weights after several Adam steps are not compared: the emulator's rounding
  * differs from the reference's by ~1e-9 in some near-zero gradients, which Adam turns into 1e-3.)
+ *
+ * <p>Full test tier only ({@link FullSuite}): two emulated runs of four steps take minutes; the quick tier
+ * checks each of their kernels in {@code CudaEmulatedConformanceTest}.
  */
+@FullSuite
 class CudaEmulatedTrainingTest {
     @Test
     void followsTheReferenceAndIsReproducible() {

@@ -9,6 +9,7 @@ import dev.semihard.engine.conformance.Check;
 import dev.semihard.engine.conformance.CheckResult;
 import dev.semihard.engine.conformance.Conformance;
 import dev.semihard.engine.reference.ReferenceBackend;
+import dev.semihard.kernels.FullSuite;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.TestInstance;
@@ -26,6 +27,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Each of the CUDA backend's three triplet backward versions (-Dsemihard.cuda.tripletBackward =
  * sym, split, dense; see CudaBackend.TripletBackward) on the emulator: every fused triplet-loss
  * check of the conformance suite, and rows wider than tripletSymGather's 256-column register chunk.
+ *
+ * <p>The quick test tier runs the small cases (every backward version on rows wider than one register
+ * chunk, the kept scratch); the full tier ({@link FullSuite}, {@code -Dsemihard.fullSuite=true}) adds
+ * every conformance triplet check under each version and the large batches. The default version's
+ * triplet checks also run in the quick tier, in {@code CudaEmulatedConformanceTest}.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class CudaEmulatedTripletBackwardTest {
@@ -45,6 +51,7 @@ class CudaEmulatedTripletBackwardTest {
         if (reference != null) reference.close();
     }
 
+    @FullSuite
     @ParameterizedTest
     @ValueSource(strings = {"sym", "split", "dense"})
     void everyTripletCheckPasses(String version) {
@@ -95,6 +102,7 @@ class CudaEmulatedTripletBackwardTest {
      * integer rows so that float32 and the double reference mine identical triplets (the self-test's
      * full-size check, CudaSelfTest.compareLoss): the gather reads only the marked chunks.
      */
+    @FullSuite
     @ParameterizedTest
     @ValueSource(strings = {"sym", "split"})
     void batchesWiderThanOneMaskChunk(String version) {
@@ -107,6 +115,7 @@ class CudaEmulatedTripletBackwardTest {
     }
 
     /** FaceNet's batch (P = 45, K = 40, B = 1800; 15 mask chunks) with the default version, integer rows. */
+    @FullSuite
     @org.junit.jupiter.api.Test
     void faceNetBatchMatchesTheReference() {
         System.clearProperty(PROPERTY);
@@ -122,6 +131,7 @@ class CudaEmulatedTripletBackwardTest {
      * 4 warp-sized chunks. (More than CAP = 512 positives take rounds, sorted by the same block network;
      * B = 1200, K = 600 passes here too but takes over a minute on the emulator, so it is not kept.)
      */
+    @FullSuite
     @org.junit.jupiter.api.Test
     void manyPositivesPerAnchor() {
         System.clearProperty(PROPERTY);
@@ -167,6 +177,7 @@ class CudaEmulatedTripletBackwardTest {
      * negatives (A < B: no mirror; a same-label extra is neither positive nor negative), duplicate rows (ties:
      * the smallest index wins), one class and all-distinct (no unit), several tiles of 64 and of 128.
      */
+    @FullSuite
     @ParameterizedTest
     @ValueSource(strings = {"0", "4096"})
     void batchHardMinedInTheDistanceTilesEqualsTheStoredDistances(String diffMaxRows) {
