@@ -112,7 +112,7 @@ public final class DataSources {
             for (int i = 0; i < lab.length; i++) lab[i] = lb.data()[i] & 0xff;
             List<String> names = new ArrayList<>();
             for (int i = 0; i < 10; i++) names.add(Integer.toString(i));
-            return new Dataset(name, 1, im.dims()[1], im.dims()[2], im.data(), lab, names, null, FMNIST_MEAN, FMNIST_STD);
+            return new MemoryDataset(name, 1, im.dims()[1], im.dims()[2], im.data(), lab, names, null, FMNIST_MEAN, FMNIST_STD);
         }
 
         static Idx.Array res(String path, int rank) {

@@ -1,0 +1,57 @@
+package dev.semihard.trainer.data;
+
+import dev.semihard.engine.mining.Identities;
+
+import java.util.AbstractList;
+import java.util.List;
+
+/** A view of some images of another data set, in a given order (no pixels copied). */
+final class SubsetDataset implements Dataset {
+    private final Dataset base;
+    private final int[] idx;
+    private final String name;
+    private volatile Identities identities;
+
+    SubsetDataset(Dataset base, int[] idx, String name) {
+        for (int i : idx)
+            if (i < 0 || i >= base.size()) throw new IllegalArgumentException("subset of " + base.name() + ": no image " + i);
+        this.base = base;
+        this.idx = idx.clone();
+        this.name = name;
+    }
+
+    @Override public String name() { return name; }
+    @Override public int size() { return idx.length; }
+    @Override public int channels() { return base.channels(); }
+    @Override public int height() { return base.height(); }
+    @Override public int width() { return base.width(); }
+    @Override public int label(int i) { return base.label(idx[i]); }
+    @Override public List<String> classNames() { return base.classNames(); }
+    @Override public float mean() { return base.mean(); }
+    @Override public float std() { return base.std(); }
+    @Override public void readImage(int i, byte[] dst, int off) { base.readImage(idx[i], dst, off); }
+
+    @Override
+    public void copyWindow(int i, int y0, int x0, int h, int w, boolean flip, float[] dst, int off) {
+        base.copyWindow(idx[i], y0, x0, h, w, flip, dst, off);
+    }
+
+    @Override
+    public List<String> paths() {
+        List<String> p = base.paths();
+        if (p == null) return null;
+        return new AbstractList<>() {
+            public String get(int i) { return p.get(idx[i]); }
+            public int size() { return idx.length; }
+        };
+    }
+
+    @Override
+    public Identities identities() {
+        Identities r = identities;
+        if (r == null) identities = r = Identities.fromLabels(labels());
+        return r;
+    }
+
+    @Override public String toString() { return Dataset.describe(this); }
+}
