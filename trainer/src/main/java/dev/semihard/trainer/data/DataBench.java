@@ -41,7 +41,7 @@ public final class DataBench {
         int cores = Runtime.getRuntime().availableProcessors();
         List<Map<String, Object>> rows = new ArrayList<>();
         for (int t : cores > 1 ? new int[] {1, cores} : new int[] {1}) {
-            double ips = loaderRate(data, t, quick ? 20 : 80);
+            double ips = loaderRate(data, t, quick ? 60 : 200);
             log.println(String.format(Locale.ROOT, "data: loader, %d thread(s): %,.0f images/s (3x%d crop + flip + normalize from %dx%d)",
                     t, ips, CROP, STORED, STORED));
             rows.add(row("loader " + t + " thread" + (t > 1 ? "s" : ""), ips, "pack " + data.size() + " images, B = " + P * K));
@@ -82,6 +82,56 @@ public final class DataBench {
         return 0;
     }
 
+    /**
+     * The memory sweep: {@code java -Xmx256m -cp ... dev.semihard.trainer.data.DataBench PACK BATCHES [THREADS]} loads
+     * BATCHES P x K batches (crop + flip) from PACK (e.g. the sparse 35 GiB one {@link #openMillionIndex} writes) and prints the
+     * Java heap and the resident set (anonymous and file pages, from /proc/self/status) as it goes: they stay flat
+     * while the pack is far larger than the heap. {@code -Dsemihard.pack.io=pread} reads without mappings.
+     */
+    public static void main(String[] args) throws IOException {
+        if (args.length < 2) { System.err.println("usage: DataBench PACK BATCHES [THREADS]"); System.exit(2); }
+        PackedDataset d = PackedDataset.open(Path.of(args[0]));
+        int batches = Integer.parseInt(args[1]), threads = args.length > 2 ? Integer.parseInt(args[2]) : Runtime.getRuntime().availableProcessors();
+        BatchLoader.IndexSampler<Long> sampler = pk(d);
+        System.out.printf(Locale.ROOT, "pack %s: %d images, %.1f GiB; heap max %.0f MiB; io %s%n", args[0], d.size(),
+                d.pixelBytes() / 1073741824.0, Runtime.getRuntime().maxMemory() / 1048576.0, PackFormat.positionalReads() ? "pread" : "mmap");
+        long t0 = System.nanoTime();
+        try (BatchLoader<Long> l = new BatchLoader<>(d, sampler, new Augment(true, 1), 1, 0, threads, 2 * threads + 2)
+                .outputSize(Math.min(CROP, d.height()), Math.min(CROP, d.width())).recycleBuffers()) {
+            for (int b = 1; b <= batches; b++) {
+                l.next();
+                if (b % Math.max(1, batches / 10) == 0 || b == batches) {
+                    Runtime rt = Runtime.getRuntime();
+                    System.out.printf(Locale.ROOT, "batch %6d: %.2f GiB read, %,.0f images/s, heap used %.0f MiB, %s%n", b,
+                            (double) b * P * K * d.imageSize() / 1073741824.0, (double) b * P * K / ((System.nanoTime() - t0) / 1e9),
+                            (rt.totalMemory() - rt.freeMemory()) / 1048576.0, rss());
+                }
+            }
+        }
+    }
+
+    /** P x K batches of {@code d} as the loader's sampler. */
+    static BatchLoader.IndexSampler<Long> pk(Dataset d) {
+        PKSampler s = new PKSampler(d.identities(), P, K, 0, 3);
+        return new BatchLoader.IndexSampler<>() {
+            public BatchLoader.Sampled next() { PKSampler.Batch b = s.next(); return new BatchLoader.Sampled(b.indices(), b.anchorRows()); }
+            public Long state() { return s.state(); }
+            public void restore(Long st) { s.setState(st); }
+        };
+    }
+
+    private static String rss() {
+        try {
+            StringBuilder b = new StringBuilder();
+            for (String l : Files.readAllLines(Path.of("/proc/self/status")))
+                if (l.startsWith("VmRSS") || l.startsWith("RssAnon") || l.startsWith("RssFile"))
+                    b.append(l.replaceAll("\\s+", " ")).append("  ");
+            return b.toString().trim();
+        } catch (IOException e) {
+            return "(no /proc)";
+        }
+    }
+
     private static Map<String, Object> row(String what, double ips, String notes) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("what", what);
@@ -92,12 +142,7 @@ public final class DataBench {
 
     /** Images/s the loader delivers with {@code threads} workers (after a warm-up), batches of P x K with crop + flip. */
     static double loaderRate(Dataset data, int threads, int batches) {
-        PKSampler s = new PKSampler(data.identities(), P, K, 0, 3);
-        BatchLoader.IndexSampler<Long> sampler = new BatchLoader.IndexSampler<>() {
-            public BatchLoader.Sampled next() { PKSampler.Batch b = s.next(); return new BatchLoader.Sampled(b.indices(), b.anchorRows()); }
-            public Long state() { return s.state(); }
-            public void restore(Long st) { s.setState(st); }
-        };
+        BatchLoader.IndexSampler<Long> sampler = pk(data);
         try (BatchLoader<Long> l = new BatchLoader<>(data, sampler, new Augment(true, 1), 1, 0, threads, 2 * threads + 2)
                 .outputSize(CROP, CROP).recycleBuffers()) {
             for (int i = 0; i < Math.max(4, batches / 5); i++) l.next();

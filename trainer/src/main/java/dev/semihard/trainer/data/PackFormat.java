@@ -41,6 +41,9 @@ public final class PackFormat {
     /** Largest memory mapping of a reader: 1 GiB (system property {@code semihard.pack.mapBytes}: tests lower it to a few KiB). */
     public static long mapBytes() { return Math.max(1, Long.getLong("semihard.pack.mapBytes", 1L << 30)); }
 
+    /** Readers use positional reads instead of mappings: system property {@code semihard.pack.io=pread} (default mmap). */
+    public static boolean positionalReads() { return "pread".equalsIgnoreCase(System.getProperty("semihard.pack.io", "mmap")); }
+
     public static String shardName(int s) { return String.format("shard-%05d.bin", s); }
 
     /** One shard: its file name, images, bytes and CRC-32. */

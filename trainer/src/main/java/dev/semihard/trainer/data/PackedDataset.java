@@ -3,6 +3,7 @@ package dev.semihard.trainer.data;
 import dev.semihard.engine.mining.Identities;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -18,7 +19,8 @@ import java.util.zip.CRC32;
  * A pack ({@link PackFormat}) read from disk: opening reads index.bin only (checksum, identity ranges,
  * names) and checks every shard's size; pixels are read through memory mappings of at most
  * {@link PackFormat#mapBytes()} bytes each, made on first use, so there is no size limit and the Java heap
- * does not grow with the data (the pages belong to the OS's file cache). Labels are implicit: image
+ * does not grow with the data (the pages belong to the OS's file cache); or, with
+ * {@code -Dsemihard.pack.io=pread}, by positional reads (nothing mapped: the resident set stays flat). Labels are implicit: image
  * {@code i}'s label is the identity whose range holds it. Thread-safe.
  */
 public final class PackedDataset implements Dataset {
@@ -31,6 +33,8 @@ public final class PackedDataset implements Dataset {
     private final Path[] shardFiles;
     private final AtomicReferenceArray<MappedByteBuffer>[] maps;
     private final Identities identities;
+    private final boolean pread;
+    private final AtomicReferenceArray<FileChannel> open;
     private volatile List<String> classNames, paths;
 
     private PackedDataset(Path dir, PackFormat.Index ix) {
@@ -69,6 +73,8 @@ public final class PackedDataset implements Dataset {
             maps[s] = new AtomicReferenceArray<>((int) Math.max(1, (x.bytes() + mapBytes - 1) / mapBytes));
         }
         this.identities = Identities.ranges(ix.starts(), null);
+        this.pread = PackFormat.positionalReads();
+        this.open = new AtomicReferenceArray<>(sh.size());
     }
 
     @SuppressWarnings("unchecked")
@@ -176,8 +182,20 @@ public final class PackedDataset implements Dataset {
         Dataset.window(px, 0, channels, height, width, y0, x0, h, w, flip, mean(), std(), dst, off);
     }
 
-    /** Copies {@code len} bytes at {@code pos} of shard {@code s}, across mapping windows. */
+    /** Copies {@code len} bytes at {@code pos} of shard {@code s}, across mapping windows (or by positional reads). */
     private void read(int s, long pos, byte[] dst, int off, int len) {
+        if (pread) {
+            ByteBuffer b = ByteBuffer.wrap(dst, off, len);
+            try {
+                while (b.hasRemaining()) {
+                    int n = channel(s).read(b, pos + b.position() - off);
+                    if (n < 0) throw new DataException(shardFiles[s] + " ended early: the pack was truncated while open; re-create it");
+                }
+            } catch (IOException e) {
+                throw new DataException("cannot read " + shardFiles[s] + ": " + e.getMessage(), e);
+            }
+            return;
+        }
         while (len > 0) {
             int w = (int) (pos / mapBytes);
             int in = (int) (pos - w * mapBytes);
@@ -188,6 +206,16 @@ public final class PackedDataset implements Dataset {
             off += n;
             len -= n;
         }
+    }
+
+    private FileChannel channel(int s) throws IOException {
+        FileChannel c = open.get(s);
+        if (c != null) return c;
+        synchronized (open) {
+            c = open.get(s);
+            if (c == null) open.set(s, c = FileChannel.open(shardFiles[s], StandardOpenOption.READ));
+        }
+        return c;
     }
 
     private MappedByteBuffer map(int s, int w) {

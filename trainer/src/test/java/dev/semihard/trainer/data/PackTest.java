@@ -27,6 +27,7 @@ class PackTest {
     void clearProperties() {
         System.clearProperty("semihard.pack.mapBytes");
         System.clearProperty("semihard.pack.failAfterBytes");
+        System.clearProperty("semihard.pack.io");
     }
 
     /** id0..id5 with 3, 1, 4, 2, 5, 3 images, a corrupt JPEG, a text file and an empty identity folder. */
@@ -73,6 +74,15 @@ class PackTest {
         // the same identities, so the same P x K batches
         PKSampler s1 = new PKSampler(mem.labels(), 2, 3, 2, 7), s2 = new PKSampler(p.identities(), 2, 3, 2, 7);
         for (int t = 0; t < 20; t++) assertArrayEquals(s1.next().indices(), s2.next().indices());
+        // positional reads (no mapping) give the same bytes
+        System.setProperty("semihard.pack.io", "pread");
+        PackedDataset q = PackedDataset.open(tmp.resolve("p"));
+        for (int i = 0; i < q.size(); i++) {
+            mem.readImage(i, a, 0);
+            q.readImage(i, b, 0);
+            assertArrayEquals(a, b, "image " + i + " by positional reads");
+        }
+        assertEquals(18 * 1200L, q.verify());
         String skipped = Files.readString(tmp.resolve("p").resolve(PackFormat.SKIPPED));
         assertTrue(skipped.contains("id2/broken.jpg") && skipped.contains("id4/notes.txt"), skipped);
     }
