@@ -41,8 +41,11 @@ public final class PackFormat {
     /** Largest memory mapping of a reader: 1 GiB (system property {@code semihard.pack.mapBytes}: tests lower it to a few KiB). */
     public static long mapBytes() { return Math.max(1, Long.getLong("semihard.pack.mapBytes", 1L << 30)); }
 
-    /** Readers use positional reads instead of mappings: system property {@code semihard.pack.io=pread} (default mmap). */
-    public static boolean positionalReads() { return "pread".equalsIgnoreCase(System.getProperty("semihard.pack.io", "mmap")); }
+    /**
+     * Readers use positional reads (the default: the resident set stays flat, and the bytes are copied once either way)
+     * unless the system property {@code semihard.pack.io=mmap} asks for memory mappings.
+     */
+    public static boolean positionalReads() { return !"mmap".equalsIgnoreCase(System.getProperty("semihard.pack.io", "pread")); }
 
     public static String shardName(int s) { return String.format("shard-%05d.bin", s); }
 

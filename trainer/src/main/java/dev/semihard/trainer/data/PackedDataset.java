@@ -17,10 +17,11 @@ import java.util.zip.CRC32;
 
 /**
  * A pack ({@link PackFormat}) read from disk: opening reads index.bin only (checksum, identity ranges,
- * names) and checks every shard's size; pixels are read through memory mappings of at most
- * {@link PackFormat#mapBytes()} bytes each, made on first use, so there is no size limit and the Java heap
- * does not grow with the data (the pages belong to the OS's file cache); or, with
- * {@code -Dsemihard.pack.io=pread}, by positional reads (nothing mapped: the resident set stays flat). Labels are implicit: image
+ * names) and checks every shard's size; pixels are read by positional reads ({@code FileChannel.read} at
+ * an offset: nothing mapped, the resident set stays flat whatever the pack's size), or with
+ * {@code -Dsemihard.pack.io=mmap} through memory mappings of at most {@link PackFormat#mapBytes()} bytes
+ * each, made on first use (the mapped pages count in the resident set until the OS reclaims them). No size
+ * limit either way, and the Java heap does not grow with the data. Labels are implicit: image
  * {@code i}'s label is the identity whose range holds it. Thread-safe.
  */
 public final class PackedDataset implements Dataset {

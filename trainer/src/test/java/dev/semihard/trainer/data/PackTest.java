@@ -53,6 +53,7 @@ class PackTest {
         assertEquals(2, r.skipped(), "the corrupt JPEG and the text file");
         assertEquals(1, r.emptyIdentities());
         System.setProperty("semihard.pack.mapBytes", "4096");
+        System.setProperty("semihard.pack.io", "mmap");
         PackedDataset p = PackedDataset.open(tmp.resolve("p"));
         assertEquals(6, p.shards());
         assertEquals(18 * 1200L, p.verify());
@@ -75,7 +76,7 @@ class PackTest {
         PKSampler s1 = new PKSampler(mem.labels(), 2, 3, 2, 7), s2 = new PKSampler(p.identities(), 2, 3, 2, 7);
         for (int t = 0; t < 20; t++) assertArrayEquals(s1.next().indices(), s2.next().indices());
         // positional reads (no mapping) give the same bytes
-        System.setProperty("semihard.pack.io", "pread");
+        System.clearProperty("semihard.pack.io");
         PackedDataset q = PackedDataset.open(tmp.resolve("p"));
         for (int i = 0; i < q.size(); i++) {
             mem.readImage(i, a, 0);
