@@ -5,6 +5,8 @@ import dev.semihard.engine.mining.Identities;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.MappedByteBuffer;
+import java.nio.channels.ClosedByInterruptException;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -187,13 +189,19 @@ public final class PackedDataset implements Dataset {
     private void read(int s, long pos, byte[] dst, int off, int len) {
         if (pread) {
             ByteBuffer b = ByteBuffer.wrap(dst, off, len);
-            try {
-                while (b.hasRemaining()) {
+            for (int attempt = 0; b.hasRemaining(); ) {
+                try {
                     int n = channel(s).read(b, pos + b.position() - off);
                     if (n < 0) throw new DataException(shardFiles[s] + " ended early: the pack was truncated while open; re-create it");
+                } catch (ClosedByInterruptException e) {
+                    // this thread was interrupted (a loader shutting down): that closed the channel for every thread;
+                    // the next read reopens it
+                    throw new DataException("interrupted while reading " + shardFiles[s], e);
+                } catch (ClosedChannelException e) {
+                    if (++attempt > 3) throw new DataException("cannot read " + shardFiles[s] + ": its channel keeps closing", e);
+                } catch (IOException e) {
+                    throw new DataException("cannot read " + shardFiles[s] + ": " + e.getMessage(), e);
                 }
-            } catch (IOException e) {
-                throw new DataException("cannot read " + shardFiles[s] + ": " + e.getMessage(), e);
             }
             return;
         }
@@ -209,12 +217,16 @@ public final class PackedDataset implements Dataset {
         }
     }
 
+    /**
+     * The shard's channel, opened on first use and again when closed: a positional read of a thread that is interrupted
+     * (a loader shutting down its workers) closes a {@link FileChannel} for every thread.
+     */
     private FileChannel channel(int s) throws IOException {
         FileChannel c = open.get(s);
-        if (c != null) return c;
+        if (c != null && c.isOpen()) return c;
         synchronized (open) {
             c = open.get(s);
-            if (c == null) open.set(s, c = FileChannel.open(shardFiles[s], StandardOpenOption.READ));
+            if (c == null || !c.isOpen()) open.set(s, c = FileChannel.open(shardFiles[s], StandardOpenOption.READ));
         }
         return c;
     }

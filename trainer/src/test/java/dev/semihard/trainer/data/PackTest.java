@@ -89,6 +89,25 @@ class PackTest {
     }
 
     @Test
+    void anInterruptedReaderDoesNotBreakThePackForOthers() throws Exception {
+        PackedDataset p = PackedDataset.open(smallPack("i"));
+        byte[] px = new byte[p.imageSize()];
+        p.readImage(0, px, 0);
+        Thread t = new Thread(() -> {
+            Thread.currentThread().interrupt();      // what a loader's shutdownNow does to a worker mid-read
+            try {
+                p.readImage(1, new byte[p.imageSize()], 0);
+            } catch (DataException expected) {
+                // the interrupted read may fail; it closed the shared channel
+            }
+        });
+        t.start();
+        t.join();
+        for (int i = 0; i < p.size(); i++) p.readImage(i, px, 0);    // the channel is reopened
+        assertEquals(p.size(), 9);
+    }
+
+    @Test
     void windowsFlipAndCrop() throws Exception {
         byte[] px = new byte[2 * 4 * 4];
         for (int i = 0; i < px.length; i++) px[i] = (byte) i;
