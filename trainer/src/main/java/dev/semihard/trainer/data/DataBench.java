@@ -198,16 +198,7 @@ public final class DataBench {
                 shards.add(sh);
             }
             byte[] nm = names.toString().getBytes(StandardCharsets.UTF_8);
-            Map<String, Object> h = new LinkedHashMap<>();
-            h.put("format", "semihard-pack");
-            h.put("version", PackFormat.VERSION);
-            h.put("layout", "CHW");
-            h.put("dtype", "uint8");
-            h.put("channels", 3);
-            h.put("height", STORED);
-            h.put("width", STORED);
-            h.put("mean", 0.5f);
-            h.put("std", 0.5f);
+            Map<String, Object> h = PackFormat.header(3, STORED, STORED, 0.5f, 0.5f, "synthetic index, sparse shards (semihard bench)");
             h.put("images", (long) n);
             h.put("identities", m);
             h.put("shards", shards);

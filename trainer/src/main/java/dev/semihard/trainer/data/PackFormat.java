@@ -79,6 +79,22 @@ public final class PackFormat {
         }
     }
 
+    /** The header fields every pack starts with (the writer adds the counts and the shard list). */
+    public static Map<String, Object> header(int channels, int height, int width, float mean, float std, String source) {
+        Map<String, Object> h = new java.util.LinkedHashMap<>();
+        h.put("format", "semihard-pack");
+        h.put("version", VERSION);
+        h.put("layout", "CHW");
+        h.put("dtype", "uint8");
+        h.put("channels", channels);
+        h.put("height", height);
+        h.put("width", width);
+        h.put("mean", mean);
+        h.put("std", std);
+        h.put("source", source);
+        return h;
+    }
+
     /** index.bin's bytes. */
     public static byte[] encode(Map<String, Object> header, long[] starts, byte[] names) {
         byte[] h = Json.write(header).getBytes(StandardCharsets.UTF_8);

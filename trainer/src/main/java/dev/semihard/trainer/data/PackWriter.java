@@ -34,7 +34,7 @@ public final class PackWriter implements AutoCloseable {
     private final Path out, tmp;
     private final int channels, height, width;
     private final long record, perShard;
-    private final Map<String, Object> header = new LinkedHashMap<>();
+    private final Map<String, Object> header;
     private final List<Map<String, Object>> shards = new ArrayList<>();
     private final List<Long> starts = new ArrayList<>();
     private final StringBuilder names = new StringBuilder();
@@ -59,6 +59,7 @@ public final class PackWriter implements AutoCloseable {
         this.width = width;
         this.record = (long) channels * height * width;
         this.perShard = Math.max(1, shardBytes / record);
+        this.header = PackFormat.header(channels, height, width, mean, std, source);
         if (Files.exists(this.out) && !force)
             throw new DataException(out + " already exists: choose another -o, or pass --force to replace it");
         Path parent = this.out.getParent();
@@ -72,16 +73,6 @@ public final class PackWriter implements AutoCloseable {
         } catch (IOException e) {
             throw writeError(e);
         }
-        header.put("format", "semihard-pack");
-        header.put("version", PackFormat.VERSION);
-        header.put("layout", "CHW");
-        header.put("dtype", "uint8");
-        header.put("channels", channels);
-        header.put("height", height);
-        header.put("width", width);
-        header.put("mean", mean);
-        header.put("std", std);
-        header.put("source", source);
     }
 
     /** The temporary folder being written (tests). */

@@ -46,11 +46,34 @@ final class SubsetDataset implements Dataset {
         };
     }
 
+    /**
+     * When each label's images are consecutive here (a split by identity of a pack, or of any grouped set), the
+     * identities are ranges: memory grows with the identities, not the images. Otherwise a per-image index. Both
+     * list the identities in first-seen order, so they give the P x K sampler the same batches.
+     */
     @Override
     public Identities identities() {
         Identities r = identities;
-        if (r == null) identities = r = Identities.fromLabels(labels());
+        if (r == null) identities = r = runs();
         return r;
+    }
+
+    private Identities runs() {
+        java.util.Set<Integer> seen = new java.util.HashSet<>();
+        long[] starts = new long[16];
+        int[] labels = new int[16];
+        int m = 0, prev = 0;
+        for (int i = 0; i < idx.length; i++) {
+            int l = label(i);
+            if (i > 0 && l == prev) continue;
+            if (!seen.add(l)) return Identities.fromLabels(labels());     // a label comes back: not runs
+            if (m + 1 >= starts.length) { starts = java.util.Arrays.copyOf(starts, 2 * starts.length); labels = java.util.Arrays.copyOf(labels, 2 * labels.length); }
+            starts[m] = i;
+            labels[m++] = l;
+            prev = l;
+        }
+        starts[m] = idx.length;
+        return Identities.ranges(java.util.Arrays.copyOf(starts, m + 1), java.util.Arrays.copyOf(labels, m));
     }
 
     @Override public String toString() { return Dataset.describe(this); }

@@ -108,6 +108,18 @@ class PackTest {
     }
 
     @Test
+    void aSplitPackSamplesLikeItsLabels() throws Exception {
+        Path src = TestData.imageFolder(tmp.resolve("src"), new int[] {3, 2, 4, 2, 3, 5, 2, 3, 2, 4});
+        PackedDataset p = PackedDataset.open(Packer.pack(src, tmp.resolve("p"), opts(1, 8, 1 << 20)).pack());
+        Dataset train = DataSources.splitByIdentity(p, 0.2, "t").train();
+        PKSampler a = new PKSampler(train.identities(), 3, 2, 2, 5), b = new PKSampler(train.labels(), 3, 2, 2, 5);
+        for (int t = 0; t < 30; t++) assertArrayEquals(b.next().indices(), a.next().indices());
+        Dataset mixed = p.subset(new int[] {0, 5, 1, 6, 2}, "mixed");       // labels 0 1 0 1 0: not runs
+        PKSampler c = new PKSampler(mixed.identities(), 2, 2, 0, 5), d = new PKSampler(mixed.labels(), 2, 2, 0, 5);
+        for (int t = 0; t < 10; t++) assertArrayEquals(d.next().indices(), c.next().indices());
+    }
+
+    @Test
     void windowsFlipAndCrop() throws Exception {
         byte[] px = new byte[2 * 4 * 4];
         for (int i = 0; i < px.length; i++) px[i] = (byte) i;
