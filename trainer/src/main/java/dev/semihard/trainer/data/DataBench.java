@@ -25,7 +25,8 @@ import java.util.Map;
  * delivers into the host batch buffer from a pack of 3 x 112 x 112 faces (random 96 x 96 crop, flip,
  * normalization; P x K batches of 256) with one thread and with every core, next to the images/s a
  * face-resnet10 training step consumes on the chosen backend (W2); also how long opening a pack of
- * 1,000,000 images takes (its index only; the shards are sparse files). Writes semihard-data.json / .md.
+ * 1,000,000 images takes (its index only; the shards are sparse files). Writes semihard-data.json / .md; the
+ * synthetic packs go to the cache folder ({@link FolderCache#root()}/bench).
  */
 public final class DataBench {
     private DataBench() {}
@@ -35,18 +36,20 @@ public final class DataBench {
     public static int run(String backend, int threads, boolean quick, Path outDir, PrintStream log) throws IOException {
         Files.createDirectories(outDir);
         int ids = quick ? 64 : 128, per = 32;
-        Path pack = outDir.resolve("data-bench-" + ids * per + ".pack");
+        Path work = FolderCache.root().resolve("bench");     // the synthetic packs: not in the results folder
+        Path pack = work.resolve("data-bench-" + ids * per + ".pack");
         if (!PackedDataset.isPack(pack)) syntheticPack(pack, ids, per);
         PackedDataset data = PackedDataset.open(pack);
         int cores = Runtime.getRuntime().availableProcessors();
         List<Map<String, Object>> rows = new ArrayList<>();
+        loaderRate(data, cores, quick ? 60 : 150);      // JIT warm-up of the loader's loops, not reported
         for (int t : cores > 1 ? new int[] {1, cores} : new int[] {1}) {
             double ips = loaderRate(data, t, quick ? 60 : 200);
             log.println(String.format(Locale.ROOT, "data: loader, %d thread(s): %,.0f images/s (3x%d crop + flip + normalize from %dx%d)",
                     t, ips, CROP, STORED, STORED));
             rows.add(row("loader " + t + " thread" + (t > 1 ? "s" : ""), ips, "pack " + data.size() + " images, B = " + P * K));
         }
-        double open = openMillionIndex(outDir.resolve("data-bench-1m.pack"));
+        double open = openMillionIndex(work.resolve("data-bench-1m.pack"));
         log.println(String.format(Locale.ROOT, "data: opening a pack of 1,000,000 images (index only): %.3f s", open));
         Shapes.TrainCase c = quick ? new Shapes.TrainCase("face-resnet10", 16, 4, 4) : new Shapes.TrainCase("face-resnet10", P * K, P, K);
         Workloads.Options o = Workloads.Options.defaults(backend, quick);
@@ -145,7 +148,7 @@ public final class DataBench {
         BatchLoader.IndexSampler<Long> sampler = pk(data);
         try (BatchLoader<Long> l = new BatchLoader<>(data, sampler, new Augment(true, 1), 1, 0, threads, 2 * threads + 2)
                 .outputSize(CROP, CROP).recycleBuffers()) {
-            for (int i = 0; i < Math.max(4, batches / 5); i++) l.next();
+            for (int i = 0; i < Math.max(8, batches / 4); i++) l.next();
             long t0 = System.nanoTime();
             double check = 0;
             for (int i = 0; i < batches; i++) check += l.next().x()[i];
