@@ -89,6 +89,17 @@ class PackCliTest {
     }
 
     @Test
+    void aPackOfSingleImageIdentitiesCannotTrainAndSaysWhy() throws Exception {
+        Path src = jpegFolder(tmp.resolve("singles"), 12, 1, 20, 20, 4);
+        Path pack = tmp.resolve("singles.pack");
+        assertEquals(0, Cli.run("pack", src.toString(), "-o", pack.toString(), "--channels", "1", "--size", "28").code);
+        Cli t = Cli.run("train", "--backend", "reference", "--data", pack.toString(), "-P", "2", "-K", "2", "--steps", "1",
+                "--run-dir", tmp.resolve("r").toString(), "--no-plots");
+        assertEquals(1, t.code, t.toString());
+        assertTrue(t.err.contains("at least 2 images") && t.err.contains("single image"), t.err);
+    }
+
+    @Test
     void trainingFromAPackEqualsTrainingFromTheFolder() throws Exception {
         Path src = jpegFolder(tmp.resolve("faces"), 8, 4, 30, 30, 2);
         Path pack = tmp.resolve("p");
