@@ -45,6 +45,18 @@ public final class BatchLoader<S> implements AutoCloseable {
         default boolean mayDrawAhead() { return true; }
     }
 
+    /** A P x K sampler as the loader's sampler (its state: the generator's). */
+    public static IndexSampler<Long> of(dev.semihard.engine.mining.PKSampler s) {
+        return new IndexSampler<>() {
+            public Sampled next() {
+                dev.semihard.engine.mining.PKSampler.Batch b = s.next();
+                return new Sampled(b.indices(), b.anchorRows());
+            }
+            public Long state() { return s.state(); }
+            public void restore(Long st) { s.setState(st); }
+        };
+    }
+
     /** Indices of one batch; rows {@code [anchorRows, n)} are extra negatives. */
     public record Sampled(int[] indices, int anchorRows) {}
 

@@ -115,12 +115,7 @@ public final class DataBench {
 
     /** P x K batches of {@code d} as the loader's sampler. */
     static BatchLoader.IndexSampler<Long> pk(Dataset d) {
-        PKSampler s = new PKSampler(d.identities(), P, K, 0, 3);
-        return new BatchLoader.IndexSampler<>() {
-            public BatchLoader.Sampled next() { PKSampler.Batch b = s.next(); return new BatchLoader.Sampled(b.indices(), b.anchorRows()); }
-            public Long state() { return s.state(); }
-            public void restore(Long st) { s.setState(st); }
-        };
+        return BatchLoader.of(new PKSampler(d.identities(), P, K, 0, 3));
     }
 
     private static String rss() {

@@ -45,7 +45,8 @@ public final class FolderCache {
                 Log.warn("the cached pack " + dir + " is unusable (" + e.getMessage() + "): packing the folder again");
             }
         }
-        Log.info("image folder " + folder + ": packing it once into the cache " + dir + " (reused while the folder is unchanged)");
+        Log.info("image folder " + folder + ": packing it once into the cache " + dir + " (reused while the folder is unchanged;"
+                + " packs of its earlier contents stay in " + root() + " until deleted)");
         Packer.Result r = Packer.pack(folder, dir, new Packer.Options(channels, size, strict,
                 Runtime.getRuntime().availableProcessors(), PackFormat.shardBytes(), true, null));
         Log.info(String.format(Locale.ROOT, "cached %s: %d images, %d identities, %s (%.0f images/s)", dir, r.images(), r.identities(),

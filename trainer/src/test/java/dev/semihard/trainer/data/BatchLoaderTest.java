@@ -19,16 +19,7 @@ class BatchLoaderTest {
         return new MemoryDataset("t", 1, 4, 4, px, labels, List.of("0", "1", "2", "3", "4", "5"), null, 0.5f, 0.25f);
     }
 
-    static BatchLoader.IndexSampler<Long> adapter(PKSampler s) {
-        return new BatchLoader.IndexSampler<>() {
-            public BatchLoader.Sampled next() {
-                PKSampler.Batch b = s.next();
-                return new BatchLoader.Sampled(b.indices(), b.anchorRows());
-            }
-            public Long state() { return s.state(); }
-            public void restore(Long st) { s.setState(st); }
-        };
-    }
+    static BatchLoader.IndexSampler<Long> adapter(PKSampler s) { return BatchLoader.of(s); }
 
     private List<BatchLoader.Batch<Long>> take(int threads, int prefetch, long first, Long samplerState, int n) {
         MemoryDataset d = data();

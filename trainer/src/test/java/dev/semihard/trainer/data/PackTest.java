@@ -120,6 +120,37 @@ class PackTest {
     }
 
     @Test
+    void anImageFolderIsPackedOnceIntoTheCacheAndAgainWhenItChanges() throws Exception {
+        String before = System.getProperty("semihard.cache");
+        System.setProperty("semihard.cache", tmp.resolve("cache").toString());
+        java.io.ByteArrayOutputStream log = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = dev.semihard.trainer.util.Log.out;
+        dev.semihard.trainer.util.Log.out = new java.io.PrintStream(log, true);
+        try {
+            Path src = TestData.imageFolder(tmp.resolve("faces"), new int[] {2, 3});
+            PackedDataset a = FolderCache.pack(src, 1, 8, false);
+            assertTrue(a.dir().startsWith(tmp.resolve("cache")), a.dir().toString());
+            long written = Files.getLastModifiedTime(a.dir().resolve(PackFormat.INDEX)).toMillis();
+            log.reset();
+            PackedDataset b = FolderCache.pack(src, 1, 8, false);
+            assertEquals(a.dir(), b.dir());
+            assertEquals(written, Files.getLastModifiedTime(b.dir().resolve(PackFormat.INDEX)).toMillis(), "not packed again");
+            assertTrue(log.toString().contains("using its cached pack " + a.dir()) && log.toString().contains("MiB"), log.toString());
+            assertFalse(log.toString().contains("packing"), log.toString());
+            // another size, or a changed file: another pack
+            assertFalse(FolderCache.pack(src, 1, 10, false).dir().equals(a.dir()));
+            Path f = src.resolve("id1/id1_0001.png");
+            Files.setLastModifiedTime(f, java.nio.file.attribute.FileTime.fromMillis(Files.getLastModifiedTime(f).toMillis() + 5000));
+            PackedDataset c = FolderCache.pack(src, 1, 8, false);
+            assertFalse(c.dir().equals(a.dir()), "a changed folder is packed again");
+            assertEquals(5, c.size());
+        } finally {
+            dev.semihard.trainer.util.Log.out = old;
+            if (before == null) System.clearProperty("semihard.cache"); else System.setProperty("semihard.cache", before);
+        }
+    }
+
+    @Test
     void windowsFlipAndCrop() throws Exception {
         byte[] px = new byte[2 * 4 * 4];
         for (int i = 0; i < px.length; i++) px[i] = (byte) i;
