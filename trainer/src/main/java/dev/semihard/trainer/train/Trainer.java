@@ -462,14 +462,16 @@ public final class Trainer {
         int[] shape = model.inputShape();
         int n = train.size(), bs = Math.min(cfg.batchSize(), n), per = shape[0] * shape[1] * shape[2];
         Rng rng = new Rng(cfg.seed ^ 0x0B_AD_5E_EDL);
-        int[] perm = new int[n];
-        for (int i = 0; i < n; i++) perm[i] = i;
+        // the permutation of 0..n-1 kept sparse (only swapped slots are stored): memory per batch, not per image
+        Map<Integer, Integer> perm = new java.util.HashMap<>();
         int used = PreciseBatchNorm.recalibrate(model, cfg.bnRecalibrate, b -> {
             float[] x = new float[bs * per];
             for (int i = 0; i < bs; i++) {           // partial Fisher-Yates: bs distinct images
                 int j = i + rng.nextInt(n - i);
-                int tmp = perm[i]; perm[i] = perm[j]; perm[j] = tmp;
-                train.copyCentered(perm[i], shape[1], shape[2], x, i * per);
+                int pi = perm.getOrDefault(i, i), pj = perm.getOrDefault(j, j);
+                perm.put(i, pj);
+                perm.put(j, pi);
+                train.copyCentered(pj, shape[1], shape[2], x, i * per);
             }
             return Tensor.of(backend, x, bs, shape[0], shape[1], shape[2]);
         });
