@@ -151,6 +151,19 @@ class PackTest {
     }
 
     @Test
+    void anLfwPackKeepsItsPairs() throws Exception {
+        Path root = TestData.imageFolder(tmp.resolve("lfw"), new int[] {3, 2, 2, 4, 3});
+        Files.writeString(root.resolve("pairs.txt"), "2\t1\nid0\t1\t2\nid1\t1\tid2\t2\nid2\t1\t2\nid0\t3\tid1\t1\n");
+        Path p = Packer.pack(root, tmp.resolve("lfw.pack"), opts(1, 16, 1 << 20)).pack();
+        assertTrue(Files.exists(p.resolve(PackFormat.PAIRS)));
+        DataSources.Data d = DataSources.resolve(p, new int[] {1, 16, 16}, false);
+        assertEquals(4, d.pairs().size());
+        assertEquals(7, d.test().size(), "every image of the identities the pairs name (id0, id1, id2)");
+        assertEquals(7, d.train().size(), "the others train");
+        assertTrue(d.description().contains("pairs.txt"), d.description());
+    }
+
+    @Test
     void windowsFlipAndCrop() throws Exception {
         byte[] px = new byte[2 * 4 * 4];
         for (int i = 0; i < px.length; i++) px[i] = (byte) i;
