@@ -47,8 +47,15 @@ public final class FolderCache {
         }
         Log.info("image folder " + folder + ": packing it once into the cache " + dir + " (reused while the folder is unchanged;"
                 + " packs of its earlier contents stay in " + root() + " until deleted)");
-        Packer.Result r = Packer.pack(folder, dir, new Packer.Options(channels, size, strict,
-                Runtime.getRuntime().availableProcessors(), PackFormat.shardBytes(), true, null));
+        Packer.Result r;
+        try {
+            r = Packer.pack(folder, dir, new Packer.Options(channels, size, strict,
+                    Runtime.getRuntime().availableProcessors(), PackFormat.shardBytes(), true, null));
+        } catch (DataException e) {
+            if (!e.getMessage().startsWith("cannot write the pack")) throw e;
+            throw new DataException(e.getMessage() + ". The cache of packed image folders is " + root() + ": set XDG_CACHE_HOME to a"
+                    + " writable folder with space, or pack the folder yourself (semihard pack " + folder + " -o OUT) and pass --data OUT", e);
+        }
         Log.info(String.format(Locale.ROOT, "cached %s: %d images, %d identities, %s (%.0f images/s)", dir, r.images(), r.identities(),
                 mib(dir), r.imagesPerSecond()));
         return PackedDataset.open(dir);
