@@ -24,7 +24,7 @@ import java.util.concurrent.Callable;
 @Command(name = "pack", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Pack an image folder, LFW folder or IDX files once into shards of uint8 pixels with an identity index.",
                 "Decodes every image on all cores, resizes and center-crops it to a stored size (docs/pack-format.md). Train, eval",
-                "and embed read the pack with --data OUT, memory-mapped, whatever its size. Files that are not images are skipped",
+                "and embed read the pack with --data OUT, from disk, whatever its size. Files that are not images are skipped",
                 "and listed in OUT/skipped.txt (--strict stops at the first). The pack appears only when complete.",
                 "  semihard pack faces/ -o faces.pack            one sub-folder per identity (LFW: pairs.txt is kept)",
                 "  semihard pack --verify faces.pack             check every shard's checksum"})
