@@ -10,6 +10,7 @@ run's own table, after the folder's NOTES.md when it has one (how and why it was
 Generated, never edited by hand: rerun this script after adding results.
 """
 import argparse
+import json
 import os
 import sys
 
@@ -75,6 +76,20 @@ def section(folder, docs):
     return "\n".join(out)
 
 
+def data_section(folder):
+    """A folder of `semihard bench --workloads data` results (semihard-data.json / .md, NOTES.md)."""
+    with open(os.path.join(folder, "semihard-data.json")) as fh:
+        d = json.load(fh)
+    out = [f"## {os.path.basename(folder)}: the data workload, {d.get('cores')} cores", ""]
+    notes = os.path.join(folder, "NOTES.md")
+    if os.path.exists(notes):
+        with open(notes) as fh:
+            out += [fh.read().strip(), ""]
+    with open(os.path.join(folder, "semihard-data.md")) as fh:
+        out += [fh.read().strip(), ""]
+    return "\n".join(out)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Generate bench/RESULTS.md from bench/results/*/*.json")
     ap.add_argument("--results", default=os.path.join(BENCH, "results"))
@@ -91,6 +106,9 @@ def main(argv=None):
              "before each clock read. CPU figures from a shared 2-core machine are noisy: read the load averages.",
              ""]
     for f in folders:
+        if os.path.exists(os.path.join(f, "semihard-data.json")):
+            parts.append(data_section(f))
+            continue
         docs = compare.load([f])
         order = {"semihard": 0, "pytorch": 1}
         docs.sort(key=lambda d: (order.get(d["tool"], 2), d["backend"]))

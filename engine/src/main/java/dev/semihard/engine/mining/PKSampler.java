@@ -2,10 +2,9 @@ package dev.semihard.engine.mining;
 
 import dev.semihard.engine.Rng;
 
-import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HashSet;
-import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
@@ -44,10 +43,8 @@ public final class PKSampler {
     }
 
     private final int p, k, extra;
-    private final int[] labels;
-    private final int[] eligible;            // identities (positions in ids) with >= 2 images
-    private final int[] ids;                 // distinct labels, in first-seen order
-    private final int[][] images;            // images[i] = dataset indices of identity ids[i]
+    private final Identities index;
+    private final int[] eligible;            // identities (positions) with >= 2 images
     private final int singletons;
     private final int datasetSize;
     private final Rng rng;
@@ -60,7 +57,22 @@ public final class PKSampler {
      * @param seed            seed of the sampler's generator
      */
     public PKSampler(int[] labels, int p, int k, int extraNegatives, long seed) {
+        this(checked(labels), p, k, extraNegatives, seed);
+    }
+
+    private static Identities checked(int[] labels) {
         if (labels == null || labels.length == 0) throw new IllegalArgumentException("P x K sampler: the dataset is empty");
+        return Identities.fromLabels(labels);
+    }
+
+    /**
+     * A sampler over identity ranges (a packed dataset's index). Drawing a batch touches O(P x K + M) entries
+     * whatever the number of identities: the identity draw and each identity's image draw are partial
+     * Fisher-Yates shuffles kept sparse (only the swapped positions are stored), giving exactly the draws of
+     * a shuffle of a full copy. Built from labels, it yields the same batches as before the index existed.
+     */
+    public PKSampler(Identities identities, int p, int k, int extraNegatives, long seed) {
+        if (identities == null || identities.size() == 0) throw new IllegalArgumentException("P x K sampler: the dataset is empty");
         if (p < 1) throw new IllegalArgumentException("P x K sampler: P (identities per batch) must be >= 1, got " + p);
         if (k < 2)
             throw new IllegalArgumentException("P x K sampler: K (images per identity) must be >= 2 so every anchor has a positive, got " + k);
@@ -68,27 +80,21 @@ public final class PKSampler {
         this.p = p;
         this.k = k;
         this.extra = extraNegatives;
-        this.labels = labels.clone();
-        this.datasetSize = labels.length;
-        Map<Integer, List<Integer>> by = new LinkedHashMap<>();
-        for (int i = 0; i < labels.length; i++) by.computeIfAbsent(labels[i], x -> new ArrayList<>()).add(i);
-        ids = new int[by.size()];
-        images = new int[by.size()][];
-        int n = 0, single = 0;
-        List<Integer> elig = new ArrayList<>();
-        for (Map.Entry<Integer, List<Integer>> e : by.entrySet()) {
-            ids[n] = e.getKey();
-            images[n] = e.getValue().stream().mapToInt(Integer::intValue).toArray();
-            if (images[n].length >= 2) elig.add(n); else single++;
-            n++;
+        this.index = identities;
+        this.datasetSize = identities.size();
+        int m = identities.identities(), single = 0, ne = 0;
+        int[] elig = new int[m];
+        for (int id = 0; id < m; id++) {
+            int c = identities.count(id);
+            if (c >= 2) elig[ne++] = id; else if (c == 1) single++;
         }
-        eligible = elig.stream().mapToInt(Integer::intValue).toArray();
+        eligible = Arrays.copyOf(elig, ne);
         singletons = single;
         if (eligible.length < p)
             throw new IllegalArgumentException("P x K sampler: P = " + p + " identities per batch, but only " + eligible.length
                     + " identities have at least 2 images (" + single + " have a single image and serve only as extra negatives);"
                     + " lower P to at most " + eligible.length + " or add data");
-        if (extra > 0 && ids.length == p)
+        if (extra > 0 && m == p)
             throw new IllegalArgumentException("P x K sampler: " + extra + " extra negatives need identities outside the batch, but"
                     + " P = " + p + " is the number of identities in the data; lower P or set extra negatives to 0");
         this.rng = new Rng(seed);
@@ -98,45 +104,53 @@ public final class PKSampler {
     public Batch next() {
         int b = p * k + extra;
         int[] idx = new int[b], lab = new int[b];
-        // 1. P distinct eligible identities: a partial Fisher-Yates shuffle of a copy
-        int[] pool = eligible.clone();
+        // 1. P distinct eligible identities: a partial Fisher-Yates shuffle (sparse: only swapped slots are stored)
+        Map<Integer, Integer> swapped = new HashMap<>();
         Set<Integer> chosen = new HashSet<>();
         for (int i = 0; i < p; i++) {
-            int j = i + rng.nextInt(pool.length - i);
-            int t = pool[i]; pool[i] = pool[j]; pool[j] = t;
-            int id = pool[i];
-            chosen.add(ids[id]);
-            int[] imgs = drawK(images[id]);
-            for (int r = 0; r < k; r++) { idx[i * k + r] = imgs[r]; lab[i * k + r] = ids[id]; }
+            int j = i + rng.nextInt(eligible.length - i);
+            int vi = swapped.getOrDefault(i, eligible[i]), vj = swapped.getOrDefault(j, eligible[j]);
+            swapped.put(j, vi);
+            swapped.put(i, vj);
+            int id = vj;
+            chosen.add(id);
+            int[] imgs = drawK(id);
+            int l = index.label(id);
+            for (int r = 0; r < k; r++) { idx[i * k + r] = imgs[r]; lab[i * k + r] = l; }
         }
         // 2. M extra negatives: images of identities not in the batch (rejection sampling, then a scan)
         for (int r = p * k; r < b; r++) {
             int img = -1;
             for (int tries = 0; tries < 64 && img < 0; tries++) {
                 int c = rng.nextInt(datasetSize);
-                if (!chosen.contains(labels[c])) img = c;
+                if (!chosen.contains(index.identityOf(c))) img = c;
             }
             if (img < 0) img = uniformOutside(chosen);
             idx[r] = img;
-            lab[r] = labels[img];
+            lab[r] = index.label(index.identityOf(img));
         }
         return new Batch(idx, lab, p * k);
     }
 
     /** K images of one identity: without replacement when possible, else all once plus draws with replacement. */
-    private int[] drawK(int[] imgs) {
-        int[] a = imgs.clone();
+    private int[] drawK(int id) {
+        int n = index.count(id);
         int[] out = new int[k];
-        if (a.length >= k) {
+        if (n >= k) {
+            Map<Integer, Integer> swapped = new HashMap<>();
             for (int i = 0; i < k; i++) {
-                int j = i + rng.nextInt(a.length - i);
-                int t = a[i]; a[i] = a[j]; a[j] = t;
-                out[i] = a[i];
+                int j = i + rng.nextInt(n - i);
+                int vi = swapped.getOrDefault(i, i), vj = swapped.getOrDefault(j, j);
+                swapped.put(j, vi);
+                swapped.put(i, vj);
+                out[i] = index.image(id, vj);
             }
         } else {
+            int[] a = new int[n];
+            for (int j = 0; j < n; j++) a[j] = index.image(id, j);
             rng.shuffle(a);
-            System.arraycopy(a, 0, out, 0, a.length);
-            for (int i = a.length; i < k; i++) out[i] = a[rng.nextInt(a.length)];
+            System.arraycopy(a, 0, out, 0, n);
+            for (int i = n; i < k; i++) out[i] = a[rng.nextInt(n)];
         }
         return out;
     }
@@ -144,9 +158,9 @@ public final class PKSampler {
     /** Uniform over the images outside {@code chosen} (slow path when almost every image is inside). */
     private int uniformOutside(Set<Integer> chosen) {
         int count = 0;
-        for (int l : labels) if (!chosen.contains(l)) count++;
+        for (int i = 0; i < datasetSize; i++) if (!chosen.contains(index.identityOf(i))) count++;
         int pick = rng.nextInt(count);
-        for (int i = 0; i < labels.length; i++) if (!chosen.contains(labels[i]) && pick-- == 0) return i;
+        for (int i = 0; i < datasetSize; i++) if (!chosen.contains(index.identityOf(i)) && pick-- == 0) return i;
         throw new IllegalStateException("unreachable");
     }
 
@@ -168,14 +182,14 @@ public final class PKSampler {
     /** Identities with fewer than K images (their images repeat within a batch). */
     public int identitiesBelowK() {
         int n = 0;
-        for (int id : eligible) if (images[id].length < k) n++;
+        for (int id : eligible) if (index.count(id) < k) n++;
         return n;
     }
 
     /** One line for the log, e.g. "P x K = 32 x 8 + 16 extra negatives (B = 272); 5749 identities: ...". */
     public String describe() {
         return "P x K = " + p + " x " + k + (extra > 0 ? " + " + extra + " extra negatives" : "") + " (B = " + batchSize() + "); "
-                + ids.length + " identities: " + eligible.length + " with >= 2 images (" + identitiesBelowK()
+                + index.identities() + " identities: " + eligible.length + " with >= 2 images (" + identitiesBelowK()
                 + " with fewer than K, sampled with replacement), " + singletons + " with a single image (used only as extra negatives)";
     }
 

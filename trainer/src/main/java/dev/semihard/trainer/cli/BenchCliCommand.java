@@ -2,6 +2,7 @@ package dev.semihard.trainer.cli;
 
 import dev.semihard.bench.BenchCommand;
 import dev.semihard.bench.Workloads;
+import dev.semihard.trainer.data.DataBench;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -10,6 +11,7 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 
@@ -25,8 +27,9 @@ public final class BenchCliCommand implements Callable<Integer> {
     @Mixin
     BackendChoiceMixin backendChoice;
 
-    @Option(names = "--workloads", paramLabel = "W", split = ",", defaultValue = "W1,W2,W3", description = "any of W1,W2,W3 (default ${DEFAULT-VALUE})")
-    List<String> workloads;
+    @Option(names = "--workloads", paramLabel = "W", split = ",", defaultValue = "W1,W2,W3",
+            description = "any of W1,W2,W3 and data (the loader from a pack against a face-resnet10 step; default ${DEFAULT-VALUE})")
+    List<String> workloads = new ArrayList<>();
 
     @Option(names = "--quick", description = "small sizes and few repetitions (CPUs)")
     boolean quick;
@@ -62,7 +65,23 @@ public final class BenchCliCommand implements Callable<Integer> {
     String precision;
 
     @Override
-    public Integer call() {
+    public Integer call() throws java.io.IOException {
+        boolean data = workloads.removeIf(w -> w.trim().equalsIgnoreCase("data"));
+        int rc = 0;
+        if (!workloads.isEmpty()) rc = runEngineWorkloads();
+        if (data && rc == 0)
+            rc = DataBench.run(backendChoice.backend.equals("auto") ? autoName() : backendChoice.backend, backendChoice.threads, quick, out, System.out);
+        return rc;
+    }
+
+    /** The backend "auto" picks here (the data workload times its training step there). */
+    private static String autoName() {
+        try (dev.semihard.engine.backend.Backend b = dev.semihard.engine.backend.Backends.create("auto")) {
+            return b.name();
+        }
+    }
+
+    private int runEngineWorkloads() {
         BenchCommand.Config cfg;
         try {
             if (profileIterations < 0) throw new IllegalArgumentException("--profile-iterations must be >= 1, got " + profileIterations);

@@ -7,7 +7,7 @@ import java.nio.file.Path;
 
 /** {@code --data} and {@code --strict}: where the images come from (train, eval, embed). */
 public final class DataOptionsMixin {
-    @Option(names = "--data", paramLabel = "DIR", description = "IDX folder (Fashion-MNIST), image folder (one sub-folder per identity), "
+    @Option(names = "--data", paramLabel = "DIR", description = "a pack (semihard pack), IDX folder (Fashion-MNIST), image folder (one sub-folder per identity), packed once into a cache, "
             + "or LFW folder with pairs.txt; default /usr/share/datasets/fashion-mnist, else an embedded subset")
     public Path data;
 

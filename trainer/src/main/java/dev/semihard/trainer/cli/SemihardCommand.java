@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
         description = {"Train face-embedding networks with online triplet mining (FaceNet).",
                 "Run 'semihard train' to train fmnist-cnn on Fashion-MNIST on the best available backend."},
         subcommands = {TrainCommand.class, EvalCommand.class, EmbedCommand.class, InfoCommand.class,
-                SelftestCommand.class, BenchCliCommand.class, picocli.CommandLine.HelpCommand.class})
+                SelftestCommand.class, BenchCliCommand.class, PackCommand.class, picocli.CommandLine.HelpCommand.class})
 public final class SemihardCommand implements Runnable {
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;

@@ -40,6 +40,9 @@ public record Augment(boolean flip, int pad) {
         return new Augment(flip, pad);
     }
 
+    /** One channel plane per loader thread, reused (no allocation per image). */
+    private static final ThreadLocal<float[]> PLANE = ThreadLocal.withInitial(() -> new float[0]);
+
     /** Augments one image in place: {@code x[off ..]} is C x H x W; {@code fill} is the padding value. */
     public void apply(float[] x, int off, int c, int h, int w, float fill, Rng rng) {
         boolean doFlip = flip && rng.nextInt(2) == 1;
@@ -49,7 +52,8 @@ public record Augment(boolean flip, int pad) {
             dx = rng.nextInt(2 * pad + 1) - pad;
         }
         if (!doFlip && dy == 0 && dx == 0) return;
-        float[] plane = new float[h * w];
+        float[] plane = PLANE.get();
+        if (plane.length < h * w) PLANE.set(plane = new float[h * w]);
         for (int ch = 0; ch < c; ch++) {
             int base = off + ch * h * w;
             System.arraycopy(x, base, plane, 0, h * w);

@@ -64,23 +64,57 @@ public final class DataSources {
         }
         if (!Files.exists(dataDir)) throw new DataException("data folder not found: " + dataDir + " (check --data)");
         if (!Files.isDirectory(dataDir)) throw new DataException("--data must be a folder, got the file " + dataDir);
+        if (PackedDataset.isPack(dataDir)) return fromPack(PackedDataset.open(dataDir), inputShape, "pack " + dataDir);
+        if (PackedDataset.isPack(dataDir.resolve("train")) && PackedDataset.isPack(dataDir.resolve("test"))) {
+            PackedDataset tr = checkPack(PackedDataset.open(dataDir.resolve("train")), inputShape);
+            PackedDataset te = checkPack(PackedDataset.open(dataDir.resolve("test")), inputShape);
+            Path pairs = te.dir().resolve(PackFormat.PAIRS);
+            List<Pairs.Pair> ps = Files.isRegularFile(pairs) ? Pairs.readLfw(pairs, pathIndex(te)) : null;
+            return new Data(tr, te, ps, "packs " + dataDir + "/{train,test}", false);
+        }
         if (Idx.find(dataDir, "train-images-idx3-ubyte") != null) return checkShape(loadIdxDir(dataDir), inputShape);
         int c = inputShape[0], size = inputShape[1];
         if (inputShape[1] != inputShape[2]) throw new IllegalArgumentException("image folders need a square model input");
+        // image folders are packed once into a cache (FolderCache) and read from the pack
         Path pairs = dataDir.resolve("pairs.txt");
-        if (Files.isRegularFile(pairs)) return loadLfw(dataDir, pairs, c, size, strict);
+        if (Files.isRegularFile(pairs))
+            return loadLfw(FolderCache.pack(dataDir, c, size, strict), pairs, "LFW layout " + dataDir + " with pairs.txt");
         if (Files.isDirectory(dataDir.resolve("train")) && Files.isDirectory(dataDir.resolve("test"))) {
-            Dataset tr = ImageFolder.load(dataDir.resolve("train"), c, size, strict, null, "train", FOLDER_MEAN, FOLDER_STD).dataset();
-            Dataset te = ImageFolder.load(dataDir.resolve("test"), c, size, strict, null, "test", FOLDER_MEAN, FOLDER_STD).dataset();
+            Dataset tr = FolderCache.pack(dataDir.resolve("train"), c, size, strict);
+            Dataset te = FolderCache.pack(dataDir.resolve("test"), c, size, strict);
             return new Data(tr, te, null, "image folders " + dataDir + "/{train,test}", false);
         }
         if (!ImageFolder.looksLikeImageFolder(dataDir)) {
-            throw new DataException("data folder " + dataDir + " is empty or unrecognized: expected Fashion-MNIST IDX files"
-                    + " (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-...), or one sub-folder per identity"
-                    + " holding JPEG/PNG images");
+            throw new DataException("data folder " + dataDir + " is empty or unrecognized: expected a pack (index.bin, from 'semihard pack'),"
+                    + " Fashion-MNIST IDX files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-...), or one sub-folder"
+                    + " per identity holding JPEG/PNG images");
         }
-        Dataset all = ImageFolder.load(dataDir, c, size, strict, null, dataDir.getFileName().toString(), FOLDER_MEAN, FOLDER_STD).dataset();
-        return splitByIdentity(all, 0.2, "image folder " + dataDir);
+        return splitByIdentity(FolderCache.pack(dataDir, c, size, strict), 0.2, "image folder " + dataDir);
+    }
+
+    /** A pack given to --data: LFW-style when it holds pairs.txt, else its identities split 80/20. */
+    static Data fromPack(PackedDataset p, int[] inputShape, String desc) {
+        checkPack(p, inputShape);
+        Path pairs = p.dir().resolve(PackFormat.PAIRS);
+        if (Files.isRegularFile(pairs)) return loadLfw(p, pairs, desc + " with pairs.txt");
+        return splitByIdentity(p, 0.2, desc);
+    }
+
+    /** The pack's channels must be the model's, and its stored size at least the model's input (the rest is crop margin). */
+    static PackedDataset checkPack(PackedDataset p, int[] inputShape) {
+        if (p.channels() != inputShape[0] || p.height() < inputShape[1] || p.width() < inputShape[2])
+            throw new DataException("pack " + p.dir() + " holds " + p.shapeString() + " images but the model takes " + inputShape[0] + "x"
+                    + inputShape[1] + "x" + inputShape[2] + ": re-create it with 'semihard pack SRC -o OUT --channels " + inputShape[0]
+                    + " --size " + Math.max(inputShape[1], inputShape[2]) + "' (or larger: the margin is used for random crops), or choose"
+                    + " the model that fits");
+        return p;
+    }
+
+    private static Map<String, Integer> pathIndex(Dataset all) {
+        Map<String, Integer> index = new HashMap<>();
+        List<String> paths = all.paths();
+        for (int i = 0; i < all.size(); i++) index.put(paths.get(i), i);
+        return index;
     }
 
     /** Loads train-* and t10k-* IDX files from a folder. */
@@ -112,7 +146,7 @@ public final class DataSources {
             for (int i = 0; i < lab.length; i++) lab[i] = lb.data()[i] & 0xff;
             List<String> names = new ArrayList<>();
             for (int i = 0; i < 10; i++) names.add(Integer.toString(i));
-            return new Dataset(name, 1, im.dims()[1], im.dims()[2], im.data(), lab, names, null, FMNIST_MEAN, FMNIST_STD);
+            return new MemoryDataset(name, 1, im.dims()[1], im.dims()[2], im.data(), lab, names, null, FMNIST_MEAN, FMNIST_STD);
         }
 
         static Idx.Array res(String path, int rank) {
@@ -134,11 +168,8 @@ public final class DataSources {
         return d;
     }
 
-    private static Data loadLfw(Path dir, Path pairsTxt, int c, int size, boolean strict) {
-        Dataset all = ImageFolder.load(dir, c, size, strict, null, "lfw", FOLDER_MEAN, FOLDER_STD).dataset();
-        Map<String, Integer> index = new HashMap<>();
-        for (int i = 0; i < all.size(); i++) index.put(all.paths().get(i), i);
-        List<Pairs.Pair> pairs = Pairs.readLfw(pairsTxt, index);
+    private static Data loadLfw(Dataset all, Path pairsTxt, String desc) {
+        List<Pairs.Pair> pairs = Pairs.readLfw(pairsTxt, pathIndex(all));
         Set<Integer> evalIds = new HashSet<>();
         for (Pairs.Pair p : pairs) { evalIds.add(all.label(p.a())); evalIds.add(all.label(p.b())); }
         List<Integer> tr = new ArrayList<>(), te = new ArrayList<>();
@@ -149,8 +180,8 @@ public final class DataSources {
         List<Pairs.Pair> remapped = new ArrayList<>();
         for (Pairs.Pair p : pairs) remapped.add(new Pairs.Pair(pos.get(p.a()), pos.get(p.b()), p.same(), p.fold()));
         Dataset train = tr.isEmpty() ? null : all.subset(tr.stream().mapToInt(Integer::intValue).toArray(), "lfw-train");
-        if (train == null) Log.warn("every identity of " + dir + " appears in pairs.txt: no identity is left for training");
-        return new Data(train, all.subset(teIdx, "lfw-pairs"), remapped, "LFW layout " + dir + " with pairs.txt", false);
+        if (train == null) Log.warn("every identity of " + desc + " appears in pairs.txt: no identity is left for training");
+        return new Data(train, all.subset(teIdx, "lfw-pairs"), remapped, desc, false);
     }
 
     /** Holds out a share of the images (stratified by nothing: a seeded shuffle), for IDX sets. */
@@ -174,12 +205,15 @@ public final class DataSources {
         for (int i = 0; i < k; i++) ids[i] = i;
         new Rng(Pairs.PAIR_SEED).shuffle(ids);
         int nt = Math.max(1, (int) Math.round(k * testShare));
-        Set<Integer> test = new HashSet<>();
-        for (int i = 0; i < nt; i++) test.add(ids[i]);
-        List<Integer> tr = new ArrayList<>(), te = new ArrayList<>();
-        for (int i = 0; i < all.size(); i++) (test.contains(all.label(i)) ? te : tr).add(i);
-        Dataset train = all.subset(tr.stream().mapToInt(Integer::intValue).toArray(), "train");
-        Dataset tst = all.subset(te.stream().mapToInt(Integer::intValue).toArray(), "test");
+        boolean[] test = new boolean[k];
+        for (int i = 0; i < nt; i++) test[ids[i]] = true;
+        int n = all.size(), a = 0, b = 0;
+        int[] tr = new int[n], te = new int[n];
+        for (int i = 0; i < n; i++) {
+            if (test[all.label(i)]) te[b++] = i; else tr[a++] = i;
+        }
+        Dataset train = all.subset(java.util.Arrays.copyOf(tr, a), "train");
+        Dataset tst = all.subset(java.util.Arrays.copyOf(te, b), "test");
         Log.info(desc + ": " + (k - nt) + " identities for training, " + nt + " held out for evaluation");
         return new Data(train, tst, null, desc + " (identities split 80/20)", false);
     }

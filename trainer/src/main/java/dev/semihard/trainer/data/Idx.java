@@ -110,6 +110,6 @@ public final class Idx {
         for (int i = 0; i < lab.length; i++) { lab[i] = lb.data()[i] & 0xff; max = Math.max(max, lab[i]); }
         java.util.List<String> names = new java.util.ArrayList<>();
         for (int i = 0; i <= max; i++) names.add(Integer.toString(i));
-        return new Dataset(name, 1, im.dims()[1], im.dims()[2], im.data(), lab, names, null, mean, std);
+        return new MemoryDataset(name, 1, im.dims()[1], im.dims()[2], im.data(), lab, names, null, mean, std);
     }
 }

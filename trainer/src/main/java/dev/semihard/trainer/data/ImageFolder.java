@@ -137,7 +137,7 @@ public final class ImageFolder {
             if (singletons > 0)
                 Log.info(singletons + " identit" + (singletons == 1 ? "y has" : "ies have")
                         + " a single image: used only as negatives in training");
-            Dataset ds = new Dataset(name, channels, size, size, pixels, labels, names, okPaths, mean, std);
+            Dataset ds = new MemoryDataset(name, channels, size, size, pixels, labels, names, okPaths, mean, std);
             return new Result(ds, skipped.size(), skipped, singletons);
         } finally {
             pool.shutdownNow();

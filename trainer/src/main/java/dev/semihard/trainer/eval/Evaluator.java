@@ -55,19 +55,23 @@ public final class Evaluator {
         }
     }
 
-    /** Embeddings [n, D] of every image of {@code data}, in eval mode and without a graph, {@code chunk} images at a time. */
+    /**
+     * Embeddings [n, D] of every image of {@code data}, in eval mode and without a graph, {@code chunk} images at a time
+     * (the centered window of the model's input size when the images are stored larger).
+     */
     public static float[] embed(EmbeddingModel model, Dataset data, Backend backend, int chunk) {
         boolean wasTraining = model.isTraining();
         model.train(false);
-        int n = data.size(), per = data.imageSize(), d = model.embeddingDim();
+        int[] shape = model.inputShape();
+        int n = data.size(), per = shape[0] * shape[1] * shape[2], d = model.embeddingDim();
         float[] out = new float[n * d];
         try (Autograd.NoGrad g = Autograd.noGrad()) {
             for (int s = 0; s < n; s += chunk) {
                 int m = Math.min(chunk, n - s);
                 float[] x = new float[m * per];
-                for (int i = 0; i < m; i++) data.copyNormalized(s + i, x, i * per);
+                for (int i = 0; i < m; i++) data.copyCentered(s + i, shape[1], shape[2], x, i * per);
                 try (Arena a = Arena.open()) {
-                    Tensor xt = Tensor.of(backend, x, m, data.channels(), data.height(), data.width());
+                    Tensor xt = Tensor.of(backend, x, m, shape[0], shape[1], shape[2]);
                     Tensor e = model.forward(xt);
                     float[] ev = e.toArray();
                     System.arraycopy(ev, 0, out, s * d, m * d);

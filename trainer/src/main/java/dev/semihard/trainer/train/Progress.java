@@ -44,7 +44,7 @@ public final class Progress {
         if (open) { out.println(); open = false; }
     }
 
-    static String eta(double s) {
+    public static String eta(double s) {
         if (!Double.isFinite(s) || s < 0) return "?";
         long t = Math.round(s);
         if (t >= 3600) return String.format("%dh%02dm", t / 3600, (t % 3600) / 60);

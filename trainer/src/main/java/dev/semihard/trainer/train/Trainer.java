@@ -126,7 +126,7 @@ public final class Trainer {
 
             PKSampler sampler;
             try {
-                sampler = new PKSampler(train.labels(), cfg.p, cfg.k, cfg.extraNegatives, cfg.seed ^ 0x5A5A_5A5AL);
+                sampler = new PKSampler(train.identities(), cfg.p, cfg.k, cfg.extraNegatives, cfg.seed ^ 0x5A5A_5A5AL);
             } catch (IllegalArgumentException e) {
                 throw new DataException(e.getMessage(), e);
             }
@@ -167,7 +167,7 @@ public final class Trainer {
                 Log.info("two-pass: mining over all " + cfg.batchSize() + " images, back-propagating " + cfg.twoPassChunk + " at a time");
             model.train(true);
             try (BatchLoader<SamplerState> loader = new BatchLoader<>(train, adapter, Augment.parse(cfg.augment), cfg.seed, start,
-                    cfg.workers, cfg.prefetch);
+                    cfg.workers, cfg.prefetch).outputSize(model.inputShape()[1], model.inputShape()[2]).recycleBuffers();
                  BufferedWriter metrics = Files.newBufferedWriter(metricsFile, StandardCharsets.UTF_8,
                          StandardOpenOption.CREATE, StandardOpenOption.APPEND)) {
                 double[] recentMs = new double[20];
@@ -465,18 +465,21 @@ public final class Trainer {
         int batches = cfg.bnRecalibrateBatches(stepsTrained);
         if (!bnLayers(model) || batches <= 0) return;
         long t = System.nanoTime();
-        int n = train.size(), bs = Math.min(cfg.batchSize(), n), per = train.imageSize();
+        int[] shape = model.inputShape();
+        int n = train.size(), bs = Math.min(cfg.batchSize(), n), per = shape[0] * shape[1] * shape[2];
         Rng rng = new Rng(cfg.seed ^ 0x0B_AD_5E_EDL);
-        int[] perm = new int[n];
-        for (int i = 0; i < n; i++) perm[i] = i;
+        // the permutation of 0..n-1 kept sparse (only swapped slots are stored): memory per batch, not per image
+        Map<Integer, Integer> perm = new java.util.HashMap<>();
         int used = PreciseBatchNorm.recalibrate(model, batches, b -> {
             float[] x = new float[bs * per];
             for (int i = 0; i < bs; i++) {           // partial Fisher-Yates: bs distinct images
                 int j = i + rng.nextInt(n - i);
-                int tmp = perm[i]; perm[i] = perm[j]; perm[j] = tmp;
-                train.copyNormalized(perm[i], x, i * per);
+                int pi = perm.getOrDefault(i, i), pj = perm.getOrDefault(j, j);
+                perm.put(i, pj);
+                perm.put(j, pi);
+                train.copyCentered(pj, shape[1], shape[2], x, i * per);
             }
-            return Tensor.of(backend, x, bs, train.channels(), train.height(), train.width());
+            return Tensor.of(backend, x, bs, shape[0], shape[1], shape[2]);
         });
         Log.info(String.format(java.util.Locale.ROOT, "batch norm: running statistics re-estimated with the current weights over %d"
                 + " batches of %d training images (%.1f s; %s)", used, bs, (System.nanoTime() - t) / 1e9,

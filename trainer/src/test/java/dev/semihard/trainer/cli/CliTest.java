@@ -17,7 +17,7 @@ class CliTest {
 
     @Test
     void helpOnEveryCommand() {
-        for (String c : new String[] {"train", "eval", "embed", "info", "selftest", "bench"}) {
+        for (String c : new String[] {"train", "eval", "embed", "pack", "info", "selftest", "bench"}) {
             Cli r = Cli.run(c, "--help");
             assertEquals(0, r.code, c + ": " + r);
             assertTrue(r.out.contains("Usage: semihard " + c), c + ": " + r.out);

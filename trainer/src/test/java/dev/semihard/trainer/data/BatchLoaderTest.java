@@ -10,28 +10,19 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.*;
 
 class BatchLoaderTest {
-    static Dataset data() {
+    static MemoryDataset data() {
         int n = 60;
         byte[] px = new byte[n * 4 * 4];
         for (int i = 0; i < px.length; i++) px[i] = (byte) (i * 31);
         int[] labels = new int[n];
         for (int i = 0; i < n; i++) labels[i] = i % 6;
-        return new Dataset("t", 1, 4, 4, px, labels, List.of("0", "1", "2", "3", "4", "5"), null, 0.5f, 0.25f);
+        return new MemoryDataset("t", 1, 4, 4, px, labels, List.of("0", "1", "2", "3", "4", "5"), null, 0.5f, 0.25f);
     }
 
-    static BatchLoader.IndexSampler<Long> adapter(PKSampler s) {
-        return new BatchLoader.IndexSampler<>() {
-            public BatchLoader.Sampled next() {
-                PKSampler.Batch b = s.next();
-                return new BatchLoader.Sampled(b.indices(), b.anchorRows());
-            }
-            public Long state() { return s.state(); }
-            public void restore(Long st) { s.setState(st); }
-        };
-    }
+    static BatchLoader.IndexSampler<Long> adapter(PKSampler s) { return BatchLoader.of(s); }
 
     private List<BatchLoader.Batch<Long>> take(int threads, int prefetch, long first, Long samplerState, int n) {
-        Dataset d = data();
+        MemoryDataset d = data();
         PKSampler s = new PKSampler(d.labels(), 3, 4, 2, 9);
         if (samplerState != null) s.setState(samplerState);
         List<BatchLoader.Batch<Long>> out = new ArrayList<>();
@@ -68,7 +59,7 @@ class BatchLoaderTest {
     /** A sampler that forbids drawing ahead every third batch: those are drawn only when asked for. */
     @Test
     void aBatchThatMayNotBeDrawnAheadIsDrawnWhenAskedFor() {
-        Dataset d = data();
+        MemoryDataset d = data();
         int[] drawn = {0};
         int[] asked = {0};
         List<String> violations = new ArrayList<>();
@@ -98,7 +89,7 @@ class BatchLoaderTest {
 
     @Test
     void normalizationIsApplied() {
-        Dataset d = data();
+        MemoryDataset d = data();
         float[] x = new float[16];
         d.copyNormalized(0, x, 0);
         assertEquals(((d.rawPixels()[1] & 0xff) / 255f - 0.5f) / 0.25f, x[1], 1e-5);
