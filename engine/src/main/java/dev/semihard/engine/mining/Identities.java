@@ -44,18 +44,12 @@ public interface Identities {
             counts[p]++;
         }
         int m = pos.size();
-        int[] lab = new int[m], start = new int[m + 1], fill = new int[m], order = new int[labels.length];
+        int[] lab = new int[m], fill = new int[m], order = new int[labels.length];
+        long[] start = new long[m + 1];
         for (Map.Entry<Integer, Integer> e : pos.entrySet()) lab[e.getValue()] = e.getKey();
         for (int id = 0; id < m; id++) start[id + 1] = start[id] + counts[id];
-        for (int i = 0; i < labels.length; i++) order[start[idOf[i]] + fill[idOf[i]]++] = i;
-        return new Identities() {
-            public int size() { return labels.length; }
-            public int identities() { return m; }
-            public int count(int id) { return start[id + 1] - start[id]; }
-            public int image(int id, int j) { return order[start[id] + j]; }
-            public int identityOf(int i) { return idOf[i]; }
-            public int label(int id) { return lab[id]; }
-        };
+        for (int i = 0; i < labels.length; i++) order[(int) start[idOf[i]] + fill[idOf[i]]++] = i;
+        return new Table(start, order, idOf, lab);
     }
 
     /**
@@ -68,21 +62,27 @@ public interface Identities {
         for (int i = 0; i < m; i++)
             if (starts[i + 1] < starts[i]) throw new IllegalArgumentException("identity ranges must not decrease (identity " + i + ")");
         if (starts[m] > Integer.MAX_VALUE) throw new IllegalArgumentException("more than 2^31 - 1 images");
-        int n = (int) starts[m];
-        return new Identities() {
-            public int size() { return n; }
-            public int identities() { return m; }
-            public int count(int id) { return (int) (starts[id + 1] - starts[id]); }
-            public int image(int id, int j) { return (int) starts[id] + j; }
-            public int identityOf(int i) {
-                int k = Arrays.binarySearch(starts, i);
-                if (k >= 0) {                      // i starts a range; skip empty identities that end at i
-                    while (k + 1 < starts.length && starts[k + 1] == i) k++;
-                    return k;
-                }
-                return -k - 2;
-            }
-            public int label(int id) { return labels == null ? id : labels[id]; }
-        };
+        return new Table(starts, null, null, labels);
+    }
+
+    /**
+     * Both implementations: identity {@code m}'s images are positions {@code starts[m] .. starts[m+1] - 1} of {@code order}
+     * (null: the positions are the images), {@code idOf} gives an image's identity (null: binary search of the starts),
+     * {@code labels} an identity's label (null: its position).
+     */
+    record Table(long[] starts, int[] order, int[] idOf, int[] labels) implements Identities {
+        public int size() { return (int) starts[starts.length - 1]; }
+        public int identities() { return starts.length - 1; }
+        public int count(int id) { return (int) (starts[id + 1] - starts[id]); }
+        public int image(int id, int j) { return order == null ? (int) starts[id] + j : order[(int) starts[id] + j]; }
+        public int label(int id) { return labels == null ? id : labels[id]; }
+
+        public int identityOf(int i) {
+            if (idOf != null) return idOf[i];
+            int k = Arrays.binarySearch(starts, i);
+            if (k < 0) return -k - 2;
+            while (k + 1 < starts.length && starts[k + 1] == i) k++;     // i starts a range: skip empty identities ending at i
+            return k;
+        }
     }
 }
