@@ -1,8 +1,6 @@
 package dev.semihard.trainer.cli;
 
-import dev.semihard.engine.nn.EmbeddingModel;
 import dev.semihard.engine.nn.Models;
-import dev.semihard.engine.reference.ReferenceBackend;
 import dev.semihard.trainer.data.Idx;
 import dev.semihard.trainer.data.PackFormat;
 import dev.semihard.trainer.data.PackedDataset;
@@ -45,7 +43,12 @@ public final class PackCommand implements Callable<Integer> {
             description = "the model the pack is for: sets the default channels and size (default ${DEFAULT-VALUE})")
     String model;
 
-    @Option(names = "--size", paramLabel = "S", description = "stored height and width (default: the model's input plus 1/6 for random crops, 112 for face-resnet10)")
+    @Option(names = "--input-size", paramLabel = "S", description = "the model's input size you will train with (face models: 32 to 512, default 96);"
+            + " sets the default --size")
+    Integer inputSize;
+
+    @Option(names = "--size", paramLabel = "S", description = "stored height and width (default: the model's input plus 1/6 for random crops:"
+            + " 112 for 96, 130 for 112, 186 for 160)")
     Integer size;
 
     @Option(names = "--channels", paramLabel = "C", description = "1 (gray) or 3 (RGB); default: the model's")
@@ -109,12 +112,16 @@ public final class PackCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The input shape {C, H, W} of a model (created on the reference backend, no weights needed). */
+    /** The input shape {C, H, W} the pack is for: the model's channels, --input-size or the model's default. */
     private int[] inputShape(String name) {
         if (!Models.names().contains(name))
             throw new ParameterException(spec.commandLine(), "--model: unknown model '" + name + "'; known: " + Models.names());
-        try (ReferenceBackend b = new ReferenceBackend(1); EmbeddingModel m = Models.create(name, b, 0)) {
-            return m.inputShape();
+        int s = inputSize != null ? inputSize : Models.defaultInputSize(name);
+        try {
+            Models.check(name, s, Models.EMBEDDING_DIM);
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage());
         }
+        return new int[] {Models.inputChannels(name), s, s};
     }
 }

@@ -89,6 +89,19 @@ class PackCliTest {
     }
 
     @Test
+    void theInputSizeSetsTheStoredSizeAndABadOneIsRefused() throws Exception {
+        Path src = jpegFolder(tmp.resolve("faces"), 3, 2, 40, 40, 5);
+        Path pack = tmp.resolve("faces112.pack");
+        Cli p = Cli.run("pack", src.toString(), "-o", pack.toString(), "--model", "face-resnet18", "--input-size", "112");
+        assertEquals(0, p.code, p.toString());
+        assertEquals("3x130x130", PackedDataset.open(pack).shapeString());   // 112 plus 1/6 for random crops
+        Cli bad = Cli.run("pack", src.toString(), "-o", tmp.resolve("bad.pack").toString(), "--model", "face-resnet18", "--input-size", "20");
+        assertEquals(2, bad.code, bad.toString());
+        assertTrue(bad.err.contains("--input-size 20"), bad.err);
+        assertFalse(Files.exists(tmp.resolve("bad.pack")));
+    }
+
+    @Test
     void aPackOfSingleImageIdentitiesCannotTrainAndSaysWhy() throws Exception {
         Path src = jpegFolder(tmp.resolve("singles"), 12, 1, 20, 20, 4);
         Path pack = tmp.resolve("singles.pack");
