@@ -7,6 +7,7 @@ import dev.semihard.trainer.data.PackedDataset;
 import dev.semihard.trainer.data.Packer;
 import dev.semihard.trainer.util.Log;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -39,13 +40,8 @@ public final class PackCommand implements Callable<Integer> {
     @Option(names = "--verify", paramLabel = "PACK", description = "check a pack: its index, every shard's size and CRC-32; nothing is written")
     Path verify;
 
-    @Option(names = "--model", paramLabel = "NAME", defaultValue = "face-resnet10",
-            description = "the model the pack is for: sets the default channels and size (default ${DEFAULT-VALUE})")
-    String model;
-
-    @Option(names = "--input-size", paramLabel = "S", description = "the model's input size you will train with (face models: 32 to 512, default 96);"
-            + " sets the default --size")
-    Integer inputSize;
+    @Mixin
+    ModelOptionsMixin modelOptions;
 
     @Option(names = "--size", paramLabel = "S", description = "stored height and width (default: the model's input plus 1/6 for random crops:"
             + " 112 for 96, 130 for 112, 186 for 160)")
@@ -89,7 +85,7 @@ public final class PackCommand implements Callable<Integer> {
             c = channels == null ? 1 : channels;
             s = size == null ? 0 : size;
         } else {
-            int[] in = inputShape(model);
+            int[] in = inputShape(modelOptions.model != null ? modelOptions.model : Models.FACE_RESNET10);
             c = channels == null ? in[0] : channels;
             s = size == null ? in[1] + in[1] / 6 : size;
         }
@@ -116,7 +112,7 @@ public final class PackCommand implements Callable<Integer> {
     private int[] inputShape(String name) {
         if (!Models.names().contains(name))
             throw new ParameterException(spec.commandLine(), "--model: unknown model '" + name + "'; known: " + Models.names());
-        int s = inputSize != null ? inputSize : Models.defaultInputSize(name);
+        int s = modelOptions.inputSize != null ? modelOptions.inputSize : Models.defaultInputSize(name);
         try {
             Models.check(name, s, Models.EMBEDDING_DIM);
         } catch (IllegalArgumentException e) {

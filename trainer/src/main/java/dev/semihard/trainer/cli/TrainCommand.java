@@ -35,13 +35,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--recipe", paramLabel = "NAME", description = "preset: Q (recipe Q: fmnist-cnn, semihard, squared-l2, margin 0.2, P=10, K=32, Adam 1e-3, 375 steps, seed 0); other options override it")
     String recipe;
 
-    @Option(names = "--model", paramLabel = "NAME", description = "fmnist-cnn (1x28x28), face-resnet10, face-resnet18 or face-resnet34"
-            + " (3x96x96 by default, see --input-size); default fmnist-cnn")
-    String model;
-
-    @Option(names = "--input-size", paramLabel = "S", description = "face models: train on SxS images, 32 to 512 (default 96; face"
-            + " data sets ship at 112 or 160); image folders are resized to it. fmnist-cnn takes 28 only")
-    Integer inputSize;
+    @Mixin
+    ModelOptionsMixin modelOptions;
 
     @Option(names = "--embedding-dim", paramLabel = "D", description = "length of the L2-normalized embedding, 2 to 2048 (default 128)")
     Integer embeddingDim;
@@ -201,8 +196,8 @@ public final class TrainCommand implements Callable<Integer> {
     }
 
     private void apply(TrainConfig c) {
-        if (model != null) c.model = model;
-        if (inputSize != null) c.inputSize = inputSize;
+        if (modelOptions.model != null) c.model = modelOptions.model;
+        if (modelOptions.inputSize != null) c.inputSize = modelOptions.inputSize;
         if (embeddingDim != null) c.embeddingDim = embeddingDim;
         dataOptions.applyTo(c);
         if (strategy != null) c.strategy = strategy;
