@@ -1,0 +1,560 @@
+package dev.semihard.cpu;
+
+import dev.semihard.engine.backend.Backend;
+import dev.semihard.engine.backend.Buffer;
+import dev.semihard.engine.backend.ConvGeometry;
+import dev.semihard.engine.backend.Distance;
+import dev.semihard.engine.backend.OptimizerParams;
+import dev.semihard.engine.backend.PoolGeometry;
+import dev.semihard.engine.backend.TripletOptions;
+
+import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * <b>The "cpu" backend: every {@link Backend} kernel in pure Java, float32, on all cores.</b>
+ *
+ * <p>Where the time goes in training (convolutions, linear layers, distances, the triplet gradient) the
+ * work is compute-bound and runs on register-blocked SIMD kernels through the incubating Vector API
+ * ({@link VectorKernels}, chosen by {@link SimdSupport}, with plain-loop {@link ScalarKernels} as the
+ * fallback); everything else is memory-bound and runs as plain loops split over the threads. One
+ * place per kernel family, named like {@link Backend}, the reference and the {@code .cu} / {@code .cl}
+ * files:
+ * <ul>
+ *   <li>{@link Gemm}: the packed, blocked GEMM every convolution and linear layer runs on;</li>
+ *   <li>{@link Conv}: {@code conv2dForward}, {@code conv2dBackwardData}, {@code conv2dBackwardFilter} (im2col + GEMM);</li>
+ *   <li>{@link CpuTriplet}: {@code pairwiseDistance*} and the fused {@code tripletLoss};</li>
+ *   <li>this class: memory, elementwise, pooling, batch norm, linear, {@code l2Normalize*}, optimizer updates.</li>
+ * </ul>
+ *
+ * <p>Buffers are Java {@code float[]} ({@link CpuBuffer}); calls are synchronous. Workspaces (GEMM panels,
+ * im2col columns, partial sums, the triplet's B x B matrices) live in per-thread {@link Workspace}s
+ * and are only ever grown, so after the first step a training step allocates no large array.
+ *
+ * <p>Determinism: work is split statically ({@link Parallel}); every output element is either owned by
+ * one thread (fixed summation order: the same result for any thread count) or, for the filter gradient,
+ * a sum of per-chunk partials added in chunk order (the same result for the same thread count).
+ */
+public final class CpuBackend implements Backend {
+    /** System property: worker threads (default: every available processor). */
+    public static final String THREADS_PROPERTY = "semihard.cpu.threads";
+
+    private final CpuContext cx;
+    private final CpuTriplet triplet;
+    private final int threads;
+    private final AtomicLong bytesInUse = new AtomicLong();
+    private final AtomicLong peakBytes = new AtomicLong();
+    private volatile boolean closed;
+
+    /** A backend with {@link #THREADS_PROPERTY} threads (or all processors) and the SIMD choice of {@link SimdSupport}. */
+    public CpuBackend() { this(0); }
+
+    /** @param threads worker threads; 0 = {@link #THREADS_PROPERTY}, else {@link Runtime#availableProcessors()} */
+    public CpuBackend(int threads) { this(threads, SimdSupport.choose()); }
+
+    /** @param simd "auto", "vector" or "scalar" (see {@link SimdSupport}) */
+    public CpuBackend(int threads, String simd) { this(threads, SimdSupport.choose(simd)); }
+
+    private CpuBackend(int threads, SimdSupport.Choice simd) {
+        if (threads < 0) throw new IllegalArgumentException("cpu backend: threads must be >= 0, got " + threads);
+        this.threads = threads > 0 ? threads : defaultThreads();
+        this.cx = new CpuContext(this.threads, simd);
+        this.triplet = new CpuTriplet(cx);
+    }
+
+    static int defaultThreads() {
+        String s = System.getProperty(THREADS_PROPERTY);
+        if (s == null || s.isBlank()) return Runtime.getRuntime().availableProcessors();
+        try {
+            int t = Integer.parseInt(s.trim());
+            if (t >= 1) return t;
+        } catch (NumberFormatException ignored) {
+            // fall through to the error
+        }
+        throw new IllegalArgumentException("-D" + THREADS_PROPERTY + "=" + s + " is not a thread count: use an integer >= 1");
+    }
+
+    /** Worker threads. */
+    public int threads() { return threads; }
+
+    /** Whether the Vector API kernels are in use (false: the scalar loops), and why. */
+    public boolean simd() { return cx.kernels instanceof VectorKernels; }
+
+    /** Why the kernels in use were chosen (the line the log printed). */
+    public String simdReason() { return cx.kernels.describe() + " (" + cx.simdReason + ")"; }
+
+    // ================================================================== identity and memory
+
+    @Override public String name() { return "cpu"; }
+
+    @Override
+    public String deviceDescription() {
+        return "Java float32, " + threads + (threads == 1 ? " thread, " : " threads, ") + cx.kernels.describe();
+    }
+
+    @Override
+    public Buffer allocate(long floats) {
+        if (closed) throw new IllegalStateException("cpu backend: allocate() after close()");
+        if (floats < 0 || floats > Integer.MAX_VALUE - 16)
+            throw new IllegalArgumentException("cpu backend: cannot allocate " + floats + " floats in one Java array (max "
+                    + (Integer.MAX_VALUE - 16) + "); use a smaller batch or the two-pass mode");
+        CpuBuffer b;
+        try {
+            b = new CpuBuffer(this, (int) floats);
+        } catch (OutOfMemoryError e) {
+            throw new IllegalStateException("cpu backend: out of Java heap allocating " + floats + " floats with "
+                    + (bytesInUse.get() >> 20) + " MiB in use; raise -Xmx (JAVA_OPTS), use a smaller batch or the two-pass mode", e);
+        }
+        long now = bytesInUse.addAndGet(floats * 4);
+        peakBytes.accumulateAndGet(now, Math::max);
+        return b;
+    }
+
+    void released(long floats) { bytesInUse.addAndGet(-floats * 4); }
+
+    @Override
+    public void upload(float[] src, int srcOff, Buffer dst, long dstOff, int n) {
+        System.arraycopy(src, srcOff, data(dst), (int) dstOff, n);
+    }
+
+    @Override
+    public void download(Buffer src, long srcOff, float[] dst, int dstOff, int n) {
+        System.arraycopy(data(src), (int) srcOff, dst, dstOff, n);
+    }
+
+    @Override
+    public void copy(Buffer src, long srcOff, Buffer dst, long dstOff, long n) {
+        System.arraycopy(data(src), (int) srcOff, data(dst), (int) dstOff, checkedInt(n));
+    }
+
+    @Override
+    public void fill(Buffer dst, long off, long n, float value) {
+        Arrays.fill(data(dst), (int) off, (int) off + checkedInt(n), value);
+    }
+
+    @Override public void synchronize() {}
+
+    @Override public long bytesInUse() { return bytesInUse.get(); }
+
+    @Override public long peakBytes() { return peakBytes.get(); }
+
+    @Override
+    public void close() {
+        closed = true;
+        cx.close();
+    }
+
+    // ================================================================== elementwise (memory-bound: plain loops)
+
+    /** body over [0, n) in per-thread ranges when n is large. */
+    private void elementwise(long n, Parallel.Chunk body) {
+        cx.par.range(checkedInt(n), n, body);
+    }
+
+    @Override
+    public void axpy(long n, float alpha, Buffer x, Buffer y) {
+        float[] xs = data(x), ys = data(y);
+        elementwise(n, (t, lo, hi) -> { for (int i = lo; i < hi; i++) ys[i] += alpha * xs[i]; });
+    }
+
+    @Override
+    public void scale(long n, float alpha, Buffer x) {
+        float[] xs = data(x);
+        elementwise(n, (t, lo, hi) -> { for (int i = lo; i < hi; i++) xs[i] *= alpha; });
+    }
+
+    @Override
+    public void add(long n, Buffer a, Buffer b, Buffer y) {
+        float[] as = data(a), bs = data(b), ys = data(y);
+        elementwise(n, (t, lo, hi) -> { for (int i = lo; i < hi; i++) ys[i] = as[i] + bs[i]; });
+    }
+
+    @Override
+    public void reluForward(long n, Buffer x, Buffer y) {
+        float[] xs = data(x), ys = data(y);
+        elementwise(n, (t, lo, hi) -> { for (int i = lo; i < hi; i++) ys[i] = xs[i] > 0 ? xs[i] : 0f; });
+    }
+
+    @Override
+    public void reluBackward(long n, Buffer y, Buffer dy, Buffer dx) {
+        float[] ys = data(y), dys = data(dy), dxs = data(dx);
+        elementwise(n, (t, lo, hi) -> { for (int i = lo; i < hi; i++) dxs[i] = ys[i] > 0 ? dys[i] : 0f; });
+    }
+
+    @Override
+    public void sumSquares(long n, Buffer x, float[] out) {
+        float[] xs = data(x);
+        int m = checkedInt(n);
+        double sum = 0;
+        long nonFinite = 0;
+        for (int i = 0; i < m; i++) {
+            float v = xs[i];
+            if (Float.isFinite(v)) sum += (double) v * v;
+            else nonFinite++;
+        }
+        out[0] = (float) sum;
+        out[1] = nonFinite;
+    }
+
+    // ================================================================== convolution (Conv: im2col + GEMM)
+
+    @Override
+    public void conv2dForward(ConvGeometry g, Buffer x, Buffer w, Buffer bias, Buffer y) {
+        Conv.forward(cx, g, data(x), data(w), bias == null ? null : data(bias), data(y));
+    }
+
+    @Override
+    public void conv2dBackwardData(ConvGeometry g, Buffer dy, Buffer w, Buffer dx) {
+        Conv.backwardData(cx, g, data(dy), data(w), data(dx));
+    }
+
+    @Override
+    public void conv2dBackwardFilter(ConvGeometry g, Buffer x, Buffer dy, Buffer dw, Buffer dbias) {
+        Conv.backwardFilter(cx, g, data(x), data(dy), data(dw), dbias == null ? null : data(dbias));
+    }
+
+    // ================================================================== pooling
+
+    @Override
+    public void maxPool2dForward(PoolGeometry g, Buffer x, Buffer y) {
+        float[] xs = data(x), ys = data(y);
+        final int H = g.h(), W = g.w(), size = g.size(), stride = g.stride(), OH = g.outH(), OW = g.outW();
+        cx.par.range(g.n() * g.c(), g.outputSize() * size * size, (t, lo, hi) -> {
+            for (int plane = lo; plane < hi; plane++) {
+                int xBase = plane * H * W, yBase = plane * OH * OW;
+                for (int oh = 0; oh < OH; oh++)
+                    for (int ow = 0; ow < OW; ow++)
+                        ys[yBase + oh * OW + ow] = xs[xBase + argMax(xs, xBase, W, oh * stride, ow * stride, size)];
+            }
+        });
+    }
+
+    @Override
+    public void maxPool2dBackward(PoolGeometry g, Buffer x, Buffer dy, Buffer dx) {
+        float[] xs = data(x), dys = data(dy), dxs = data(dx);
+        final int H = g.h(), W = g.w(), size = g.size(), stride = g.stride(), OH = g.outH(), OW = g.outW();
+        cx.par.range(g.n() * g.c(), g.outputSize() * size * size, (t, lo, hi) -> {
+            for (int plane = lo; plane < hi; plane++) {
+                int xBase = plane * H * W, yBase = plane * OH * OW;
+                Arrays.fill(dxs, xBase, xBase + H * W, 0f);
+                for (int oh = 0; oh < OH; oh++)
+                    for (int ow = 0; ow < OW; ow++)
+                        dxs[xBase + argMax(xs, xBase, W, oh * stride, ow * stride, size)] += dys[yBase + oh * OW + ow];
+            }
+        });
+    }
+
+    /** Offset (from xBase) of the first maximum of the window at (h0, w0), row-major order (the reference's rule). */
+    private static int argMax(float[] xs, int xBase, int W, int h0, int w0, int size) {
+        int best = h0 * W + w0;
+        float bestV = xs[xBase + best];
+        for (int i = 0; i < size; i++)
+            for (int j = 0; j < size; j++) {
+                int o = (h0 + i) * W + w0 + j;
+                if (xs[xBase + o] > bestV) { bestV = xs[xBase + o]; best = o; }
+            }
+        return best;
+    }
+
+    @Override
+    public void globalAvgPoolForward(int n, int c, int hw, Buffer x, Buffer y) {
+        float[] xs = data(x), ys = data(y);
+        cx.par.range(n * c, (long) n * c * hw, (t, lo, hi) -> {
+            for (int p = lo; p < hi; p++) {
+                double sum = 0.0;
+                for (int i = p * hw, end = i + hw; i < end; i++) sum += xs[i];
+                ys[p] = (float) (sum / hw);
+            }
+        });
+    }
+
+    @Override
+    public void globalAvgPoolBackward(int n, int c, int hw, Buffer dy, Buffer dx) {
+        float[] dys = data(dy), dxs = data(dx);
+        cx.par.range(n * c, (long) n * c * hw, (t, lo, hi) -> {
+            for (int p = lo; p < hi; p++) Arrays.fill(dxs, p * hw, p * hw + hw, (float) ((double) dys[p] / hw));
+        });
+    }
+
+    // ================================================================== batch norm 2d (per channel; sums in double)
+
+    @Override
+    public void batchNormForwardTraining(int n, int c, int hw, float eps, float momentum, Buffer x, Buffer gamma, Buffer beta,
+                                         Buffer y, Buffer saveMean, Buffer saveInvStd, Buffer runningMean, Buffer runningVar) {
+        bnTraining(n, c, hw, eps, momentum, x, gamma, beta, y, saveMean, saveInvStd, runningMean, runningVar, false);
+    }
+
+    @Override
+    public void batchNormReluForwardTraining(int n, int c, int hw, float eps, float momentum, Buffer x, Buffer gamma,
+                                             Buffer beta, Buffer y, Buffer saveMean, Buffer saveInvStd,
+                                             Buffer runningMean, Buffer runningVar) {
+        bnTraining(n, c, hw, eps, momentum, x, gamma, beta, y, saveMean, saveInvStd, runningMean, runningVar, true);
+    }
+
+    /** Mean, then the biased variance from the mean (two passes, as the reference), then y; running statistics PyTorch's way. */
+    private void bnTraining(int n, int c, int hw, float eps, float momentum, Buffer x, Buffer gamma, Buffer beta, Buffer y,
+                            Buffer saveMean, Buffer saveInvStd, Buffer runningMean, Buffer runningVar, boolean relu) {
+        final long count = (long) n * hw;
+        if (count < 2)
+            throw new IllegalArgumentException("batchNorm2d (training): needs more than one value per channel, got n*h*w = "
+                    + count + "; use a batch larger than 1 or eval mode");
+        float[] xs = data(x), gs = data(gamma), bs = data(beta), ys = data(y);
+        float[] sm = data(saveMean), si = data(saveInvStd), rm = data(runningMean), rv = data(runningVar);
+        cx.par.range(c, count * c * 4, (t, lo, hi) -> {
+            for (int ch = lo; ch < hi; ch++) {
+                double sum = 0.0;
+                for (int i = 0; i < n; i++)
+                    for (int j = (i * c + ch) * hw, end = j + hw; j < end; j++) sum += xs[j];
+                double mean = sum / count, sq = 0.0;
+                for (int i = 0; i < n; i++)
+                    for (int j = (i * c + ch) * hw, end = j + hw; j < end; j++) { double d = xs[j] - mean; sq += d * d; }
+                double var = sq / count, invStd = 1.0 / Math.sqrt(var + eps);
+                float scale = (float) (invStd * gs[ch]), shift = (float) (bs[ch] - mean * invStd * gs[ch]);
+                for (int i = 0; i < n; i++)
+                    for (int j = (i * c + ch) * hw, end = j + hw; j < end; j++) {
+                        float v = xs[j] * scale + shift;
+                        ys[j] = relu ? (v > 0 ? v : 0f) : v;
+                    }
+                sm[ch] = (float) mean;
+                si[ch] = (float) invStd;
+                rm[ch] = (float) ((1 - (double) momentum) * rm[ch] + (double) momentum * mean);
+                rv[ch] = (float) ((1 - (double) momentum) * rv[ch] + (double) momentum * var * count / (count - 1));
+            }
+        });
+    }
+
+    @Override
+    public void batchNormForwardInference(int n, int c, int hw, float eps, Buffer x, Buffer gamma, Buffer beta,
+                                          Buffer runningMean, Buffer runningVar, Buffer y) {
+        bnInference(n, c, hw, eps, x, gamma, beta, runningMean, runningVar, y, false);
+    }
+
+    @Override
+    public void batchNormReluForwardInference(int n, int c, int hw, float eps, Buffer x, Buffer gamma, Buffer beta,
+                                              Buffer runningMean, Buffer runningVar, Buffer y) {
+        bnInference(n, c, hw, eps, x, gamma, beta, runningMean, runningVar, y, true);
+    }
+
+    private void bnInference(int n, int c, int hw, float eps, Buffer x, Buffer gamma, Buffer beta,
+                             Buffer runningMean, Buffer runningVar, Buffer y, boolean relu) {
+        float[] xs = data(x), gs = data(gamma), bs = data(beta), rm = data(runningMean), rv = data(runningVar), ys = data(y);
+        cx.par.range(c, (long) n * hw * c, (t, lo, hi) -> {
+            for (int ch = lo; ch < hi; ch++) {
+                double s = gs[ch] / Math.sqrt((double) rv[ch] + eps);
+                float scale = (float) s, shift = (float) (bs[ch] - rm[ch] * s);
+                for (int i = 0; i < n; i++)
+                    for (int j = (i * c + ch) * hw, end = j + hw; j < end; j++) {
+                        float v = xs[j] * scale + shift;
+                        ys[j] = relu ? (v > 0 ? v : 0f) : v;
+                    }
+            }
+        });
+    }
+
+    @Override
+    public void batchNormBackward(int n, int c, int hw, Buffer x, Buffer dy, Buffer gamma,
+                                  Buffer saveMean, Buffer saveInvStd, Buffer dx, Buffer dgamma, Buffer dbeta) {
+        bnBackward(n, c, hw, x, null, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+    }
+
+    @Override
+    public void batchNormReluBackward(int n, int c, int hw, Buffer x, Buffer y, Buffer dy, Buffer gamma,
+                                      Buffer saveMean, Buffer saveInvStd, Buffer dx, Buffer dgamma, Buffer dbeta) {
+        bnBackward(n, c, hw, x, y, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+    }
+
+    /** dbeta, dgamma in one pass, then dx; with y != null, dy is masked by y > 0 (the fused ReLU) on the fly. */
+    private void bnBackward(int n, int c, int hw, Buffer x, Buffer y, Buffer dy, Buffer gamma,
+                            Buffer saveMean, Buffer saveInvStd, Buffer dx, Buffer dgamma, Buffer dbeta) {
+        float[] xs = data(x), ys = y == null ? null : data(y), dys = data(dy), gs = data(gamma);
+        float[] sm = data(saveMean), si = data(saveInvStd), dxs = data(dx), dgs = data(dgamma), dbs = data(dbeta);
+        final long count = (long) n * hw;
+        cx.par.range(c, count * c * 4, (t, lo, hi) -> {
+            for (int ch = lo; ch < hi; ch++) {
+                float mean = sm[ch], invStd = si[ch];
+                double sumDy = 0.0, sumDyXhat = 0.0;
+                for (int i = 0; i < n; i++)
+                    for (int j = (i * c + ch) * hw, end = j + hw; j < end; j++) {
+                        float d = ys == null || ys[j] > 0 ? dys[j] : 0f;
+                        sumDy += d;
+                        sumDyXhat += d * ((xs[j] - mean) * invStd);
+                    }
+                float k = (float) (gs[ch] * (double) invStd / count);
+                float a = (float) (k * (double) count), b = (float) (k * sumDy), cc = (float) (k * sumDyXhat);
+                for (int i = 0; i < n; i++)
+                    for (int j = (i * c + ch) * hw, end = j + hw; j < end; j++) {
+                        float d = ys == null || ys[j] > 0 ? dys[j] : 0f;
+                        float xhat = (xs[j] - mean) * invStd;
+                        dxs[j] = a * d - b - xhat * cc;
+                    }
+                dbs[ch] = (float) sumDy;
+                dgs[ch] = (float) sumDyXhat;
+            }
+        });
+    }
+
+    // ================================================================== linear (GEMM)
+
+    @Override
+    public void linearForward(int n, int in, int out, Buffer x, Buffer w, Buffer b, Buffer y) {
+        float[] ys = data(y);
+        cx.gemm.parallel(cx.par, cx.ws, n, out, in, new Gemm.Mat(data(x), 0, in, 1), new Gemm.Mat(data(w), 0, 1, in),
+                ys, 0, out, false);
+        if (b != null) {
+            float[] bs = data(b);
+            cx.par.range(n, (long) n * out, (t, lo, hi) -> {
+                for (int r = lo; r < hi; r++) for (int o = 0; o < out; o++) ys[r * out + o] += bs[o];
+            });
+        }
+    }
+
+    @Override
+    public void linearBackwardData(int n, int in, int out, Buffer dy, Buffer w, Buffer dx) {
+        cx.gemm.parallel(cx.par, cx.ws, n, in, out, new Gemm.Mat(data(dy), 0, out, 1), new Gemm.Mat(data(w), 0, in, 1),
+                data(dx), 0, in, false);
+    }
+
+    @Override
+    public void linearBackwardWeight(int n, int in, int out, Buffer x, Buffer dy, Buffer dw, Buffer db) {
+        float[] dys = data(dy);
+        cx.gemm.parallel(cx.par, cx.ws, out, in, n, new Gemm.Mat(dys, 0, 1, out), new Gemm.Mat(data(x), 0, in, 1),
+                data(dw), 0, in, false);
+        if (db != null) {
+            float[] dbs = data(db);
+            cx.par.range(out, (long) n * out, (t, lo, hi) -> {
+                for (int o = lo; o < hi; o++) {
+                    float s = 0f;
+                    for (int r = 0; r < n; r++) s += dys[r * out + o];
+                    dbs[o] = s;
+                }
+            });
+        }
+    }
+
+    // ================================================================== embeddings
+
+    @Override
+    public void l2NormalizeForward(int n, int d, float eps, Buffer x, Buffer y, Buffer norms) {
+        float[] xs = data(x), ys = data(y), ns = data(norms);
+        cx.par.range(n, (long) n * d * 2, (t, lo, hi) -> {
+            for (int i = lo; i < hi; i++) {
+                double sq = 0.0;
+                for (int j = i * d, end = j + d; j < end; j++) sq += (double) xs[j] * xs[j];
+                double norm = Math.max(Math.sqrt(sq), eps);
+                ns[i] = (float) norm;
+                for (int j = i * d, end = j + d; j < end; j++) ys[j] = (float) (xs[j] / norm);
+            }
+        });
+    }
+
+    @Override
+    public void l2NormalizeBackward(int n, int d, float eps, Buffer y, Buffer norms, Buffer dy, Buffer dx) {
+        float[] ys = data(y), ns = data(norms), dys = data(dy), dxs = data(dx);
+        cx.par.range(n, (long) n * d * 2, (t, lo, hi) -> {
+            for (int i = lo; i < hi; i++) {
+                float norm = ns[i];
+                if (norm > eps) {
+                    double dot = 0.0;
+                    for (int j = i * d, end = j + d; j < end; j++) dot += (double) ys[j] * dys[j];
+                    for (int j = i * d, end = j + d; j < end; j++) dxs[j] = (float) ((dys[j] - ys[j] * dot) / norm);
+                } else {
+                    for (int j = i * d, end = j + d; j < end; j++) dxs[j] = dys[j] / eps;
+                }
+            }
+        });
+    }
+
+    @Override
+    public void pairwiseDistanceForward(int n, int d, Distance metric, Buffer e, Buffer dist) {
+        triplet.pairwiseDistanceForward(n, d, metric, data(e), data(dist));
+    }
+
+    @Override
+    public void pairwiseDistanceBackward(int n, int d, Distance metric, Buffer e, Buffer dist, Buffer dDist, Buffer dE) {
+        triplet.pairwiseDistanceBackward(n, d, metric, data(e), data(dist), data(dDist), data(dE));
+    }
+
+    // ================================================================== the fused triplet loss
+
+    @Override
+    public void tripletLoss(int b, int d, int[] labels, TripletOptions options, Buffer e, Buffer dE, Buffer stats) {
+        if (options == null) throw new IllegalArgumentException("tripletLoss: options are required");
+        if (b < 0 || d < 0) throw new IllegalArgumentException("tripletLoss: negative size b=" + b + ", d=" + d);
+        if (labels == null || labels.length < b)
+            throw new IllegalArgumentException("tripletLoss: need " + b + " labels, got " + (labels == null ? "null" : labels.length));
+        if (options.anchorRows() > b)
+            throw new IllegalArgumentException("tripletLoss: anchorRows " + options.anchorRows() + " exceeds the batch of " + b
+                    + " rows; use TripletOptions.withAnchorRows(B) when the batch has no extra negatives");
+        triplet.tripletLoss(b, d, labels, options, data(e), data(dE), data(stats));
+    }
+
+    // ================================================================== optimizer updates (elementwise)
+
+    @Override
+    public void sgdUpdate(long n, OptimizerParams.Sgd p, Buffer param, Buffer grad, Buffer velocity) {
+        float[] ws = data(param), gs = data(grad), vs = data(velocity);
+        float lr = p.lr(), mom = p.momentum(), wd = p.weightDecay();
+        boolean nesterov = p.nesterov();
+        elementwise(n, (t, lo, hi) -> {
+            for (int i = lo; i < hi; i++) {
+                float g = gs[i] + wd * ws[i];
+                float v = mom * vs[i] + g;
+                vs[i] = v;
+                ws[i] -= lr * (nesterov ? g + mom * v : v);
+            }
+        });
+    }
+
+    @Override
+    public void adamUpdate(long n, OptimizerParams.Adam p, Buffer param, Buffer grad, Buffer m, Buffer v) {
+        if (p.step() < 1) throw new IllegalArgumentException("adamUpdate: step is 1-based, got " + p.step());
+        float[] ws = data(param), gs = data(grad), ms = data(m), vs = data(v);
+        float lr = p.lr(), b1 = p.beta1(), b2 = p.beta2(), eps = p.eps(), wd = p.weightDecay();
+        boolean decoupled = p.decoupled();
+        float c1 = (float) (1 - Math.pow(b1, p.step())), c2 = (float) (1 - Math.pow(b2, p.step()));
+        elementwise(n, (t, lo, hi) -> {
+            for (int i = lo; i < hi; i++) {
+                float g = gs[i];
+                if (decoupled) ws[i] -= lr * wd * ws[i];
+                else g += wd * ws[i];
+                float mi = b1 * ms[i] + (1 - b1) * g, vi = b2 * vs[i] + (1 - b2) * g * g;
+                ms[i] = mi;
+                vs[i] = vi;
+                ws[i] -= lr * (mi / c1) / ((float) Math.sqrt(vi / c2) + eps);
+            }
+        });
+    }
+
+    @Override
+    public void adagradUpdate(long n, OptimizerParams.Adagrad p, Buffer param, Buffer grad, Buffer accumulator) {
+        float[] ws = data(param), gs = data(grad), as = data(accumulator);
+        float lr = p.lr(), eps = p.eps(), wd = p.weightDecay();
+        elementwise(n, (t, lo, hi) -> {
+            for (int i = lo; i < hi; i++) {
+                float g = gs[i] + wd * ws[i];
+                float a = as[i] + g * g;
+                as[i] = a;
+                ws[i] -= lr * g / ((float) Math.sqrt(a) + eps);
+            }
+        });
+    }
+
+    // ================================================================== helpers
+
+    private float[] data(Buffer b) {
+        if (b == null) throw new IllegalArgumentException("cpu backend: null buffer");
+        if (!(b instanceof CpuBuffer cb) || b.backend() != this)
+            throw new IllegalArgumentException("cpu backend: buffer " + b + " belongs to another backend (" + b.backend().name()
+                    + "); tensors cannot be mixed across backends, copy through the host instead");
+        return cb.data();
+    }
+
+    private static int checkedInt(long n) {
+        if (n < 0 || n > Integer.MAX_VALUE)
+            throw new IllegalArgumentException("cpu backend: element count " + n + " out of range");
+        return (int) n;
+    }
+
+    @Override
+    public String toString() { return "CpuBackend(" + threads + " threads, " + cx.kernels.describe() + ")"; }
+}

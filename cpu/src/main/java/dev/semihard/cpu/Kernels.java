@@ -1,0 +1,38 @@
+package dev.semihard.cpu;
+
+/**
+ * The innermost loops of the CPU backend, in two implementations: {@link VectorKernels} (SIMD through
+ * the incubating Vector API) and {@link ScalarKernels} (plain Java, the fallback that {@link SimdSupport}
+ * picks when the Vector API cannot run fast). Everything above these loops (packing, blocking,
+ * threading, the triplet mining) is shared, so both give the same results up to float rounding.
+ *
+ * <p>The GEMM micro-kernel contract (BLIS's): A is packed as MR-row strips, k-major
+ * ({@code a[ai + k * MR + i]}), B as NR-column strips, k-major ({@code b[bi + k * NR + j]}); the
+ * kernel computes the MR x NR tile {@code C[i][j] (+)= sum over k < kc of A[i][k] * B[k][j]} with
+ * C row-major at {@code c[ci + i * ldc + j]}, summing k in order.
+ */
+interface Kernels {
+    /** Rows of a micro-tile (the same for every implementation). */
+    int MR = 6;
+
+    /** Columns of a micro-tile. */
+    int nr();
+
+    /** Short description for the log ("Vector API, 512-bit FloatVector" / "scalar loops"). */
+    String describe();
+
+    /** C tile (+)= A panel x B panel; overwrites when {@code accumulate} is false. */
+    void microKernel(int kc, float[] a, int ai, float[] b, int bi, float[] c, int ci, int ldc, boolean accumulate);
+
+    /** sum over t < n of x[xo + t] * y[yo + t]. */
+    float dot(float[] x, int xo, float[] y, int yo, int n);
+
+    /** sum over t < n of (x[xo + t] - y[yo + t])^2. */
+    float squaredDistance(float[] x, int xo, float[] y, int yo, int n);
+
+    /** out[oo + t] += s * (e[ei + t] - e[ej + t]), t < n. */
+    void addScaledDifference(float s, float[] e, int ei, int ej, float[] out, int oo, int n);
+
+    /** y[yo + t] += a * x[xo + t], t < n. */
+    void axpy(float a, float[] x, int xo, float[] y, int yo, int n);
+}
