@@ -25,7 +25,30 @@ public final class Backends {
     public static List<BackendProvider> providers() {
         List<BackendProvider> list = new ArrayList<>();
         for (BackendProvider p : ServiceLoader.load(BackendProvider.class)) list.add(p);
-        list.sort(Comparator.comparingInt(BackendProvider::priority).reversed());
+        list.sort(Comparator.comparingInt((BackendProvider p) -> p.priority()).reversed());
+        return list;
+    }
+
+    /** A provider with its probe's answer and the priority that answer gives it ({@link BackendProvider#priority(Availability)}). */
+    public record Ranked(BackendProvider provider, Availability availability, int priority) {
+        /** "name (priority P: reason)" when the rank depends on the device, else "name". */
+        String describe() {
+            String why = provider.priorityReason(availability);
+            return provider.name() + (why == null ? "" : " (priority " + priority + ": " + why + ")");
+        }
+    }
+
+    /**
+     * Every provider, probed, highest {@link BackendProvider#priority(Availability)} first (ties keep
+     * {@link #providers()} order): the order {@code auto} tries them in.
+     */
+    public static List<Ranked> ranked() {
+        List<Ranked> list = new ArrayList<>();
+        for (BackendProvider p : providers()) {
+            Availability a = p.probe();
+            list.add(new Ranked(p, a, p.priority(a)));
+        }
+        list.sort(Comparator.comparingInt(Ranked::priority).reversed());
         return list;
     }
 
@@ -48,17 +71,23 @@ public final class Backends {
         List<BackendProvider> all = providers();
         if (want.equals("auto")) {
             StringBuilder skipped = new StringBuilder();
-            for (BackendProvider p : all) {
-                Availability a = p.probe();
-                if (a.available()) {
-                    Backend b = p.create(options);
-                    LOG.info("backend: " + p.name() + " (" + b.deviceDescription() + ")"
-                            + (skipped.length() > 0 ? "; skipped " + skipped : ""));
+            List<Ranked> ranked = ranked();
+            for (int i = 0; i < ranked.size(); i++) {
+                Ranked r = ranked.get(i);
+                if (r.availability().available()) {
+                    Backend b = r.provider().create(options);
+                    StringBuilder after = new StringBuilder();
+                    for (Ranked later : ranked.subList(i + 1, ranked.size()))
+                        if (later.availability().available() && later.provider().priorityReason(later.availability()) != null)
+                            after.append(after.length() > 0 ? "; " : "").append(later.describe());
+                    LOG.info("backend: " + r.describe() + " (" + b.deviceDescription() + ")"
+                            + (skipped.length() > 0 ? "; skipped " + skipped : "")
+                            + (after.length() > 0 ? "; ranked below it: " + after : ""));
                     warnPrecision(b, options);
                     return b;
                 }
                 if (skipped.length() > 0) skipped.append("; ");
-                skipped.append(p.name()).append(": ").append(a.detail());
+                skipped.append(r.provider().name()).append(": ").append(r.availability().detail());
             }
             throw new BackendUnavailableException("no backend is available: " + skipped);
         }
