@@ -1,14 +1,19 @@
 package dev.semihard.cpu;
 
 import dev.semihard.engine.backend.Backend;
+import dev.semihard.engine.backend.BackendOptions;
 import dev.semihard.engine.backend.Buffer;
 import dev.semihard.engine.backend.ConvGeometry;
 import dev.semihard.engine.backend.Distance;
+import dev.semihard.engine.backend.KernelProfile;
 import dev.semihard.engine.backend.OptimizerParams;
 import dev.semihard.engine.backend.PoolGeometry;
 import dev.semihard.engine.backend.TripletOptions;
 
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -35,7 +40,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * one thread (fixed summation order: the same result for any thread count) or, for the filter gradient,
  * a sum of per-chunk partials added in chunk order (the same result for the same thread count).
  */
-public final class CpuBackend implements Backend {
+public final class CpuBackend implements Backend, KernelProfile {
     /** System property: worker threads (default: every available processor). */
     public static final String THREADS_PROPERTY = "semihard.cpu.threads";
 
@@ -45,17 +50,23 @@ public final class CpuBackend implements Backend {
     private final AtomicLong bytesInUse = new AtomicLong();
     private final AtomicLong peakBytes = new AtomicLong();
     private volatile boolean closed;
+    private final boolean profiling;
+    private final Map<String, Stat> profile = new HashMap<>();
 
     /** A backend with {@link #THREADS_PROPERTY} threads (or all processors) and the SIMD choice of {@link SimdSupport}. */
     public CpuBackend() { this(0); }
 
     /** @param threads worker threads; 0 = {@link #THREADS_PROPERTY}, else {@link Runtime#availableProcessors()} */
-    public CpuBackend(int threads) { this(threads, SimdSupport.choose()); }
+    public CpuBackend(int threads) { this(threads, SimdSupport.choose(), false); }
 
     /** @param simd "auto", "vector" or "scalar" (see {@link SimdSupport}) */
-    public CpuBackend(int threads, String simd) { this(threads, SimdSupport.choose(simd)); }
+    public CpuBackend(int threads, String simd) { this(threads, SimdSupport.choose(simd), false); }
 
-    private CpuBackend(int threads, SimdSupport.Choice simd) {
+    /** From {@link BackendOptions}: its threads, and a {@link KernelProfile} (wall time per kernel) when it asks for one. */
+    public CpuBackend(BackendOptions options) { this(options.threads(), SimdSupport.choose(), KernelProfile.requested(options)); }
+
+    private CpuBackend(int threads, SimdSupport.Choice simd, boolean profiling) {
+        this.profiling = profiling;
         if (threads < 0) throw new IllegalArgumentException("cpu backend: threads must be >= 0, got " + threads);
         this.threads = threads > 0 ? threads : defaultThreads();
         this.cx = new CpuContext(this.threads, simd);
@@ -153,36 +164,47 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void axpy(long n, float alpha, Buffer x, Buffer y) {
+        long t0 = start();
         float[] xs = data(x), ys = data(y);
         elementwise(n, (t, lo, hi) -> { for (int i = lo; i < hi; i++) ys[i] += alpha * xs[i]; });
+        done("axpy", t0);
     }
 
     @Override
     public void scale(long n, float alpha, Buffer x) {
+        long t0 = start();
         float[] xs = data(x);
         elementwise(n, (t, lo, hi) -> { for (int i = lo; i < hi; i++) xs[i] *= alpha; });
+        done("scale", t0);
     }
 
     @Override
     public void add(long n, Buffer a, Buffer b, Buffer y) {
+        long t0 = start();
         float[] as = data(a), bs = data(b), ys = data(y);
         elementwise(n, (t, lo, hi) -> { for (int i = lo; i < hi; i++) ys[i] = as[i] + bs[i]; });
+        done("add", t0);
     }
 
     @Override
     public void reluForward(long n, Buffer x, Buffer y) {
+        long t0 = start();
         float[] xs = data(x), ys = data(y);
         elementwise(n, (t, lo, hi) -> { for (int i = lo; i < hi; i++) ys[i] = xs[i] > 0 ? xs[i] : 0f; });
+        done("reluForward", t0);
     }
 
     @Override
     public void reluBackward(long n, Buffer y, Buffer dy, Buffer dx) {
+        long t0 = start();
         float[] ys = data(y), dys = data(dy), dxs = data(dx);
         elementwise(n, (t, lo, hi) -> { for (int i = lo; i < hi; i++) dxs[i] = ys[i] > 0 ? dys[i] : 0f; });
+        done("reluBackward", t0);
     }
 
     @Override
     public void sumSquares(long n, Buffer x, float[] out) {
+        long t0 = start();
         float[] xs = data(x);
         int m = checkedInt(n);
         double sum = 0;
@@ -194,29 +216,37 @@ public final class CpuBackend implements Backend {
         }
         out[0] = (float) sum;
         out[1] = nonFinite;
+        done("sumSquares", t0);
     }
 
     // ================================================================== convolution (Conv: im2col + GEMM)
 
     @Override
     public void conv2dForward(ConvGeometry g, Buffer x, Buffer w, Buffer bias, Buffer y) {
+        long t0 = start();
         Conv.forward(cx, g, data(x), data(w), bias == null ? null : data(bias), data(y));
+        done("conv2dForward", t0);
     }
 
     @Override
     public void conv2dBackwardData(ConvGeometry g, Buffer dy, Buffer w, Buffer dx) {
+        long t0 = start();
         Conv.backwardData(cx, g, data(dy), data(w), data(dx));
+        done("conv2dBackwardData", t0);
     }
 
     @Override
     public void conv2dBackwardFilter(ConvGeometry g, Buffer x, Buffer dy, Buffer dw, Buffer dbias) {
+        long t0 = start();
         Conv.backwardFilter(cx, g, data(x), data(dy), data(dw), dbias == null ? null : data(dbias));
+        done("conv2dBackwardFilter", t0);
     }
 
     // ================================================================== pooling
 
     @Override
     public void maxPool2dForward(PoolGeometry g, Buffer x, Buffer y) {
+        long t0 = start();
         float[] xs = data(x), ys = data(y);
         final int H = g.h(), W = g.w(), size = g.size(), stride = g.stride(), OH = g.outH(), OW = g.outW();
         cx.par.range(g.n() * g.c(), g.outputSize() * size * size, (t, lo, hi) -> {
@@ -227,10 +257,12 @@ public final class CpuBackend implements Backend {
                         ys[yBase + oh * OW + ow] = xs[xBase + argMax(xs, xBase, W, oh * stride, ow * stride, size)];
             }
         });
+        done("maxPool2dForward", t0);
     }
 
     @Override
     public void maxPool2dBackward(PoolGeometry g, Buffer x, Buffer dy, Buffer dx) {
+        long t0 = start();
         float[] xs = data(x), dys = data(dy), dxs = data(dx);
         final int H = g.h(), W = g.w(), size = g.size(), stride = g.stride(), OH = g.outH(), OW = g.outW();
         cx.par.range(g.n() * g.c(), g.outputSize() * size * size, (t, lo, hi) -> {
@@ -242,10 +274,23 @@ public final class CpuBackend implements Backend {
                         dxs[xBase + argMax(xs, xBase, W, oh * stride, ow * stride, size)] += dys[yBase + oh * OW + ow];
             }
         });
+        done("maxPool2dBackward", t0);
     }
 
-    /** Offset (from xBase) of the first maximum of the window at (h0, w0), row-major order (the reference's rule). */
+    /**
+     * Offset (from xBase) of the first maximum of the window at (h0, w0), row-major order (the reference's
+     * rule: strict comparisons in window order, so a NaN is kept only in the first position). The 2 x 2
+     * window of every model is unrolled.
+     */
     private static int argMax(float[] xs, int xBase, int W, int h0, int w0, int size) {
+        if (size == 2) {
+            int best = h0 * W + w0, o = best;
+            float bestV = xs[xBase + o];
+            if (xs[xBase + o + 1] > bestV) { bestV = xs[xBase + o + 1]; best = o + 1; }
+            if (xs[xBase + o + W] > bestV) { bestV = xs[xBase + o + W]; best = o + W; }
+            if (xs[xBase + o + W + 1] > bestV) best = o + W + 1;
+            return best;
+        }
         int best = h0 * W + w0;
         float bestV = xs[xBase + best];
         for (int i = 0; i < size; i++)
@@ -258,6 +303,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void globalAvgPoolForward(int n, int c, int hw, Buffer x, Buffer y) {
+        long t0 = start();
         float[] xs = data(x), ys = data(y);
         cx.par.range(n * c, (long) n * c * hw, (t, lo, hi) -> {
             for (int p = lo; p < hi; p++) {
@@ -266,14 +312,17 @@ public final class CpuBackend implements Backend {
                 ys[p] = (float) (sum / hw);
             }
         });
+        done("globalAvgPoolForward", t0);
     }
 
     @Override
     public void globalAvgPoolBackward(int n, int c, int hw, Buffer dy, Buffer dx) {
+        long t0 = start();
         float[] dys = data(dy), dxs = data(dx);
         cx.par.range(n * c, (long) n * c * hw, (t, lo, hi) -> {
             for (int p = lo; p < hi; p++) Arrays.fill(dxs, p * hw, p * hw + hw, (float) ((double) dys[p] / hw));
         });
+        done("globalAvgPoolBackward", t0);
     }
 
     // ================================================================== batch norm 2d (per channel; sums in double)
@@ -281,14 +330,18 @@ public final class CpuBackend implements Backend {
     @Override
     public void batchNormForwardTraining(int n, int c, int hw, float eps, float momentum, Buffer x, Buffer gamma, Buffer beta,
                                          Buffer y, Buffer saveMean, Buffer saveInvStd, Buffer runningMean, Buffer runningVar) {
+        long t0 = start();
         bnTraining(n, c, hw, eps, momentum, x, gamma, beta, y, saveMean, saveInvStd, runningMean, runningVar, false);
+        done("batchNormForwardTraining", t0);
     }
 
     @Override
     public void batchNormReluForwardTraining(int n, int c, int hw, float eps, float momentum, Buffer x, Buffer gamma,
                                              Buffer beta, Buffer y, Buffer saveMean, Buffer saveInvStd,
                                              Buffer runningMean, Buffer runningVar) {
+        long t0 = start();
         bnTraining(n, c, hw, eps, momentum, x, gamma, beta, y, saveMean, saveInvStd, runningMean, runningVar, true);
+        done("batchNormReluForwardTraining", t0);
     }
 
     /** Mean, then the biased variance from the mean (two passes, as the reference), then y; running statistics PyTorch's way. */
@@ -300,21 +353,16 @@ public final class CpuBackend implements Backend {
                     + count + "; use a batch larger than 1 or eval mode");
         float[] xs = data(x), gs = data(gamma), bs = data(beta), ys = data(y);
         float[] sm = data(saveMean), si = data(saveInvStd), rm = data(runningMean), rv = data(runningVar);
+        Kernels k = cx.kernels;
         cx.par.range(c, count * c * 4, (t, lo, hi) -> {
             for (int ch = lo; ch < hi; ch++) {
-                double sum = 0.0;
-                for (int i = 0; i < n; i++)
-                    for (int j = (i * c + ch) * hw, end = j + hw; j < end; j++) sum += xs[j];
+                double sum = 0.0;                       // per row (hw values) a float vector sum, rows added in double
+                for (int i = 0; i < n; i++) sum += k.sum(xs, (i * c + ch) * hw, hw);
                 double mean = sum / count, sq = 0.0;
-                for (int i = 0; i < n; i++)
-                    for (int j = (i * c + ch) * hw, end = j + hw; j < end; j++) { double d = xs[j] - mean; sq += d * d; }
+                for (int i = 0; i < n; i++) sq += k.sumSquaredDeviation(xs, (i * c + ch) * hw, hw, (float) mean);
                 double var = sq / count, invStd = 1.0 / Math.sqrt(var + eps);
                 float scale = (float) (invStd * gs[ch]), shift = (float) (bs[ch] - mean * invStd * gs[ch]);
-                for (int i = 0; i < n; i++)
-                    for (int j = (i * c + ch) * hw, end = j + hw; j < end; j++) {
-                        float v = xs[j] * scale + shift;
-                        ys[j] = relu ? (v > 0 ? v : 0f) : v;
-                    }
+                for (int i = 0; i < n; i++) k.affine(xs, ys, (i * c + ch) * hw, hw, scale, shift, relu);
                 sm[ch] = (float) mean;
                 si[ch] = (float) invStd;
                 rm[ch] = (float) ((1 - (double) momentum) * rm[ch] + (double) momentum * mean);
@@ -326,13 +374,17 @@ public final class CpuBackend implements Backend {
     @Override
     public void batchNormForwardInference(int n, int c, int hw, float eps, Buffer x, Buffer gamma, Buffer beta,
                                           Buffer runningMean, Buffer runningVar, Buffer y) {
+        long t0 = start();
         bnInference(n, c, hw, eps, x, gamma, beta, runningMean, runningVar, y, false);
+        done("batchNormForwardInference", t0);
     }
 
     @Override
     public void batchNormReluForwardInference(int n, int c, int hw, float eps, Buffer x, Buffer gamma, Buffer beta,
                                               Buffer runningMean, Buffer runningVar, Buffer y) {
+        long t0 = start();
         bnInference(n, c, hw, eps, x, gamma, beta, runningMean, runningVar, y, true);
+        done("batchNormReluForwardInference", t0);
     }
 
     private void bnInference(int n, int c, int hw, float eps, Buffer x, Buffer gamma, Buffer beta,
@@ -342,11 +394,7 @@ public final class CpuBackend implements Backend {
             for (int ch = lo; ch < hi; ch++) {
                 double s = gs[ch] / Math.sqrt((double) rv[ch] + eps);
                 float scale = (float) s, shift = (float) (bs[ch] - rm[ch] * s);
-                for (int i = 0; i < n; i++)
-                    for (int j = (i * c + ch) * hw, end = j + hw; j < end; j++) {
-                        float v = xs[j] * scale + shift;
-                        ys[j] = relu ? (v > 0 ? v : 0f) : v;
-                    }
+                for (int i = 0; i < n; i++) cx.kernels.affine(xs, ys, (i * c + ch) * hw, hw, scale, shift, relu);
             }
         });
     }
@@ -354,13 +402,17 @@ public final class CpuBackend implements Backend {
     @Override
     public void batchNormBackward(int n, int c, int hw, Buffer x, Buffer dy, Buffer gamma,
                                   Buffer saveMean, Buffer saveInvStd, Buffer dx, Buffer dgamma, Buffer dbeta) {
+        long t0 = start();
         bnBackward(n, c, hw, x, null, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+        done("batchNormBackward", t0);
     }
 
     @Override
     public void batchNormReluBackward(int n, int c, int hw, Buffer x, Buffer y, Buffer dy, Buffer gamma,
                                       Buffer saveMean, Buffer saveInvStd, Buffer dx, Buffer dgamma, Buffer dbeta) {
+        long t0 = start();
         bnBackward(n, c, hw, x, y, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+        done("batchNormReluBackward", t0);
     }
 
     /** dbeta, dgamma in one pass, then dx; with y != null, dy is masked by y > 0 (the fused ReLU) on the fly. */
@@ -369,24 +421,19 @@ public final class CpuBackend implements Backend {
         float[] xs = data(x), ys = y == null ? null : data(y), dys = data(dy), gs = data(gamma);
         float[] sm = data(saveMean), si = data(saveInvStd), dxs = data(dx), dgs = data(dgamma), dbs = data(dbeta);
         final long count = (long) n * hw;
+        Kernels k = cx.kernels;
         cx.par.range(c, count * c * 4, (t, lo, hi) -> {
+            double[] sums = new double[2];
             for (int ch = lo; ch < hi; ch++) {
                 float mean = sm[ch], invStd = si[ch];
-                double sumDy = 0.0, sumDyXhat = 0.0;
-                for (int i = 0; i < n; i++)
-                    for (int j = (i * c + ch) * hw, end = j + hw; j < end; j++) {
-                        float d = ys == null || ys[j] > 0 ? dys[j] : 0f;
-                        sumDy += d;
-                        sumDyXhat += d * ((xs[j] - mean) * invStd);
-                    }
-                float k = (float) (gs[ch] * (double) invStd / count);
-                float a = (float) (k * (double) count), b = (float) (k * sumDy), cc = (float) (k * sumDyXhat);
-                for (int i = 0; i < n; i++)
-                    for (int j = (i * c + ch) * hw, end = j + hw; j < end; j++) {
-                        float d = ys == null || ys[j] > 0 ? dys[j] : 0f;
-                        float xhat = (xs[j] - mean) * invStd;
-                        dxs[j] = a * d - b - xhat * cc;
-                    }
+                sums[0] = 0;
+                sums[1] = 0;
+                for (int i = 0; i < n; i++) k.sumsForBackward(dys, ys, xs, (i * c + ch) * hw, hw, mean, sums);
+                double sumDy = sums[0], sumDyXhat = sums[1] * invStd;
+                double kk = gs[ch] * (double) invStd / count;
+                // dx = kk * (count * d - sumDy - xhat * sumDyXhat), xhat = (x - mean) * invStd
+                float a = (float) (kk * count), b = (float) (kk * sumDy), cc = (float) (kk * sumDyXhat * invStd);
+                for (int i = 0; i < n; i++) k.bnBackwardRow(dys, ys, xs, dxs, (i * c + ch) * hw, hw, mean, a, b, cc);
                 dbs[ch] = (float) sumDy;
                 dgs[ch] = (float) sumDyXhat;
             }
@@ -397,6 +444,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void linearForward(int n, int in, int out, Buffer x, Buffer w, Buffer b, Buffer y) {
+        long t0 = start();
         float[] ys = data(y);
         cx.gemm.parallel(cx.par, cx.ws, n, out, in, new Gemm.Mat(data(x), 0, in, 1), new Gemm.Mat(data(w), 0, 1, in),
                 ys, 0, out, false);
@@ -406,16 +454,20 @@ public final class CpuBackend implements Backend {
                 for (int r = lo; r < hi; r++) for (int o = 0; o < out; o++) ys[r * out + o] += bs[o];
             });
         }
+        done("linearForward", t0);
     }
 
     @Override
     public void linearBackwardData(int n, int in, int out, Buffer dy, Buffer w, Buffer dx) {
+        long t0 = start();
         cx.gemm.parallel(cx.par, cx.ws, n, in, out, new Gemm.Mat(data(dy), 0, out, 1), new Gemm.Mat(data(w), 0, in, 1),
                 data(dx), 0, in, false);
+        done("linearBackwardData", t0);
     }
 
     @Override
     public void linearBackwardWeight(int n, int in, int out, Buffer x, Buffer dy, Buffer dw, Buffer db) {
+        long t0 = start();
         float[] dys = data(dy);
         cx.gemm.parallel(cx.par, cx.ws, out, in, n, new Gemm.Mat(dys, 0, 1, out), new Gemm.Mat(data(x), 0, in, 1),
                 data(dw), 0, in, false);
@@ -429,12 +481,14 @@ public final class CpuBackend implements Backend {
                 }
             });
         }
+        done("linearBackwardWeight", t0);
     }
 
     // ================================================================== embeddings
 
     @Override
     public void l2NormalizeForward(int n, int d, float eps, Buffer x, Buffer y, Buffer norms) {
+        long t0 = start();
         float[] xs = data(x), ys = data(y), ns = data(norms);
         cx.par.range(n, (long) n * d * 2, (t, lo, hi) -> {
             for (int i = lo; i < hi; i++) {
@@ -445,10 +499,12 @@ public final class CpuBackend implements Backend {
                 for (int j = i * d, end = j + d; j < end; j++) ys[j] = (float) (xs[j] / norm);
             }
         });
+        done("l2NormalizeForward", t0);
     }
 
     @Override
     public void l2NormalizeBackward(int n, int d, float eps, Buffer y, Buffer norms, Buffer dy, Buffer dx) {
+        long t0 = start();
         float[] ys = data(y), ns = data(norms), dys = data(dy), dxs = data(dx);
         cx.par.range(n, (long) n * d * 2, (t, lo, hi) -> {
             for (int i = lo; i < hi; i++) {
@@ -462,22 +518,28 @@ public final class CpuBackend implements Backend {
                 }
             }
         });
+        done("l2NormalizeBackward", t0);
     }
 
     @Override
     public void pairwiseDistanceForward(int n, int d, Distance metric, Buffer e, Buffer dist) {
+        long t0 = start();
         triplet.pairwiseDistanceForward(n, d, metric, data(e), data(dist));
+        done("pairwiseDistanceForward", t0);
     }
 
     @Override
     public void pairwiseDistanceBackward(int n, int d, Distance metric, Buffer e, Buffer dist, Buffer dDist, Buffer dE) {
+        long t0 = start();
         triplet.pairwiseDistanceBackward(n, d, metric, data(e), data(dist), data(dDist), data(dE));
+        done("pairwiseDistanceBackward", t0);
     }
 
     // ================================================================== the fused triplet loss
 
     @Override
     public void tripletLoss(int b, int d, int[] labels, TripletOptions options, Buffer e, Buffer dE, Buffer stats) {
+        long t0 = start();
         if (options == null) throw new IllegalArgumentException("tripletLoss: options are required");
         if (b < 0 || d < 0) throw new IllegalArgumentException("tripletLoss: negative size b=" + b + ", d=" + d);
         if (labels == null || labels.length < b)
@@ -486,12 +548,14 @@ public final class CpuBackend implements Backend {
             throw new IllegalArgumentException("tripletLoss: anchorRows " + options.anchorRows() + " exceeds the batch of " + b
                     + " rows; use TripletOptions.withAnchorRows(B) when the batch has no extra negatives");
         triplet.tripletLoss(b, d, labels, options, data(e), data(dE), data(stats));
+        done("tripletLoss", t0);
     }
 
     // ================================================================== optimizer updates (elementwise)
 
     @Override
     public void sgdUpdate(long n, OptimizerParams.Sgd p, Buffer param, Buffer grad, Buffer velocity) {
+        long t0 = start();
         float[] ws = data(param), gs = data(grad), vs = data(velocity);
         float lr = p.lr(), mom = p.momentum(), wd = p.weightDecay();
         boolean nesterov = p.nesterov();
@@ -503,10 +567,12 @@ public final class CpuBackend implements Backend {
                 ws[i] -= lr * (nesterov ? g + mom * v : v);
             }
         });
+        done("sgdUpdate", t0);
     }
 
     @Override
     public void adamUpdate(long n, OptimizerParams.Adam p, Buffer param, Buffer grad, Buffer m, Buffer v) {
+        long t0 = start();
         if (p.step() < 1) throw new IllegalArgumentException("adamUpdate: step is 1-based, got " + p.step());
         float[] ws = data(param), gs = data(grad), ms = data(m), vs = data(v);
         float lr = p.lr(), b1 = p.beta1(), b2 = p.beta2(), eps = p.eps(), wd = p.weightDecay();
@@ -523,10 +589,12 @@ public final class CpuBackend implements Backend {
                 ws[i] -= lr * (mi / c1) / ((float) Math.sqrt(vi / c2) + eps);
             }
         });
+        done("adamUpdate", t0);
     }
 
     @Override
     public void adagradUpdate(long n, OptimizerParams.Adagrad p, Buffer param, Buffer grad, Buffer accumulator) {
+        long t0 = start();
         float[] ws = data(param), gs = data(grad), as = data(accumulator);
         float lr = p.lr(), eps = p.eps(), wd = p.weightDecay();
         elementwise(n, (t, lo, hi) -> {
@@ -537,7 +605,35 @@ public final class CpuBackend implements Backend {
                 ws[i] -= lr * g / ((float) Math.sqrt(a) + eps);
             }
         });
+        done("adagradUpdate", t0);
     }
+
+    // ================================================================== profile (KernelProfile: wall time per kernel name)
+
+    /** The time a kernel starts, when profiling (0 otherwise: profiling off costs one branch per call). */
+    private long start() { return profiling ? System.nanoTime() : 0L; }
+
+    /** Adds a kernel's wall time since {@code t0} to its name's total, when profiling. */
+    private void done(String kernel, long t0) {
+        if (!profiling) return;
+        double ms = (System.nanoTime() - t0) / 1e6;
+        synchronized (profile) { profile.merge(kernel, new Stat(1, ms), (a, b) -> a.plus(1, ms)); }
+    }
+
+    @Override public boolean profiling() { return profiling; }
+
+    @Override
+    public Map<String, Stat> snapshot() {
+        synchronized (profile) {
+            Map<String, Stat> sorted = new LinkedHashMap<>();
+            profile.entrySet().stream().sorted((a, b) -> Double.compare(b.getValue().totalMillis(), a.getValue().totalMillis()))
+                    .forEach(e -> sorted.put(e.getKey(), e.getValue()));
+            return sorted;
+        }
+    }
+
+    @Override
+    public void reset() { synchronized (profile) { profile.clear(); } }
 
     // ================================================================== helpers
 

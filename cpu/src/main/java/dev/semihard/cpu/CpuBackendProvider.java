@@ -25,5 +25,5 @@ public final class CpuBackendProvider implements BackendProvider {
     }
 
     @Override
-    public Backend create(BackendOptions options) { return new CpuBackend(options.threads()); }
+    public Backend create(BackendOptions options) { return new CpuBackend(options); }
 }

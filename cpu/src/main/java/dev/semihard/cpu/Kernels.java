@@ -35,4 +35,25 @@ interface Kernels {
 
     /** y[yo + t] += a * x[xo + t], t < n. */
     void axpy(float a, float[] x, int xo, float[] y, int yo, int n);
+
+    // ------------------------------------------------------------------ batch-norm rows (memory-bound, but
+    // a double or scalar reduction per element is latency-bound: these keep one vector of partial sums)
+
+    /** sum over t < n of x[o + t]. */
+    float sum(float[] x, int o, int n);
+
+    /** sum over t < n of (x[o + t] - mean)^2. */
+    float sumSquaredDeviation(float[] x, int o, int n, float mean);
+
+    /** y[o + t] = x[o + t] * scale + shift, then max(., 0) when relu (0 for NaN, like reluForward). */
+    void affine(float[] x, float[] y, int o, int n, float scale, float shift, boolean relu);
+
+    /**
+     * With d = dy[o + t], masked to 0 where mask != null and mask[o + t] <= 0 (the fused ReLU):
+     * out[0] += sum of d, out[1] += sum of d * (x[o + t] - mean).
+     */
+    void sumsForBackward(float[] dy, float[] mask, float[] x, int o, int n, float mean, double[] out);
+
+    /** dx[o + t] = a * d - b - (x[o + t] - mean) * c, d masked as in {@link #sumsForBackward}. */
+    void bnBackwardRow(float[] dy, float[] mask, float[] x, float[] dx, int o, int n, float mean, float a, float b, float c);
 }

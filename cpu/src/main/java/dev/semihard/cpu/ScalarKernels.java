@@ -47,4 +47,46 @@ final class ScalarKernels implements Kernels {
     public void axpy(float a, float[] x, int xo, float[] y, int yo, int n) {
         for (int t = 0; t < n; t++) y[yo + t] += a * x[xo + t];
     }
+
+    @Override
+    public float sum(float[] x, int o, int n) {
+        float s = 0f;
+        for (int t = o; t < o + n; t++) s += x[t];
+        return s;
+    }
+
+    @Override
+    public float sumSquaredDeviation(float[] x, int o, int n, float mean) {
+        float s = 0f;
+        for (int t = o; t < o + n; t++) { float d = x[t] - mean; s += d * d; }
+        return s;
+    }
+
+    @Override
+    public void affine(float[] x, float[] y, int o, int n, float scale, float shift, boolean relu) {
+        for (int t = o; t < o + n; t++) {
+            float v = x[t] * scale + shift;
+            y[t] = relu ? (v > 0 ? v : 0f) : v;
+        }
+    }
+
+    @Override
+    public void sumsForBackward(float[] dy, float[] mask, float[] x, int o, int n, float mean, double[] out) {
+        float s0 = 0f, s1 = 0f;
+        for (int t = o; t < o + n; t++) {
+            float d = mask == null || mask[t] > 0 ? dy[t] : 0f;
+            s0 += d;
+            s1 += d * (x[t] - mean);
+        }
+        out[0] += s0;
+        out[1] += s1;
+    }
+
+    @Override
+    public void bnBackwardRow(float[] dy, float[] mask, float[] x, float[] dx, int o, int n, float mean, float a, float b, float c) {
+        for (int t = o; t < o + n; t++) {
+            float d = mask == null || mask[t] > 0 ? dy[t] : 0f;
+            dx[t] = a * d - b - (x[t] - mean) * c;
+        }
+    }
 }

@@ -109,4 +109,79 @@ final class VectorKernels implements Kernels {
             FloatVector.fromArray(S, x, xo + t).fma(av, FloatVector.fromArray(S, y, yo + t)).intoArray(y, yo + t);
         for (; t < n; t++) y[yo + t] += a * x[xo + t];
     }
+
+    @Override
+    public float sum(float[] x, int o, int n) {
+        FloatVector acc = FloatVector.zero(S);
+        int t = 0;
+        for (int end = S.loopBound(n); t < end; t += L) acc = acc.add(FloatVector.fromArray(S, x, o + t));
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; t < n; t++) s += x[o + t];
+        return s;
+    }
+
+    @Override
+    public float sumSquaredDeviation(float[] x, int o, int n, float mean) {
+        FloatVector acc = FloatVector.zero(S), m = FloatVector.broadcast(S, mean);
+        int t = 0;
+        for (int end = S.loopBound(n); t < end; t += L) {
+            FloatVector d = FloatVector.fromArray(S, x, o + t).sub(m);
+            acc = d.fma(d, acc);
+        }
+        float s = acc.reduceLanes(VectorOperators.ADD);
+        for (; t < n; t++) { float d = x[o + t] - mean; s += d * d; }
+        return s;
+    }
+
+    @Override
+    public void affine(float[] x, float[] y, int o, int n, float scale, float shift, boolean relu) {
+        FloatVector sc = FloatVector.broadcast(S, scale), sh = FloatVector.broadcast(S, shift), zero = FloatVector.zero(S);
+        int t = 0;
+        for (int end = S.loopBound(n); t < end; t += L) {
+            FloatVector v = FloatVector.fromArray(S, x, o + t).fma(sc, sh);
+            if (relu) v = zero.blend(v, v.compare(VectorOperators.GT, zero));   // NaN -> 0, like max(v, 0) in reluForward
+            v.intoArray(y, o + t);
+        }
+        for (; t < n; t++) {
+            float v = x[o + t] * scale + shift;
+            y[o + t] = relu ? (v > 0 ? v : 0f) : v;
+        }
+    }
+
+    @Override
+    public void sumsForBackward(float[] dy, float[] mask, float[] x, int o, int n, float mean, double[] out) {
+        FloatVector a0 = FloatVector.zero(S), a1 = a0, m = FloatVector.broadcast(S, mean), zero = a0;
+        int t = 0;
+        for (int end = S.loopBound(n); t < end; t += L) {
+            FloatVector d = FloatVector.fromArray(S, dy, o + t);
+            if (mask != null) d = zero.blend(d, FloatVector.fromArray(S, mask, o + t).compare(VectorOperators.GT, zero));
+            a0 = a0.add(d);
+            a1 = d.fma(FloatVector.fromArray(S, x, o + t).sub(m), a1);
+        }
+        float s0 = a0.reduceLanes(VectorOperators.ADD), s1 = a1.reduceLanes(VectorOperators.ADD);
+        for (; t < n; t++) {
+            float d = mask == null || mask[o + t] > 0 ? dy[o + t] : 0f;
+            s0 += d;
+            s1 += d * (x[o + t] - mean);
+        }
+        out[0] += s0;
+        out[1] += s1;
+    }
+
+    @Override
+    public void bnBackwardRow(float[] dy, float[] mask, float[] x, float[] dx, int o, int n, float mean, float a, float b, float c) {
+        FloatVector av = FloatVector.broadcast(S, a), bv = FloatVector.broadcast(S, b), cv = FloatVector.broadcast(S, c);
+        FloatVector m = FloatVector.broadcast(S, mean), zero = FloatVector.zero(S);
+        int t = 0;
+        for (int end = S.loopBound(n); t < end; t += L) {
+            FloatVector d = FloatVector.fromArray(S, dy, o + t);
+            if (mask != null) d = zero.blend(d, FloatVector.fromArray(S, mask, o + t).compare(VectorOperators.GT, zero));
+            FloatVector xc = FloatVector.fromArray(S, x, o + t).sub(m);
+            d.fma(av, bv.neg()).sub(xc.mul(cv)).intoArray(dx, o + t);
+        }
+        for (; t < n; t++) {
+            float d = mask == null || mask[o + t] > 0 ? dy[o + t] : 0f;
+            dx[o + t] = a * d - b - (x[o + t] - mean) * c;
+        }
+    }
 }
