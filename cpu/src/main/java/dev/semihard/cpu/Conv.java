@@ -18,6 +18,12 @@ import java.util.Arrays;
  * </pre>
  * A 1x1, stride-1, unpadded convolution needs no columns: x[n] itself is the CRS x P matrix.
  *
+ * <p><b>Image groups.</b> Late layers have few output positions (P = 9 for a 3 x 3 map), and a GEMM
+ * with N = 9 would fill 9 of the micro-tile's 2L columns. So images are taken {@link #groupSize} at a
+ * time, side by side in one matrix of nb * P >= {@value #GROUP_COLUMNS} columns: the columns of a group
+ * are [CRS][nb * P], dy of a group is gathered to [K][nb * P], and the GEMM outputs are scattered back
+ * per image (a copy of P floats per (image, channel), cheap next to the GEMM).
+ *
  * <p>Threads: images are split into one contiguous chunk per thread, each with its own columns in its
  * {@link Workspace}; when there are fewer images than threads, each image's GEMM is split instead. The
  * filter gradient keeps one partial dW per chunk and adds the chunks in chunk order, so it is
@@ -31,50 +37,76 @@ final class Conv {
         return g.r() == 1 && g.s() == 1 && g.stride() == 1 && g.pad() == 0;
     }
 
+    /** Columns a group of images should reach: a few micro-tile widths, while the group's columns stay in L2. */
+    static final int GROUP_COLUMNS = 256;
+
+    /** Images per group: 1 from GROUP_COLUMNS output positions up, else enough to reach GROUP_COLUMNS columns. */
+    static int groupSize(ConvGeometry g) {
+        int p = g.outH() * g.outW();
+        return Math.max(1, Math.min(g.n(), (GROUP_COLUMNS + p - 1) / p));
+    }
+
     static void forward(CpuContext cx, ConvGeometry g, float[] x, float[] w, float[] bias, float[] y) {
         final int C = g.c(), HW = g.h() * g.w(), K = g.k(), P = g.outH() * g.outW(), CRS = C * g.r() * g.s();
         Gemm.Mat wm = new Gemm.Mat(w, 0, CRS, 1);
-        perImage(cx, g, (ws, n, par) -> {
-            Gemm.Mat cols = direct(g) ? new Gemm.Mat(x, n * C * HW, P, 1) : new Gemm.Mat(im2col(ws, g, x, n), 0, P, 1);
-            gemm(cx, ws, par, K, P, CRS, wm, cols, y, n * K * P, P, false);
-        });
-        if (bias != null) {
-            cx.par.range(g.n() * K, (long) g.n() * K * P, (t, lo, hi) -> {
-                for (int i = lo; i < hi; i++) {
-                    float b = bias[i % K];
-                    for (int p = i * P, end = p + P; p < end; p++) y[p] += b;
+        perGroup(cx, g, (ws, n0, nb, par) -> {
+            if (nb == 1) {
+                Gemm.Mat cols = direct(g) ? new Gemm.Mat(x, n0 * C * HW, P, 1) : new Gemm.Mat(im2col(ws, g, x, n0, 1), 0, P, 1);
+                gemm(cx, ws, par, K, P, CRS, wm, cols, y, n0 * K * P, P, false);
+                if (bias != null) for (int k = 0; k < K; k++) addBias(y, (n0 * K + k) * P, P, bias[k]);
+                return;
+            }
+            int ld = nb * P;
+            float[] out = ws.partial((long) K * ld);
+            gemm(cx, ws, par, K, ld, CRS, wm, new Gemm.Mat(im2col(ws, g, x, n0, nb), 0, ld, 1), out, 0, ld, false);
+            for (int i = 0; i < nb; i++)                 // out[k][i*P + p] -> y[n0 + i][k][p]
+                for (int k = 0; k < K; k++) {
+                    int dst = ((n0 + i) * K + k) * P;
+                    System.arraycopy(out, k * ld + i * P, y, dst, P);
+                    if (bias != null) addBias(y, dst, P, bias[k]);
                 }
-            });
-        }
+        });
+    }
+
+    private static void addBias(float[] y, int o, int n, float b) {
+        for (int p = o, end = o + n; p < end; p++) y[p] += b;
     }
 
     static void backwardData(CpuContext cx, ConvGeometry g, float[] dy, float[] w, float[] dx) {
         final int C = g.c(), HW = g.h() * g.w(), K = g.k(), P = g.outH() * g.outW(), CRS = C * g.r() * g.s();
         Gemm.Mat wT = new Gemm.Mat(w, 0, 1, CRS);            // W^T(crs, k) = w[k * CRS + crs]
-        perImage(cx, g, (ws, n, par) -> {
-            Gemm.Mat dyn = new Gemm.Mat(dy, n * K * P, P, 1);
-            if (direct(g)) {
-                gemm(cx, ws, par, CRS, P, K, wT, dyn, dx, n * C * HW, P, false);
-            } else {
-                float[] cols = ws.cols((long) CRS * P);
-                gemm(cx, ws, par, CRS, P, K, wT, dyn, cols, 0, P, false);
-                col2im(g, cols, dx, n);
+        perGroup(cx, g, (ws, n0, nb, par) -> {
+            int ld = nb * P;
+            Gemm.Mat dyg = nb == 1 ? new Gemm.Mat(dy, n0 * K * P, P, 1) : new Gemm.Mat(gatherDy(ws, dy, n0, nb, K, P), 0, ld, 1);
+            if (nb == 1 && direct(g)) {
+                gemm(cx, ws, par, CRS, P, K, wT, dyg, dx, n0 * C * HW, P, false);
+                return;
             }
+            float[] cols = ws.cols((long) CRS * ld);
+            gemm(cx, ws, par, CRS, ld, K, wT, dyg, cols, 0, ld, false);
+            for (int i = 0; i < nb; i++) col2im(g, cols, i * P, ld, dx, n0 + i);
         });
     }
 
     static void backwardFilter(CpuContext cx, ConvGeometry g, float[] x, float[] dy, float[] dw, float[] dbias) {
         final int N = g.n(), C = g.c(), HW = g.h() * g.w(), K = g.k(), P = g.outH() * g.outW(), CRS = C * g.r() * g.s();
-        final int size = K * CRS;
+        final int size = K * CRS, group = groupSize(g);
         long work = (long) N * K * P * CRS;
         int chunks = cx.par.chunksFor(N, work);
         cx.par.split(N, chunks, (t, lo, hi) -> {
             Workspace ws = cx.ws[t];
             float[] out = chunks == 1 ? dw : ws.partial(size);
-            for (int n = lo; n < hi; n++) {
-                Gemm.Mat dyn = new Gemm.Mat(dy, n * K * P, P, 1);
-                Gemm.Mat colsT = direct(g) ? new Gemm.Mat(x, n * C * HW, 1, P) : new Gemm.Mat(im2col(ws, g, x, n), 0, 1, P);
-                cx.gemm.gemm(ws, K, CRS, P, dyn, colsT, out, 0, CRS, n > lo);
+            for (int n0 = lo; n0 < hi; n0 += group) {
+                int nb = Math.min(group, hi - n0), ld = nb * P;
+                Gemm.Mat dyg, colsT;
+                if (nb == 1) {
+                    dyg = new Gemm.Mat(dy, n0 * K * P, P, 1);
+                    colsT = direct(g) ? new Gemm.Mat(x, n0 * C * HW, 1, P) : new Gemm.Mat(im2col(ws, g, x, n0, 1), 0, 1, P);
+                } else {
+                    dyg = new Gemm.Mat(gatherDy(ws, dy, n0, nb, K, P), 0, ld, 1);
+                    colsT = new Gemm.Mat(im2col(ws, g, x, n0, nb), 0, 1, ld);
+                }
+                cx.gemm.gemm(ws, K, CRS, ld, dyg, colsT, out, 0, CRS, n0 > lo);
             }
             if (hi == lo) Arrays.fill(out, 0, size, 0f);
         });
@@ -93,23 +125,35 @@ final class Conv {
 
     // ------------------------------------------------------------------ helpers
 
-    /** Work on one image: its index, the workspace, and the pool to split its GEMM with (null: this thread only). */
+    /** Work on one group: the workspace, its first image, its number of images, the pool to split its GEMM with (null: this thread only). */
     @FunctionalInterface
-    private interface ImageTask {
-        void run(Workspace ws, int n, Parallel split);
+    private interface GroupTask {
+        void run(Workspace ws, int n0, int nb, Parallel split);
     }
 
-    /** Images in one chunk per thread, or one image at a time with the GEMM split when images are fewer than threads. */
-    private static void perImage(CpuContext cx, ConvGeometry g, ImageTask task) {
-        int N = g.n();
+    /**
+     * Groups of {@link #groupSize} images within one contiguous chunk of images per thread; or, with fewer
+     * images than threads, one image at a time with its GEMM split over the threads.
+     */
+    private static void perGroup(CpuContext cx, ConvGeometry g, GroupTask task) {
+        int N = g.n(), group = groupSize(g);
         long work = (long) N * g.k() * g.outH() * g.outW() * g.c() * g.r() * g.s();
         if (N >= cx.par.threads() || cx.par.chunksFor(N, work) == 1) {
             cx.par.range(N, work, (t, lo, hi) -> {
-                for (int n = lo; n < hi; n++) task.run(cx.ws[t], n, null);
+                for (int n0 = lo; n0 < hi; n0 += group) task.run(cx.ws[t], n0, Math.min(group, hi - n0), null);
             });
         } else {
-            for (int n = 0; n < N; n++) task.run(cx.ws[0], n, cx.par);
+            for (int n = 0; n < N; n++) task.run(cx.ws[0], n, 1, cx.par);
         }
+    }
+
+    /** dy of images n0 .. n0+nb-1 gathered side by side: out[k][i*P + p] = dy[n0 + i][k][p]. */
+    private static float[] gatherDy(Workspace ws, float[] dy, int n0, int nb, int K, int P) {
+        int ld = nb * P;
+        float[] out = ws.gathered((long) K * ld);
+        for (int i = 0; i < nb; i++)
+            for (int k = 0; k < K; k++) System.arraycopy(dy, ((n0 + i) * K + k) * P, out, k * ld + i * P, P);
+        return out;
     }
 
     private static void gemm(CpuContext cx, Workspace ws, Parallel split, int M, int N, int K, Gemm.Mat a, Gemm.Mat b,
@@ -118,16 +162,26 @@ final class Conv {
         else cx.gemm.parallel(split, cx.ws, M, N, K, a, b, c, cOff, ldc, accumulate);
     }
 
-    /** cols[(c*R + r)*S + s][oh*OW + ow] of image n (0 in the padding), in the workspace's column buffer. */
-    static float[] im2col(Workspace ws, ConvGeometry g, float[] x, int n) {
+    /**
+     * The columns of images n0 .. n0+nb-1 side by side, in the workspace's column buffer:
+     * cols[(c*R + r)*S + s][i*P + oh*OW + ow] = x[n0 + i, c, oh*stride - pad + r, ow*stride - pad + s] (0 in the padding).
+     */
+    static float[] im2col(Workspace ws, ConvGeometry g, float[] x, int n0, int nb) {
+        final int P = g.outH() * g.outW(), ld = nb * P;
+        float[] cols = ws.cols((long) g.c() * g.r() * g.s() * ld);
+        for (int i = 0; i < nb; i++) im2col(g, x, n0 + i, cols, i * P, ld);
+        return cols;
+    }
+
+    /** One image's columns at column offset colOff of a matrix with row stride ld. */
+    private static void im2col(ConvGeometry g, float[] x, int n, float[] cols, int colOff, int ld) {
         final int C = g.c(), H = g.h(), W = g.w(), R = g.r(), S = g.s(), st = g.stride(), pad = g.pad();
-        final int OH = g.outH(), OW = g.outW(), P = OH * OW;
-        float[] cols = ws.cols((long) C * R * S * P);
+        final int OH = g.outH(), OW = g.outW();
         for (int c = 0; c < C; c++) {
             int xBase = (n * C + c) * H * W;
             for (int r = 0; r < R; r++)
                 for (int s = 0; s < S; s++) {
-                    int row = ((c * R + r) * S + s) * P;
+                    int row = ((c * R + r) * S + s) * ld + colOff;
                     int lo = firstInside(s, pad, st), hi = endInside(s, pad, st, W, OW);
                     for (int oh = 0; oh < OH; oh++) {
                         int o = row + oh * OW, ih = oh * st - pad + r;
@@ -140,19 +194,18 @@ final class Conv {
                     }
                 }
         }
-        return cols;
     }
 
-    /** dx[n] = 0, then every column entry added back to the input position it was read from. */
-    private static void col2im(ConvGeometry g, float[] cols, float[] dx, int n) {
+    /** dx[n] = 0, then every entry of its columns (at colOff, row stride ld) added back to the input position it was read from. */
+    private static void col2im(ConvGeometry g, float[] cols, int colOff, int ld, float[] dx, int n) {
         final int C = g.c(), H = g.h(), W = g.w(), R = g.r(), S = g.s(), st = g.stride(), pad = g.pad();
-        final int OH = g.outH(), OW = g.outW(), P = OH * OW;
+        final int OH = g.outH(), OW = g.outW();
         Arrays.fill(dx, n * C * H * W, (n + 1) * C * H * W, 0f);
         for (int c = 0; c < C; c++) {
             int xBase = (n * C + c) * H * W;
             for (int r = 0; r < R; r++)
                 for (int s = 0; s < S; s++) {
-                    int row = ((c * R + r) * S + s) * P;
+                    int row = ((c * R + r) * S + s) * ld + colOff;
                     int lo = firstInside(s, pad, st), hi = endInside(s, pad, st, W, OW);
                     for (int oh = 0; oh < OH; oh++) {
                         int ih = oh * st - pad + r;

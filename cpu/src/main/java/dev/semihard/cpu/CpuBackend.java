@@ -252,6 +252,7 @@ public final class CpuBackend implements Backend, KernelProfile {
         cx.par.range(g.n() * g.c(), g.outputSize() * size * size, (t, lo, hi) -> {
             for (int plane = lo; plane < hi; plane++) {
                 int xBase = plane * H * W, yBase = plane * OH * OW;
+                if (size == 2 && stride == 2) { pool2x2Plane(xs, xBase, W, ys, yBase, OH, OW); continue; }
                 for (int oh = 0; oh < OH; oh++)
                     for (int ow = 0; ow < OW; ow++)
                         ys[yBase + oh * OW + ow] = xs[xBase + argMax(xs, xBase, W, oh * stride, ow * stride, size)];
@@ -268,6 +269,7 @@ public final class CpuBackend implements Backend, KernelProfile {
         cx.par.range(g.n() * g.c(), g.outputSize() * size * size, (t, lo, hi) -> {
             for (int plane = lo; plane < hi; plane++) {
                 int xBase = plane * H * W, yBase = plane * OH * OW;
+                if (size == 2 && stride == 2) { pool2x2BackwardPlane(xs, xBase, H, W, dys, yBase, dxs, OH, OW); continue; }
                 Arrays.fill(dxs, xBase, xBase + H * W, 0f);
                 for (int oh = 0; oh < OH; oh++)
                     for (int ow = 0; ow < OW; ow++)
@@ -278,18 +280,77 @@ public final class CpuBackend implements Backend, KernelProfile {
     }
 
     /**
+     * One plane of the 2 x 2, stride 2 max pool (every model's). {@link Math#max} compiles to max
+     * instructions; the reference's rule (strict compares in window order) is a chain of data-dependent
+     * branches that mispredict on real activations and run 10x slower. The two agree except where a NaN is
+     * in the window (Math.max gives NaN; the rule gives NaN only when it comes first): those windows,
+     * never seen in training, take {@link #argMax}. (+0 and -0 may differ in sign only: equal values.)
+     */
+    private static void pool2x2Plane(float[] xs, int xBase, int W, float[] ys, int yBase, int OH, int OW) {
+        for (int oh = 0; oh < OH; oh++) {
+            int r0 = xBase + 2 * oh * W, r1 = r0 + W, yo = yBase + oh * OW;
+            for (int ow = 0; ow < OW; ow++) {
+                float m = Math.max(Math.max(xs[r0 + 2 * ow], xs[r0 + 2 * ow + 1]), Math.max(xs[r1 + 2 * ow], xs[r1 + 2 * ow + 1]));
+                if (m != m) m = xs[xBase + argMax(xs, xBase, W, 2 * oh, 2 * ow, 2)];
+                ys[yo + ow] = m;
+            }
+        }
+    }
+
+    /**
+     * The backward of {@link #pool2x2Plane}: each window's dy goes to its first maximum, the other three get
+     * 0, without branches: per position a mask "equals the maximum" (from the bits of x + 0 and max + 0, so
+     * -0 equals +0), and "first" is that mask and-not the earlier ones. Windows with a NaN take {@link #argMax}.
+     */
+    private static void pool2x2BackwardPlane(float[] xs, int xBase, int H, int W, float[] dys, int yBase, float[] dxs,
+                                             int OH, int OW) {
+        if (2 * OH != H || 2 * OW != W) Arrays.fill(dxs, xBase, xBase + H * W, 0f);   // rows/columns no window covers
+        for (int oh = 0; oh < OH; oh++) {
+            int r0 = xBase + 2 * oh * W, r1 = r0 + W, yo = yBase + oh * OW;
+            for (int ow = 0; ow < OW; ow++) {
+                int a = r0 + 2 * ow, c = r1 + 2 * ow;
+                float x0 = xs[a], x1 = xs[a + 1], x2 = xs[c], x3 = xs[c + 1];
+                float m = Math.max(Math.max(x0, x1), Math.max(x2, x3));
+                float dy = dys[yo + ow];
+                if (m != m) {
+                    dxs[a] = 0f; dxs[a + 1] = 0f; dxs[c] = 0f; dxs[c + 1] = 0f;
+                    dxs[xBase + argMax(xs, xBase, W, 2 * oh, 2 * ow, 2)] = dy;
+                    continue;
+                }
+                int mb = Float.floatToRawIntBits(m + 0f), d = Float.floatToRawIntBits(dy);
+                int e0 = equalMask(x0, mb), e1 = equalMask(x1, mb) & ~e0, e2 = equalMask(x2, mb) & ~(e0 | e1);
+                int e3 = ~(e0 | e1 | e2);
+                dxs[a] = Float.intBitsToFloat(d & e0);
+                dxs[a + 1] = Float.intBitsToFloat(d & e1);
+                dxs[c] = Float.intBitsToFloat(d & e2);
+                dxs[c + 1] = Float.intBitsToFloat(d & e3);
+            }
+        }
+    }
+
+    /** All ones when the bits of x + 0 (so -0 becomes +0) are {@code bits}, else 0; no branch. */
+    private static int equalMask(float x, int bits) {
+        int e = Float.floatToRawIntBits(x + 0f) ^ bits;
+        return ~((e | -e) >> 31);
+    }
+
+    /**
      * Offset (from xBase) of the first maximum of the window at (h0, w0), row-major order (the reference's
      * rule: strict comparisons in window order, so a NaN is kept only in the first position). The 2 x 2
      * window of every model is unrolled.
      */
     private static int argMax(float[] xs, int xBase, int W, int h0, int w0, int size) {
-        if (size == 2) {
-            int best = h0 * W + w0, o = best;
-            float bestV = xs[xBase + o];
-            if (xs[xBase + o + 1] > bestV) { bestV = xs[xBase + o + 1]; best = o + 1; }
-            if (xs[xBase + o + W] > bestV) { bestV = xs[xBase + o + W]; best = o + W; }
-            if (xs[xBase + o + W + 1] > bestV) best = o + W + 1;
-            return best;
+        if (size == 2) {                       // conditional moves, not branches: on real data each compare is a coin toss
+            int o = h0 * W + w0, best = o;
+            float bestV = xs[xBase + o], v;
+            v = xs[xBase + o + 1];
+            best = v > bestV ? o + 1 : best;
+            bestV = v > bestV ? v : bestV;
+            v = xs[xBase + o + W];
+            best = v > bestV ? o + W : best;
+            bestV = v > bestV ? v : bestV;
+            v = xs[xBase + o + W + 1];
+            return v > bestV ? o + W + 1 : best;
         }
         int best = h0 * W + w0;
         float bestV = xs[xBase + best];

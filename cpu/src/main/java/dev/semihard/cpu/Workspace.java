@@ -15,6 +15,7 @@ final class Workspace {
     /** im2col / col2im columns of one image, and other per-call scratch. */
     private float[] cols = new float[0];
     private float[] partial = new float[0];
+    private float[] gathered = new float[0];
     private float[] rowScratch = new float[0];
     private int[] ints = new int[0];
     private int[] ints2 = new int[0];
@@ -28,6 +29,8 @@ final class Workspace {
     float[] cols(long n) { return cols = grow(cols, n); }
 
     float[] partial(long n) { return partial = grow(partial, n); }
+
+    float[] gathered(long n) { return gathered = grow(gathered, n); }
 
     float[] rowScratch(long n) { return rowScratch = grow(rowScratch, n); }
 
