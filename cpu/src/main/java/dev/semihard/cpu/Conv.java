@@ -61,9 +61,9 @@ final class Conv {
             gemm(cx, ws, par, K, ld, CRS, wm, new Gemm.Mat(im2col(ws, g, x, n0, nb), 0, ld, 1), out, 0, ld, false);
             for (int i = 0; i < nb; i++)                 // out[k][i*P + p] -> y[n0 + i][k][p]
                 for (int k = 0; k < K; k++) {
-                    int dst = ((n0 + i) * K + k) * P;
-                    System.arraycopy(out, k * ld + i * P, y, dst, P);
-                    if (bias != null) addBias(y, dst, P, bias[k]);
+                    int dst = ((n0 + i) * K + k) * P, src = k * ld + i * P;
+                    float b = bias == null ? 0f : bias[k];
+                    for (int p = 0; p < P; p++) y[dst + p] = out[src + p] + b;
                 }
         });
     }
@@ -152,7 +152,10 @@ final class Conv {
         int ld = nb * P;
         float[] out = ws.gathered((long) K * ld);
         for (int i = 0; i < nb; i++)
-            for (int k = 0; k < K; k++) System.arraycopy(dy, ((n0 + i) * K + k) * P, out, k * ld + i * P, P);
+            for (int k = 0; k < K; k++) {
+                int src = ((n0 + i) * K + k) * P, dst = k * ld + i * P;
+                for (int p = 0; p < P; p++) out[dst + p] = dy[src + p];
+            }
         return out;
     }
 
@@ -184,13 +187,16 @@ final class Conv {
                     int row = ((c * R + r) * S + s) * ld + colOff;
                     int lo = firstInside(s, pad, st), hi = endInside(s, pad, st, W, OW);
                     for (int oh = 0; oh < OH; oh++) {
-                        int o = row + oh * OW, ih = oh * st - pad + r;
-                        if (ih < 0 || ih >= H || hi <= lo) { Arrays.fill(cols, o, o + OW, 0f); continue; }
-                        Arrays.fill(cols, o, o + lo, 0f);
-                        int src = xBase + ih * W - pad + s;
-                        if (st == 1) System.arraycopy(x, src + lo, cols, o + lo, hi - lo);
-                        else for (int ow = lo; ow < hi; ow++) cols[o + ow] = x[src + ow * st];
-                        Arrays.fill(cols, o + hi, o + OW, 0f);
+                        // plain loops, no arraycopy / fill calls: rows are short (3 to 96 values) and a call
+                        // per row cost as much as the GEMM on small maps
+                        int o = row + oh * OW, ih = oh * st - pad + r, ow = 0;
+                        if (ih >= 0 && ih < H) {
+                            int src = xBase + ih * W - pad + s;
+                            for (; ow < lo; ow++) cols[o + ow] = 0f;
+                            if (st == 1) for (; ow < hi; ow++) cols[o + ow] = x[src + ow];
+                            else for (; ow < hi; ow++) cols[o + ow] = x[src + ow * st];
+                        }
+                        for (; ow < OW; ow++) cols[o + ow] = 0f;
                     }
                 }
         }
@@ -211,7 +217,8 @@ final class Conv {
                         int ih = oh * st - pad + r;
                         if (ih < 0 || ih >= H) continue;
                         int dst = xBase + ih * W - pad + s, o = row + oh * OW;
-                        for (int ow = lo; ow < hi; ow++) dx[dst + ow * st] += cols[o + ow];
+                        if (st == 1) for (int ow = lo; ow < hi; ow++) dx[dst + ow] += cols[o + ow];
+                        else for (int ow = lo; ow < hi; ow++) dx[dst + ow * st] += cols[o + ow];
                     }
                 }
         }
