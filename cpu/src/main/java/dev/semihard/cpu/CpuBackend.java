@@ -10,6 +10,7 @@ import dev.semihard.engine.backend.OptimizerParams;
 import dev.semihard.engine.backend.PoolGeometry;
 import dev.semihard.engine.backend.TripletOptions;
 
+import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -52,6 +53,7 @@ public final class CpuBackend implements Backend, KernelProfile {
     private volatile boolean closed;
     private final boolean profiling;
     private final Map<String, Stat> profile = new HashMap<>();
+    private final Map<Integer, ArrayDeque<float[]>> cache = new HashMap<>();
 
     /** A backend with {@link #THREADS_PROPERTY} threads (or all processors) and the SIMD choice of {@link SimdSupport}. */
     public CpuBackend() { this(0); }
@@ -104,24 +106,55 @@ public final class CpuBackend implements Backend, KernelProfile {
     }
 
     @Override
-    public Buffer allocate(long floats) {
+    public Buffer allocate(long floats) { return allocate(floats, true); }
+
+    /** Unspecified contents: a cached array is handed out as it is (no zero fill). */
+    @Override
+    public Buffer allocateUninitialized(long floats) { return allocate(floats, false); }
+
+    /**
+     * A buffer from the cache of closed arrays of exactly this size, else a new array. Training allocates
+     * the same sizes every step (activations, gradients, temporaries), so after the first step every
+     * buffer comes from the cache: no garbage, no zeroing by the JVM (the caching allocator of the device
+     * backends, in Java). The cache never holds more than the peak of live buffers.
+     */
+    private Buffer allocate(long floats, boolean zero) {
         if (closed) throw new IllegalStateException("cpu backend: allocate() after close()");
         if (floats < 0 || floats > Integer.MAX_VALUE - 16)
             throw new IllegalArgumentException("cpu backend: cannot allocate " + floats + " floats in one Java array (max "
                     + (Integer.MAX_VALUE - 16) + "); use a smaller batch or the two-pass mode");
-        CpuBuffer b;
-        try {
-            b = new CpuBuffer(this, (int) floats);
-        } catch (OutOfMemoryError e) {
-            throw new IllegalStateException("cpu backend: out of Java heap allocating " + floats + " floats with "
-                    + (bytesInUse.get() >> 20) + " MiB in use; raise -Xmx (JAVA_OPTS), use a smaller batch or the two-pass mode", e);
+        int n = (int) floats;
+        float[] a;
+        synchronized (cache) {
+            ArrayDeque<float[]> q = cache.get(n);
+            a = q == null ? null : q.poll();
+        }
+        if (a != null) {
+            if (zero) Arrays.fill(a, 0f);
+        } else {
+            try {
+                a = new float[n];
+            } catch (OutOfMemoryError e) {
+                synchronized (cache) { cache.clear(); }            // give the cached arrays to the GC, try once more
+                try {
+                    a = new float[n];
+                } catch (OutOfMemoryError e2) {
+                    throw new IllegalStateException("cpu backend: out of Java heap allocating " + floats + " floats with "
+                            + (bytesInUse.get() >> 20) + " MiB in use; raise -Xmx (JAVA_OPTS), use a smaller batch or the two-pass mode", e2);
+                }
+            }
         }
         long now = bytesInUse.addAndGet(floats * 4);
         peakBytes.accumulateAndGet(now, Math::max);
-        return b;
+        return new CpuBuffer(this, a);
     }
 
-    void released(long floats) { bytesInUse.addAndGet(-floats * 4); }
+    /** A closed buffer's array goes back to the cache. */
+    void released(float[] a) {
+        bytesInUse.addAndGet(-4L * a.length);
+        if (closed) return;
+        synchronized (cache) { cache.computeIfAbsent(a.length, k -> new ArrayDeque<>()).push(a); }
+    }
 
     @Override
     public void upload(float[] src, int srcOff, Buffer dst, long dstOff, int n) {
@@ -152,6 +185,7 @@ public final class CpuBackend implements Backend, KernelProfile {
     @Override
     public void close() {
         closed = true;
+        synchronized (cache) { cache.clear(); }
         cx.close();
     }
 

@@ -3,16 +3,16 @@ package dev.semihard.cpu;
 import dev.semihard.engine.backend.Backend;
 import dev.semihard.engine.backend.Buffer;
 
-/** A buffer of the CPU backend: a Java {@code float[]} (heap memory is the device memory). */
+/** A buffer of the CPU backend: a Java {@code float[]} (heap memory is the device memory); closing gives the array back to the backend's cache. */
 final class CpuBuffer implements Buffer {
     private final CpuBackend owner;
     private float[] data;
     private final long size;
 
-    CpuBuffer(CpuBackend owner, int size) {
+    CpuBuffer(CpuBackend owner, float[] data) {
         this.owner = owner;
-        this.data = new float[size];
-        this.size = size;
+        this.data = data;
+        this.size = data.length;
     }
 
     float[] data() {
@@ -28,8 +28,9 @@ final class CpuBuffer implements Buffer {
     @Override
     public synchronized void close() {
         if (data == null) return;
+        float[] d = data;
         data = null;
-        owner.released(size);
+        owner.released(d);
     }
 
     @Override public String toString() { return "CpuBuffer(" + size + ")"; }
