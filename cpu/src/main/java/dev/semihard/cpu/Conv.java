@@ -84,7 +84,24 @@ final class Conv {
             }
             float[] cols = ws.cols((long) CRS * ld);
             gemm(cx, ws, par, CRS, ld, K, wT, dyg, cols, 0, ld, false);
-            for (int i = 0; i < nb; i++) col2im(g, cols, i * P, ld, dx, n0 + i);
+            if (g.outW() >= SHORT_ROWS) {
+                for (int i = 0; i < nb; i++) col2im(g, cols, i * P, ld, dx, n0 + i);
+                return;
+            }
+            int[] tap = tapTable(ws, g);
+            final int RS = g.r() * g.s();
+            Arrays.fill(dx, n0 * C * HW, (n0 + nb) * C * HW, 0f);
+            for (int i = 0; i < nb; i++)
+                for (int c = 0; c < C; c++) {
+                    int xBase = ((n0 + i) * C + c) * HW;
+                    for (int rs = 0; rs < RS; rs++) {
+                        int o = (c * RS + rs) * ld + i * P, t = rs * P;
+                        for (int p = 0; p < P; p++) {
+                            int off = tap[t + p];
+                            if (off >= 0) dx[xBase + off] += cols[o + p];
+                        }
+                    }
+                }
         });
     }
 
@@ -170,10 +187,46 @@ final class Conv {
      * cols[(c*R + r)*S + s][i*P + oh*OW + ow] = x[n0 + i, c, oh*stride - pad + r, ow*stride - pad + s] (0 in the padding).
      */
     static float[] im2col(Workspace ws, ConvGeometry g, float[] x, int n0, int nb) {
-        final int P = g.outH() * g.outW(), ld = nb * P;
-        float[] cols = ws.cols((long) g.c() * g.r() * g.s() * ld);
-        for (int i = 0; i < nb; i++) im2col(g, x, n0 + i, cols, i * P, ld);
+        final int P = g.outH() * g.outW(), ld = nb * P, C = g.c(), RS = g.r() * g.s(), HW = g.h() * g.w();
+        float[] cols = ws.cols((long) C * RS * ld);
+        if (g.outW() >= SHORT_ROWS) {
+            for (int i = 0; i < nb; i++) im2col(g, x, n0 + i, cols, i * P, ld);
+            return cols;
+        }
+        int[] tap = tapTable(ws, g);
+        for (int i = 0; i < nb; i++)
+            for (int c = 0; c < C; c++) {
+                int xBase = ((n0 + i) * C + c) * HW;
+                for (int rs = 0; rs < RS; rs++) {
+                    int o = (c * RS + rs) * ld + i * P, t = rs * P;
+                    for (int p = 0; p < P; p++) {
+                        int off = tap[t + p];
+                        cols[o + p] = off < 0 ? 0f : x[xBase + off];
+                    }
+                }
+            }
         return cols;
+    }
+
+    /** Output rows shorter than this take the tap-table im2col / col2im (one loop per tap, not three per output row). */
+    static final int SHORT_ROWS = 16;
+
+    /**
+     * tap[(r*S + s)*P + oh*OW + ow] = the input offset ih*W + iw within a channel plane that tap (r, s) of output
+     * position (oh, ow) reads, or -1 in the padding. For small maps (a 3 x 3 output has rows of 3) the
+     * im2col and col2im loops then run over all P positions of a tap at once.
+     */
+    private static int[] tapTable(Workspace ws, ConvGeometry g) {
+        final int R = g.r(), S = g.s(), OH = g.outH(), OW = g.outW(), P = OH * OW, H = g.h(), W = g.w();
+        int[] tap = ws.ints(R * S * P);
+        for (int r = 0; r < R; r++)
+            for (int s = 0; s < S; s++)
+                for (int oh = 0; oh < OH; oh++)
+                    for (int ow = 0; ow < OW; ow++) {
+                        int ih = oh * g.stride() - g.pad() + r, iw = ow * g.stride() - g.pad() + s;
+                        tap[(r * S + s) * P + oh * OW + ow] = ih < 0 || ih >= H || iw < 0 || iw >= W ? -1 : ih * W + iw;
+                    }
+        return tap;
     }
 
     /** One image's columns at column offset colOff of a matrix with row stride ld. */
