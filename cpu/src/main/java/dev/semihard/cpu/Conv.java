@@ -110,9 +110,12 @@ final class Conv {
         final int size = K * CRS, group = groupSize(g);
         long work = (long) N * K * P * CRS;
         int chunks = cx.par.chunksFor(N, work);
+        // few taps, many filters (the first layer: 9 taps, 32 filters): dW^T = cols x dy^T fills the micro-tile's
+        // columns with filters, where dW would fill 9 of 2L columns with taps
+        final boolean tr = CRS < K && CRS < cx.gemm.nr();
         cx.par.split(N, chunks, (t, lo, hi) -> {
             Workspace ws = cx.ws[t];
-            float[] out = chunks == 1 ? dw : ws.partial(size);
+            float[] out = chunks == 1 && !tr ? dw : ws.partial(size);
             for (int n0 = lo; n0 < hi; n0 += group) {
                 int nb = Math.min(group, hi - n0), ld = nb * P;
                 Gemm.Mat dyg, colsT;
@@ -123,11 +126,21 @@ final class Conv {
                     dyg = new Gemm.Mat(gatherDy(ws, dy, n0, nb, K, P), 0, ld, 1);
                     colsT = new Gemm.Mat(im2col(ws, g, x, n0, nb), 0, 1, ld);
                 }
-                cx.gemm.gemm(ws, K, CRS, ld, dyg, colsT, out, 0, CRS, n0 > lo);
+                if (tr) cx.gemm.gemm(ws, CRS, K, ld, colsT.transposed(), dyg.transposed(), out, 0, K, n0 > lo);
+                else cx.gemm.gemm(ws, K, CRS, ld, dyg, colsT, out, 0, CRS, n0 > lo);
             }
             if (hi == lo) Arrays.fill(out, 0, size, 0f);
         });
-        if (chunks > 1) CpuContext.sumPartials(cx, chunks, size, dw);
+        if (tr) {                     // dw[k][crs] = sum over chunks, in order, of partial_t[crs][k]
+            cx.par.range(K, (long) size * chunks, (t, lo, hi) -> {
+                for (int k = lo; k < hi; k++)
+                    for (int i = 0; i < CRS; i++) {
+                        float v = cx.ws[0].partial(size)[i * K + k];
+                        for (int c = 1; c < chunks; c++) v += cx.ws[c].partial(size)[i * K + k];
+                        dw[k * CRS + i] = v;
+                    }
+            });
+        } else if (chunks > 1) CpuContext.sumPartials(cx, chunks, size, dw);
         if (dbias != null) {
             cx.par.range(K, (long) N * K * P, (t, lo, hi) -> {
                 for (int k = lo; k < hi; k++) {

@@ -50,6 +50,9 @@ final class Gemm {
     record Mat(float[] data, int off, int rowStride, int colStride) {
         float at(int row, int col) { return data[off + row * rowStride + col * colStride]; }
 
+        /** The transpose: element (row, col) is this one's (col, row). */
+        Mat transposed() { return new Mat(data, off, colStride, rowStride); }
+
         /** The same matrix starting at (row0, col0). */
         Mat from(int row0, int col0) { return new Mat(data, off + row0 * rowStride + col0 * colStride, rowStride, colStride); }
     }
