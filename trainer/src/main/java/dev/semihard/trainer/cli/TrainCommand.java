@@ -83,7 +83,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--weight-decay", paramLabel = "W", description = "weight decay (default 0)")
     Double weightDecay;
 
-    @Option(names = "--epochs", paramLabel = "E", description = "passes over the training images (default 2; 10 on the small subset embedded in the jar)")
+    @Option(names = "--epochs", paramLabel = "E", description = "passes over the training images (default 2; 16 on the small subset embedded in the jar)")
     Double epochs;
 
     @Option(names = "--steps", paramLabel = "N", description = "optimizer steps (overrides --epochs)")
