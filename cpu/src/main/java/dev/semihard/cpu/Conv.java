@@ -88,20 +88,8 @@ final class Conv {
                 for (int i = 0; i < nb; i++) col2im(g, cols, i * P, ld, dx, n0 + i);
                 return;
             }
-            int[] tap = tapTable(ws, g);
-            final int RS = g.r() * g.s();
             Arrays.fill(dx, n0 * C * HW, (n0 + nb) * C * HW, 0f);
-            for (int i = 0; i < nb; i++)
-                for (int c = 0; c < C; c++) {
-                    int xBase = ((n0 + i) * C + c) * HW;
-                    for (int rs = 0; rs < RS; rs++) {
-                        int o = (c * RS + rs) * ld + i * P, t = rs * P;
-                        for (int p = 0; p < P; p++) {
-                            int off = tap[t + p];
-                            if (off >= 0) dx[xBase + off] += cols[o + p];
-                        }
-                    }
-                }
+            byTaps(tapTable(ws, g), g, n0, nb, dx, cols, false);
         });
     }
 
@@ -200,25 +188,35 @@ final class Conv {
      * cols[(c*R + r)*S + s][i*P + oh*OW + ow] = x[n0 + i, c, oh*stride - pad + r, ow*stride - pad + s] (0 in the padding).
      */
     static float[] im2col(Workspace ws, ConvGeometry g, float[] x, int n0, int nb) {
-        final int P = g.outH() * g.outW(), ld = nb * P, C = g.c(), RS = g.r() * g.s(), HW = g.h() * g.w();
-        float[] cols = ws.cols((long) C * RS * ld);
+        final int P = g.outH() * g.outW(), ld = nb * P;
+        float[] cols = ws.cols((long) g.c() * g.r() * g.s() * ld);
         if (g.outW() >= SHORT_ROWS) {
             for (int i = 0; i < nb; i++) im2col(g, x, n0 + i, cols, i * P, ld);
             return cols;
         }
-        int[] tap = tapTable(ws, g);
+        byTaps(tapTable(ws, g), g, n0, nb, x, cols, true);
+        return cols;
+    }
+
+    /**
+     * The tap-table loops: for images n0 .. n0+nb-1, every (c, tap) row of the columns (row stride nb * P)
+     * against x (or dx): toCols: cols = x at the tap's offsets, 0 in the padding (im2col); else x += cols
+     * at those offsets (col2im, after dx was zeroed). Positions in order, so sums are in a fixed order.
+     */
+    private static void byTaps(int[] tap, ConvGeometry g, int n0, int nb, float[] x, float[] cols, boolean toCols) {
+        final int C = g.c(), RS = g.r() * g.s(), HW = g.h() * g.w(), P = g.outH() * g.outW(), ld = nb * P;
         for (int i = 0; i < nb; i++)
             for (int c = 0; c < C; c++) {
                 int xBase = ((n0 + i) * C + c) * HW;
                 for (int rs = 0; rs < RS; rs++) {
                     int o = (c * RS + rs) * ld + i * P, t = rs * P;
-                    for (int p = 0; p < P; p++) {
-                        int off = tap[t + p];
-                        cols[o + p] = off < 0 ? 0f : x[xBase + off];
+                    if (toCols) {
+                        for (int p = 0; p < P; p++) { int off = tap[t + p]; cols[o + p] = off < 0 ? 0f : x[xBase + off]; }
+                    } else {
+                        for (int p = 0; p < P; p++) { int off = tap[t + p]; if (off >= 0) x[xBase + off] += cols[o + p]; }
                     }
                 }
             }
-        return cols;
     }
 
     /** Output rows shorter than this take the tap-table im2col / col2im (one loop per tap, not three per output row). */
