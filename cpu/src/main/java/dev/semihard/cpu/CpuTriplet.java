@@ -52,7 +52,7 @@ final class CpuTriplet {
         void size(int b) {
             if (pos.length >= b + 2) return;
             pos = new int[b + 2]; neg = new int[b + 2]; best = new int[b + 2];
-            sp = new float[b + 2]; dn = new float[b + 2]; prefix = new double[b + 2];
+            sp = new float[b + 2 + Kernels.COUNT_PAD]; dn = new float[b + 2]; prefix = new double[b + 2];
         }
     }
 
@@ -252,6 +252,7 @@ final class CpuTriplet {
                 float[] sp = sc.sp;
                 for (int i = 0; i < k; i++) sp[i] = D[row + pos[i]];
                 Arrays.sort(sp, 0, k);
+                Arrays.fill(sp, k, k + Kernels.COUNT_PAD, Float.POSITIVE_INFINITY);   // whole vectors for countBelow
                 int[] best = sc.best;                      // best[t]: closest negative with bucket >= t (-1: none)
                 Arrays.fill(best, 0, k + 2, -1);
                 int farthest = neg[0];
@@ -259,7 +260,7 @@ final class CpuTriplet {
                     int n = neg[i];
                     float v = D[row + n];
                     if (v > D[row + farthest]) farthest = n;
-                    int t = countBelow(sp, k, v);
+                    int t = cx.kernels.countBelow(sp, k, v);
                     if (t > 0 && (best[t] < 0 || v < D[row + best[t]])) best[t] = n;
                 }
                 for (int t = k - 1; t >= 1; t--)
@@ -388,12 +389,6 @@ final class CpuTriplet {
         if (x >= 0) return 1 / (1 + Math.exp(-x));
         double z = Math.exp(x);
         return z / (1 + z);
-    }
-
-    private static int countBelow(float[] a, int len, float x) {
-        int lo = 0, hi = len;
-        while (lo < hi) { int mid = (lo + hi) >>> 1; if (a[mid] < x) lo = mid + 1; else hi = mid; }
-        return lo;
     }
 
     private static int countAtMost(float[] a, int len, float x) {

@@ -89,4 +89,7 @@ final class ScalarKernels implements Kernels {
             dx[t] = a * d - b - (x[t] - mean) * c;
         }
     }
+
+    @Override
+    public int countBelow(float[] a, int len, float x) { return Kernels.countBelowSearch(a, len, x); }
 }

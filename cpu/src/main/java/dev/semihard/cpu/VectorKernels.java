@@ -184,4 +184,17 @@ final class VectorKernels implements Kernels {
             dx[o + t] = a * d - b - (x[o + t] - mean) * c;
         }
     }
+
+    /**
+     * Up to 4 vectors of positives (64 with AVX-512): compare all with x at once and count the lanes, no
+     * dependent chain of loads (the +Inf padding never counts); longer lists: the branch-free search.
+     */
+    @Override
+    public int countBelow(float[] a, int len, float x) {
+        if (len > 4 * L) return Kernels.countBelowSearch(a, len, x);
+        FloatVector xv = FloatVector.broadcast(S, x);
+        int c = 0;
+        for (int t = 0; t < len; t += L) c += FloatVector.fromArray(S, a, t).compare(VectorOperators.LT, xv).trueCount();
+        return c;
+    }
 }
