@@ -314,7 +314,11 @@ class Runner:
         g = torch.Generator().manual_seed(7)
         for p, k in W1_PK:
             b = p * k
+            if self.args.w1_batches and b not in self.args.w1_batches:
+                continue
             for strategy, impl, fn in W1_IMPLS:
+                if self.args.w1_strategies and strategy not in self.args.w1_strategies:
+                    continue
                 key = f"W1/{strategy}/P{p}xK{k}"
                 params = {"strategy": strategy, "B": b, "P": p, "K": k, "D": D, "distance": "squared-l2",
                           "margin": MARGIN}
@@ -347,6 +351,8 @@ class Runner:
     def w2(self):
         dev = self.device
         for name, b, p, k in (W2_QUICK if self.args.quick else W2):
+            if self.args.w2_models and name not in self.args.w2_models:
+                continue
             key = f"W2/{name}/B{b}"
             params = {"model": name, "B": b, "P": p, "K": k, "loss": "semihard (sorted), squared-l2, margin 0.2",
                       "optimizer": "sgd lr 0.01 momentum 0.9"}
@@ -491,6 +497,12 @@ def main(argv=None):
     ap.add_argument("--max-batch", type=int, default=None,
                     help="largest W1 batch (default 4096 on CPU, 1024 with --quick, none on CUDA; 0 = none)")
     ap.add_argument("--w3-batch", type=int, default=0, help="W3 batch N instead of the workload's")
+    ap.add_argument("--w1-batches", type=lambda v: [int(x) for x in v.split(",")], default=None,
+                    help="only these W1 batches B = P * K (like semihard bench --w1-batches)")
+    ap.add_argument("--w1-strategies", type=lambda v: v.split(","), default=None,
+                    help="only these W1 strategies: semihard, batch-hard, batch-all")
+    ap.add_argument("--w2-models", type=lambda v: v.split(","), default=None,
+                    help="only these W2 models: fmnist-cnn, face-resnet10")
     ap.add_argument("--precision", default="fp32", choices=["fp32", "tf32"], help="CUDA: allow TF32 or not")
     ap.add_argument("--no-cudnn-benchmark", action="store_true", help="CUDA: do not autotune convolutions")
     ap.add_argument("--cpu-mem-gib", type=float, default=8.0,

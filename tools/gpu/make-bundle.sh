@@ -45,6 +45,7 @@ rm -f "$B"/lib/lwjgl-*-natives-{windows,macos,linux-arm}*.jar
 echo "[bundle] jlink runtime"
 mods="$("$JAVA_HOME/bin/jdeps" --print-module-deps --ignore-missing-deps --multi-release 17 -q "$B"/lib/*.jar)"
 case ",$mods," in *,jdk.unsupported,*) ;; *) mods="$mods,jdk.unsupported";; esac     # LWJGL and JCuda reach for sun.misc.Unsafe
+case ",$mods," in *,jdk.incubator.vector,*) ;; *) mods="$mods,jdk.incubator.vector";; esac   # the cpu backend's SIMD kernels
 echo "[bundle] modules: $mods"
 "$JAVA_HOME/bin/jlink" --add-modules "$mods" --strip-debug --no-header-files --no-man-pages --compress=0 \
     --output "$B/runtime"
@@ -57,7 +58,7 @@ cat > "$B/bin/run" <<'LAUNCH'
 # run CLASS [ARGS...]: runs a main class of the bundle with its own Java runtime.
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cls="$1"; shift
-exec "$here/runtime/bin/java" ${JAVA_OPTS:-} -Djava.library.path="$here/lib/native" -cp "$here/lib/*" "$cls" "$@"
+exec "$here/runtime/bin/java" ${JAVA_OPTS:-} --add-modules jdk.incubator.vector -Djava.library.path="$here/lib/native" -cp "$here/lib/*" "$cls" "$@"
 LAUNCH
 cat > "$B/bin/cuda-selftest" <<'LAUNCH'
 #!/bin/sh

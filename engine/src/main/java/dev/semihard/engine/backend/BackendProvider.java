@@ -12,8 +12,17 @@ public interface BackendProvider {
     /** The name used by {@code --backend}. */
     String name();
 
-    /** Higher is preferred by {@code --backend auto} (reference 0, opencl 50, cuda 100). */
+    /** Higher is preferred by {@code --backend auto} (reference 0, cpu 40, opencl 50, cuda 100). */
     int priority();
+
+    /**
+     * The priority once the probe has answered, for a provider whose rank depends on the device it found
+     * (OpenCL: 60 on a GPU, ahead of the cpu backend's 40; 30 on a CPU device, behind it). Default: {@link #priority()}.
+     */
+    default int priority(Availability availability) { return priority(); }
+
+    /** Why {@link #priority(Availability)} differs from {@link #priority()} (for the log), or null. */
+    default String priorityReason(Availability availability) { return null; }
 
     /** Whether this backend can run here, and if not, why. Cached; never throws. */
     Availability probe();

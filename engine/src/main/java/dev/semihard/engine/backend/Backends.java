@@ -25,7 +25,30 @@ public final class Backends {
     public static List<BackendProvider> providers() {
         List<BackendProvider> list = new ArrayList<>();
         for (BackendProvider p : ServiceLoader.load(BackendProvider.class)) list.add(p);
-        list.sort(Comparator.comparingInt(BackendProvider::priority).reversed());
+        list.sort(Comparator.comparingInt((BackendProvider p) -> p.priority()).reversed());
+        return list;
+    }
+
+    /** A provider with its probe's answer and the priority that answer gives it ({@link BackendProvider#priority(Availability)}). */
+    public record Ranked(BackendProvider provider, Availability availability, int priority) {
+        /** "name (priority P: reason)" when the rank depends on the device, else "name". */
+        String describe() {
+            String why = provider.priorityReason(availability);
+            return provider.name() + (why == null ? "" : " (priority " + priority + ": " + why + ")");
+        }
+    }
+
+    /**
+     * Every provider, probed, highest {@link BackendProvider#priority(Availability)} first (ties keep
+     * {@link #providers()} order): the order {@code auto} tries them in.
+     */
+    public static List<Ranked> ranked() {
+        List<Ranked> list = new ArrayList<>();
+        for (BackendProvider p : providers()) {
+            Availability a = p.probe();
+            list.add(new Ranked(p, a, p.priority(a)));
+        }
+        list.sort(Comparator.comparingInt(Ranked::priority).reversed());
         return list;
     }
 
@@ -47,19 +70,15 @@ public final class Backends {
         String want = (name == null ? "auto" : name).toLowerCase(Locale.ROOT);
         List<BackendProvider> all = providers();
         if (want.equals("auto")) {
-            StringBuilder skipped = new StringBuilder();
-            for (BackendProvider p : all) {
-                Availability a = p.probe();
-                if (a.available()) {
-                    Backend b = p.create(options);
-                    LOG.info(choiceLine(p.name(), b.deviceDescription(), skipped.toString()));
-                    warnPrecision(b, options);
-                    return b;
-                }
-                if (skipped.length() > 0) skipped.append("; ");
-                skipped.append(p.name()).append(": ").append(a.detail());
+            List<Ranked> ranked = ranked();
+            for (Ranked r : ranked) {
+                if (!r.availability().available()) continue;
+                Backend b = r.provider().create(options);
+                LOG.info(autoLine(ranked, b.deviceDescription()));
+                warnPrecision(b, options);
+                return b;
             }
-            throw new BackendUnavailableException("no backend is available: " + skipped);
+            throw new BackendUnavailableException("no backend is available: " + unavailable(ranked, ranked.size()));
         }
         for (BackendProvider p : all) {
             if (!p.name().equals(want)) continue;
@@ -87,17 +106,35 @@ public final class Backends {
 
     /**
      * The line {@code auto} would log, from the probes alone (nothing is created): the first available
-     * provider in priority order and the reasons of the unavailable ones before it; null if none is available.
+     * provider in priority order, the reasons of the unavailable ones before it, and the available ones
+     * ranked below it by their device; null if none is available.
      */
-    public static String autoChoiceLine(List<BackendProvider> byPriority) {
-        StringBuilder skipped = new StringBuilder();
-        for (BackendProvider p : byPriority) {
-            Availability a = p.probe();
-            if (a.available()) return choiceLine(p.name(), a.detail(), skipped.toString());
-            if (skipped.length() > 0) skipped.append("; ");
-            skipped.append(p.name()).append(": ").append(a.detail());
+    public static String autoChoiceLine(List<Ranked> ranked) { return autoLine(ranked, null); }
+
+    /** The auto line with the chosen backend's device description ({@code device}; null: its probe's detail). */
+    private static String autoLine(List<Ranked> ranked, String device) {
+        for (int i = 0; i < ranked.size(); i++) {
+            Ranked r = ranked.get(i);
+            if (!r.availability().available()) continue;
+            StringBuilder below = new StringBuilder();
+            for (Ranked later : ranked.subList(i + 1, ranked.size()))
+                if (later.availability().available() && later.provider().priorityReason(later.availability()) != null)
+                    below.append(below.length() > 0 ? "; " : "").append(later.describe());
+            return choiceLine(r.describe(), device != null ? device : r.availability().detail(), unavailable(ranked, i))
+                    + (below.length() > 0 ? "; ranked below it: " + below : "");
         }
         return null;
+    }
+
+    /** "NAME: REASON; NAME: REASON" for the unavailable providers among the first {@code n}. */
+    private static String unavailable(List<Ranked> ranked, int n) {
+        StringBuilder sb = new StringBuilder();
+        for (Ranked r : ranked.subList(0, n)) {
+            if (r.availability().available()) continue;
+            if (sb.length() > 0) sb.append("; ");
+            sb.append(r.provider().name()).append(": ").append(r.availability().detail());
+        }
+        return sb.toString();
     }
 
     /** One warning line when the backend computes in another precision than the options asked for. */

@@ -34,6 +34,7 @@ final class OpenClRuntime {
     static final int CL_PLATFORM_NOT_FOUND_KHR = -1001;
 
     private static Availability cached;
+    private static boolean defaultIsCpu;
 
     private OpenClRuntime() {}
 
@@ -69,12 +70,19 @@ final class OpenClRuntime {
             ensureLoaderName();
             List<DeviceInfo> devices = devicesOrThrow();
             DeviceInfo best = devices.get(defaultDevice(devices));
+            defaultIsCpu = (best.type() & (CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_ACCELERATOR)) == 0;
             return Availability.yes(best.describe());
         } catch (ProbeFailure f) {
             return Availability.no(f.getMessage());
         } catch (Throwable t) {
             return Availability.no(loaderMessage(t));
         }
+    }
+
+    /** Whether the default device found by {@link #probe()} is a CPU (neither GPU nor accelerator); false when unavailable. */
+    static synchronized boolean defaultDeviceIsCpu() {
+        probe();
+        return defaultIsCpu;
     }
 
     /** "no OpenCL loader" with the library name LWJGL tried and what to install. */

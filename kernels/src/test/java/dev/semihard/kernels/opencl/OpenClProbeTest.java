@@ -86,6 +86,19 @@ class OpenClProbeTest {
     }
 
     @Test
+    void rankDependsOnTheDeviceType() {
+        OpenClTestSupport.assumeOpenCl();
+        BackendProvider p = new OpenClBackendProvider();
+        Availability a = p.probe();
+        boolean cpu = OpenClRuntime.defaultDeviceIsCpu();
+        // PoCL (a CPU device) ranks below the cpu backend's 40; a GPU above it
+        assertEquals(cpu ? OpenClBackendProvider.CPU_DEVICE_PRIORITY : OpenClBackendProvider.GPU_PRIORITY, p.priority(a));
+        assertTrue(cpu ? p.priority(a) < 40 : p.priority(a) > 40);
+        assertTrue(p.priorityReason(a).contains(cpu ? "CPU" : "GPU"), p.priorityReason(a));
+        assertEquals(50, p.priority(Availability.no("none")), "unavailable: the static priority");
+    }
+
+    @Test
     void createdByNameAndDeviceSelection() {
         OpenClTestSupport.assumeOpenCl();
         try (Backend b = Backends.create("opencl")) {

@@ -3,7 +3,7 @@ package dev.semihard.kernels.opencl;
 import dev.semihard.engine.backend.Backend;
 import dev.semihard.engine.backend.BackendOptions;
 import dev.semihard.engine.reference.ReferenceBackend;
-import dev.semihard.kernels.TrainingSteps;
+import dev.semihard.engine.conformance.TrainingSteps;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;

@@ -1,7 +1,6 @@
 package dev.semihard.trainer.cli;
 
 import dev.semihard.engine.backend.Availability;
-import dev.semihard.engine.backend.BackendProvider;
 import dev.semihard.engine.backend.Backends;
 import dev.semihard.engine.nn.Models;
 import dev.semihard.trainer.data.DataSources;
@@ -27,19 +26,16 @@ public final class InfoCommand implements Callable<Integer> {
         out.println("semihard 0.1.0, Java " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + "), "
                 + Runtime.getRuntime().availableProcessors() + " cores, max heap "
                 + Runtime.getRuntime().maxMemory() / (1 << 20) + " MiB");
-        List<BackendProvider> ps = Backends.providers();
+        List<Backends.Ranked> ps = Backends.ranked();
         out.println();
         out.println(String.format("%-10s %-8s %-11s %s", "backend", "priority", "status", "device or reason"));
         String chosen = null;
-        for (BackendProvider p : ps) {
-            Availability a;
-            try {
-                a = p.probe();
-            } catch (Throwable t) {
-                a = Availability.no("probe failed: " + t);
-            }
-            if (a.available() && chosen == null) chosen = p.name();
-            out.println(String.format("%-10s %-8d %-11s %s", p.name(), p.priority(), a.available() ? "available" : "unavailable", a.detail()));
+        for (Backends.Ranked r : ps) {
+            Availability a = r.availability();
+            if (a.available() && chosen == null) chosen = r.provider().name();
+            String why = r.provider().priorityReason(a);
+            out.println(String.format("%-10s %-8d %-11s %s", r.provider().name(), r.priority(), a.available() ? "available" : "unavailable",
+                    a.detail() + (why == null ? "" : " [priority " + r.priority() + ": " + why + "]")));
         }
         if (ps.isEmpty()) out.println("(no backend found on the class path: the jars are incomplete; rebuild with ./semihard)");
         out.println();

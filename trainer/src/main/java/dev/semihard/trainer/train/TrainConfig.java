@@ -36,7 +36,8 @@ public final class TrainConfig {
     public double lr = 1e-3;
     public String lrSchedule = "constant";
     public double weightDecay;
-    public double epochs = 2;
+    /** Passes over the training images; 0 = the default, {@link #DEFAULT_EPOCHS} ({@link #EMBEDDED_EPOCHS} on the embedded subset). */
+    public double epochs;
     public int steps;                   // > 0 overrides epochs
     public long seed;
     public int evalEvery;               // 0 = only at the end
@@ -100,7 +101,7 @@ public final class TrainConfig {
         if (!(lr > 0) || Double.isInfinite(lr)) throw new IllegalArgumentException("--lr must be a finite number > 0, got " + lr);
         if (!(weightDecay >= 0)) throw new IllegalArgumentException("--weight-decay must be >= 0, got " + weightDecay);
         if (steps < 0) throw new IllegalArgumentException("--steps must be >= 0, got " + steps);
-        if (steps == 0 && !(epochs > 0)) throw new IllegalArgumentException("--epochs must be > 0, got " + epochs);
+        if (!(epochs >= 0) || Double.isInfinite(epochs)) throw new IllegalArgumentException("--epochs must be > 0, got " + epochs);
         if (bnRecalibrate < 0 && bnRecalibrate != BN_RECALIBRATE_AUTO)
             throw new IllegalArgumentException("--bn-recalibrate must be >= 0 (0 = off) or auto, got " + bnRecalibrate);
         if (evalEvery < 0) throw new IllegalArgumentException("--eval-every must be >= 0, got " + evalEvery);
@@ -142,10 +143,22 @@ public final class TrainConfig {
         throw new IllegalArgumentException("--bn-recalibrate must be >= 0 (0 = off) or auto, got '" + s + "'");
     }
 
+    /** Epochs when --epochs is not given. */
+    public static final double DEFAULT_EPOCHS = 2;
+    /**
+     * Epochs when --epochs is not given and the data is the small subset embedded in the jar (6,000 images):
+     * 300 steps of 320: Recall@1 >= 0.85 on its 2,000 test images with a margin (188 steps gave 0.8515) (tools/data/make-fmnist-mini.py).
+     */
+    public static final double EMBEDDED_EPOCHS = 16;
+
     /** Total steps: --steps, or round(epochs * train images / batch size), at least 1. */
-    public int totalSteps(int trainImages) {
+    public int totalSteps(int trainImages) { return totalSteps(trainImages, false); }
+
+    /** {@link #totalSteps(int)}, where an unset epochs means {@link #EMBEDDED_EPOCHS} on the embedded subset. */
+    public int totalSteps(int trainImages, boolean embedded) {
         if (steps > 0) return steps;
-        return (int) Math.max(1, Math.round(epochs * trainImages / (double) (p * k)));
+        double e = epochs > 0 ? epochs : embedded ? EMBEDDED_EPOCHS : DEFAULT_EPOCHS;
+        return (int) Math.max(1, Math.round(e * trainImages / (double) (p * k)));
     }
 
     public Map<String, Object> toMap() {

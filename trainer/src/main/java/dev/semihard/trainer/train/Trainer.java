@@ -133,7 +133,7 @@ public final class Trainer {
             if (sampler.singletonIdentities() > 0)
                 Log.info(sampler.singletonIdentities() + " identities with a single image: used only as negatives");
             Log.info("batches: " + sampler.describe());
-            int total = cfg.totalSteps(train.size());
+            int total = cfg.totalSteps(train.size(), data.embedded() && cfg.trainLimit == 0);
             Log.info("model " + model + " on " + backend.name() + " ("
                     + backend.deviceDescription() + "); " + total + " steps of " + cfg.batchSize() + " images, "
                     + cfg.strategy + " / " + cfg.distance + " / margin " + cfg.margin + (cfg.softMargin ? " (soft)" : ""));

@@ -5,8 +5,8 @@ import dev.semihard.engine.Parameter;
 import dev.semihard.engine.Tensor;
 import dev.semihard.engine.backend.Backend;
 import dev.semihard.engine.loss.TripletLoss;
+import dev.semihard.engine.conformance.TrainingSteps;
 import dev.semihard.kernels.FullSuite;
-import dev.semihard.kernels.TrainingSteps;
 import dev.semihard.kernels.cuda.emulated.Shemu.DriverCall;
 import org.junit.jupiter.api.Test;
 

@@ -2,8 +2,8 @@ package dev.semihard.kernels.cuda.emulated;
 
 import dev.semihard.engine.backend.Backend;
 import dev.semihard.engine.reference.ReferenceBackend;
+import dev.semihard.engine.conformance.TrainingSteps;
 import dev.semihard.kernels.FullSuite;
-import dev.semihard.kernels.TrainingSteps;
 import org.junit.jupiter.api.Test;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;

@@ -1,4 +1,4 @@
-package dev.semihard.kernels;
+package dev.semihard.engine.conformance;
 
 import dev.semihard.engine.Arena;
 import dev.semihard.engine.Tensor;
