@@ -32,11 +32,14 @@ final class SimdSupport {
     /** The chosen kernels and the reason, for a setting of {@value #PROPERTY}. */
     record Choice(Kernels kernels, String reason) {}
 
-    /** The kernels for the current setting; logs the choice once per distinct reason. */
+    /**
+     * The kernels for the current setting; a fallback to the scalar loops is logged once per distinct reason
+     * (the SIMD choice is not: the backend line already names the kernels, and a probe prints nothing of its own).
+     */
     static Choice choose() {
         Choice c = choose(System.getProperty(PROPERTY, "auto"));
         synchronized (LOCK) {
-            if (!c.reason().equals(logged)) {
+            if (c.kernels() instanceof ScalarKernels && !c.reason().equals(logged)) {
                 logged = c.reason();
                 LOG.info("cpu backend: " + c.kernels().describe() + " (" + c.reason() + ")");
             }
