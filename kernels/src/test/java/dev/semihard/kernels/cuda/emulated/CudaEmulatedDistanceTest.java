@@ -8,6 +8,7 @@ import dev.semihard.engine.backend.Distance;
 import dev.semihard.engine.backend.KernelProfile;
 import dev.semihard.engine.backend.Strategy;
 import dev.semihard.engine.reference.ReferenceBackend;
+import dev.semihard.kernels.FullSuite;
 import dev.semihard.kernels.cuda.CudaBackend;
 import dev.semihard.kernels.cuda.CudaSelfTest;
 import org.junit.jupiter.api.AfterEach;
@@ -87,6 +88,7 @@ class CudaEmulatedDistanceTest {
     }
 
     @Test
+    @FullSuite   // B = 2048 on the emulator (19 s): the full tier; the quick tier reaches the tensor-core distance tiles through the cosine test
     void fusedLossWithDistancesFromNormsOnTensorCoresEqualsTheReference() {
         System.setProperty(CudaBackend.DIFF_DISTANCE_MAX_ROWS_PROPERTY, "0");   // as beyond 4096 rows
         try (ReferenceBackend ref = new ReferenceBackend(2); CudaBackend cu = (CudaBackend) Backends.create("cuda", PROFILED)) {
