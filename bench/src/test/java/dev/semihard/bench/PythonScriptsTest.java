@@ -1,6 +1,7 @@
 package dev.semihard.bench;
 
 import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,6 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * and of {@code bench_torch.py}, then {@code compare.py} pairs them by key and prints ratios, and
  * {@code make_results.py} renders a page. Skipped (with the reason) where no python3 with torch exists.
  */
+@Tag("full-suite")   // the full tier only (22 s where PyTorch is installed): runs bench_torch.py and the result scripts
 class PythonScriptsTest {
 
     @Test
