@@ -6,6 +6,7 @@ import dev.semihard.engine.backend.Buffer;
 import dev.semihard.engine.backend.ConvGeometry;
 import dev.semihard.engine.backend.KernelProfile;
 import dev.semihard.engine.reference.ReferenceBackend;
+import dev.semihard.kernels.FullSuite;
 import dev.semihard.kernels.cuda.CudaBackend;
 import dev.semihard.kernels.cuda.CudaBackendAccess;
 import dev.semihard.kernels.cuda.Tf32Checks;
@@ -156,6 +157,7 @@ class CudaEmulatedGemmTilesTest {
      * (3 channels, one 64 x 64 tile, 72 splits of 256 pixels) and a 32-filter one (two 32 x 256 tiles).
      */
     @Test
+    @FullSuite   // 5.5 s: the full tier; the quick tier runs split-K weight gradients through the emulated conformance suite
     void weightGradientsSplitAsOnAnH200() {
         assertEquals(72, CudaBackendAccess.weightGradSplits(132, 32, 27, 8 * 48 * 48));
         assertEquals(68, CudaBackendAccess.weightGradSplits(132, 32, 288, 4 * 64 * 68));
