@@ -1,11 +1,11 @@
 package dev.semihard.cpu;
 
+import dev.semihard.engine.util.Tasks;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.Future;
 
 /**
  * The CPU backend's worker threads, with <b>static</b> partitioning: a call splits its work into
@@ -60,19 +60,7 @@ final class Parallel implements AutoCloseable {
             final int id = t, lo = (int) ((long) t * count / chunks), hi = (int) ((long) (t + 1) * count / chunks);
             tasks.add(() -> { body.run(id, lo, hi); return null; });
         }
-        for (Future<Void> f : pool.invokeAll(tasks)) {
-            try {
-                f.get();
-            } catch (ExecutionException ex) {
-                Throwable cause = ex.getCause();
-                if (cause instanceof RuntimeException re) throw re;
-                if (cause instanceof Error er) throw er;
-                throw new IllegalStateException(cause);
-            } catch (InterruptedException ex) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("cpu backend: interrupted", ex);
-            }
-        }
+        Tasks.invokeAll(pool, tasks, "cpu backend");
         return chunks;
     }
 

@@ -8,12 +8,12 @@ import dev.semihard.engine.backend.OptimizerParams;
 import dev.semihard.engine.backend.PoolGeometry;
 import dev.semihard.engine.backend.TripletOptions;
 
+import dev.semihard.engine.util.Tasks;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ForkJoinPool;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.IntConsumer;
@@ -861,19 +861,7 @@ public final class ReferenceBackend implements Backend {
                 return null;
             });
         }
-        for (Future<Void> f : pool.invokeAll(list)) {
-            try {
-                f.get();
-            } catch (ExecutionException ex) {
-                Throwable cause = ex.getCause();
-                if (cause instanceof RuntimeException re) throw re;
-                if (cause instanceof Error er) throw er;
-                throw new IllegalStateException(cause);
-            } catch (InterruptedException ex) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("reference backend: interrupted", ex);
-            }
-        }
+        Tasks.invokeAll(pool, list, "reference backend");
     }
 
     @Override
