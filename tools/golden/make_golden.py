@@ -210,6 +210,23 @@ def idx_key(key):
     return "%s/idx/%s" % (model, name)
 
 
+def train_step(w, name, model, x, r, names, idx):
+    """One train-mode forward of loss = sum(E * r) and its backward: the embeddings, the loss, every
+    parameter's gradient and every buffer after the step (running statistics). Returns the loss."""
+    e = model(x)
+    loss = (e * r).sum()
+    loss.backward()
+    w.array("%s/train/embeddings" % name, e.detach().numpy().astype(np.float32))
+    w.array("%s/train/loss" % name, np.array([loss.item()], dtype=np.float32), value=loss.item())
+    params = dict(model.named_parameters())
+    for n in names:
+        if n in params:
+            w.summary("%s/grad/%s" % (name, n), params[n].grad, idx[n])
+        else:
+            w.summary("%s/train1/%s" % (name, n), model.state_dict()[n], idx[n])
+    return loss
+
+
 def main():
     torch.set_default_dtype(torch.float64)
     torch.use_deterministic_algorithms(True)
@@ -266,17 +283,7 @@ def main():
         load()
         model.train()
         model.zero_grad(set_to_none=True)
-        e = model(x)
-        loss = (e * r).sum()
-        loss.backward()
-        w.array("%s/train/embeddings" % name, e.detach().numpy().astype(np.float32))
-        w.array("%s/train/loss" % name, np.array([loss.item()], dtype=np.float32), value=loss.item())
-        params = dict(model.named_parameters())
-        for n in names:
-            if n in params:
-                w.summary("%s/grad/%s" % (name, n), params[n].grad, idx[n])
-            else:
-                w.summary("%s/train1/%s" % (name, n), model.state_dict()[n], idx[n])
+        train_step(w, name, model, x, r, names, idx)
 
         # the semi-hard triplet loss end to end (labels: pairs of consecutive rows)
         load()

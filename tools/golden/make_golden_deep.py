@@ -105,17 +105,7 @@ def main():
             w.array("%s/eval/embeddings" % name, model(x).numpy().astype(np.float32))
 
         model.train()
-        e = model(x)
-        loss = (e * r).sum()
-        loss.backward()
-        w.array("%s/train/embeddings" % name, e.detach().numpy().astype(np.float32))
-        w.array("%s/train/loss" % name, np.array([loss.item()], dtype=np.float32), value=loss.item())
-        params = dict(model.named_parameters())
-        for n in names:
-            if n in params:
-                w.summary("%s/grad/%s" % (name, n), params[n].grad, idx[n])
-            else:
-                w.summary("%s/train1/%s" % (name, n), model.state_dict()[n], idx[n])
+        loss = g.train_step(w, name, model, x, r, names, idx)
         print("%s: %d state tensors, %d parameters, loss %.10f" % (name, len(names),
               sum(p.numel() for p in model.parameters()), loss.item()))
     path = os.path.normpath(OUT)
